@@ -1,0 +1,41 @@
+"""Fixtures shared by the whole suite: the spec folder, the default world and a served mock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SPECS_DIR = REPO.parent / "shared" / "specs"
+OPENAPI_PATH = SPECS_DIR / "loket-openapi.json"
+
+
+def require_specs() -> Path:
+    """The specs folder, or skip: contract tests need ``../shared/specs`` beside the checkout."""
+    if not OPENAPI_PATH.exists():
+        pytest.skip(f"{OPENAPI_PATH} is absent: the Loket OpenAPI description lives outside the repo")
+    return SPECS_DIR
+
+
+@pytest.fixture(scope="session")
+def specs_dir() -> Path:
+    return require_specs()
+
+
+@pytest.fixture(scope="session")
+def world():
+    """The default world (seed 42), built once per session."""
+    from loketvalinso.mock.world import WorldSizes, cached_world
+
+    return cached_world(42, WorldSizes())
+
+
+@pytest.fixture(scope="session")
+def served_mock(world) -> Iterator:
+    """The default mock over real HTTP on loopback, shared by read-only tests."""
+    import loketvalinso as lv
+
+    with lv.mock.serve(seed=42, world=world) as server:
+        yield server

@@ -18,8 +18,6 @@ OAuth), ``/api/{head|2.0.0}/valinso_api/...`` (Valinso). Fault options: ``latenc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import httpx
@@ -178,7 +176,6 @@ def in_process(
     return MockServer(url=IN_PROCESS_URL, app=app, transport=InProcessTransport(app))
 
 
-@contextmanager
 def serve(
     *,
     seed: int = 42,
@@ -193,8 +190,11 @@ def serve(
     truncate_rate: float = 0.0,
     drift: bool = False,
     expires: int | None = None,
-) -> Iterator[MockServer]:
-    """Run the mock over real HTTP on ``host:port`` (0 = a free port) in a background thread.
+) -> MockServer:
+    """Start the mock over real HTTP on ``host:port`` (0 = a free port) in a background thread.
+
+    Use it as a context manager (``with lv.mock.serve() as m:``) or keep the returned server and
+    call ``m.close()`` when done.
 
     Parameters
     ----------
@@ -218,8 +218,4 @@ def serve(
         expires=expires,
     )
     http = MockHTTPServer(app, host=host, port=port).start()
-    server = MockServer(url=http.url, app=app, transport=InProcessTransport(app), _http=http)
-    try:
-        yield server
-    finally:
-        server.close()
+    return MockServer(url=http.url, app=app, transport=InProcessTransport(app), _http=http)

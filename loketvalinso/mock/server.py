@@ -56,7 +56,12 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a mock bug must answer 500, not drop the connection
             message = f"mock error: {type(exc).__name__}: {exc}".encode()
             response = MockResponse(500, [("Content-Type", "text/plain")], message)
-        self.send_response(response.status)
+        # send_response() would add a second Date header next to the app's own.
+        self.log_request(response.status)
+        self.send_response_only(response.status)
+        self.send_header("Server", "loketvalinso-mock")
+        if response.header("Date") is None:
+            self.send_header("Date", self.date_time_string())
         for name, value in response.headers:
             if name.lower() not in _HOP_BY_HOP:
                 self.send_header(name, value)

@@ -1,0 +1,1005 @@
+"""An Expires/Cache-Control/ETag-aware disk cache for GET responses, as an httpx transport.
+
+The freshness rules live in :mod:`loketvalinso.freshness` (pure functions); this module adds the
+storage and the I/O:
+
+* :class:`DiskCache` — a private folder (mode 0700, under ``platformdirs.user_cache_dir`` unless
+  given) holding a :mod:`diskcache` SQLite index. Keys are ``str`` (a sha256 hex digest) and
+  values are ``bytes`` in the framed format below; the :class:`SafeDisk` serialiser refuses to
+  pickle anything on the way in and refuses to unpickle anything on the way out.
+* :class:`CacheTransport` — ``DiskCache.wrap(inner, identity=...)``: serves fresh entries from
+  disk, revalidates stale ones with ``If-None-Match``/``If-Modified-Since``, stores what RFC 9111
+  lets it store, and with ``offline=True`` never touches the network.
+
+On-disk value format (version 1), all integers big-endian::
+
+    b"LVC\\x01" | u32 header_len | 32 bytes sha256(header) | header (JSON) | body
+
+The JSON header holds ``v``, ``status``, ``url`` (redacted), ``request_time``,
+``response_time``, ``headers`` (``[[name, value], ...]`` without secrets or hop-by-hop fields),
+``body_len`` and ``body_sha256``. Extras (for example the parsed page as Arrow IPC) are stored
+under ``x/<entry key>/<name>`` as ``b"LVX\\x01" | u32 header_len | sha256(header) | header | data``
+with ``name``, ``entry`` (the entry's ``body_sha256``), ``len`` and ``sha256``; every item of an
+entry carries the entry key as its diskcache tag, so deleting the entry drops its extras. An
+extra whose ``entry`` digest differs from the current entry's body is ignored.
+
+A value that fails any check (magic, lengths, digests, JSON, a pickled or non-bytes value) is
+deleted with a :class:`~loketvalinso.errors.CacheWarning` and treated as a miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat
+import string
+import struct
+import threading
+import time
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import diskcache
+import httpx
+import orjson
+import platformdirs
+
+from loketvalinso.errors import CacheMissError, CacheWarning, ConfigurationError, redact_url
+from loketvalinso.freshness import (
+    CacheEntry,
+    conditional_headers,
+    current_age,
+    freshness_lifetime,
+    is_fresh,
+    is_storable,
+    refresh_from_304,
+    should_store,
+    storable_headers,
+)
+
+__all__ = [
+    "CACHE_EXTENSION",
+    "CACHE_KEY_EXTENSION",
+    "CacheEntry",
+    "CacheTransport",
+    "CorruptEntryError",
+    "DiskCache",
+    "SafeDisk",
+    "UnsafeValueError",
+    "cache_clear",
+    "cache_info",
+    "cache_key",
+    "decode_entry",
+    "default_directory",
+    "encode_entry",
+    "make_identity",
+    "normalize_accept",
+    "normalize_url",
+]
+
+#: ``response.extensions`` key: ``"hit"``, ``"revalidated"``, ``"miss"`` or ``"stale"``.
+CACHE_EXTENSION = "loketvalinso.cache"
+#: ``response.extensions`` key holding the entry key (for :meth:`DiskCache.set_extra`).
+CACHE_KEY_EXTENSION = "loketvalinso.cache_key"
+
+_ENTRY_MAGIC = b"LVC\x01"
+_EXTRA_MAGIC = b"LVX\x01"
+_PREFIX = struct.Struct(">4sI32s")
+_FORMAT_VERSION = 1
+_EXTRA_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_DEFAULT_SIZE_LIMIT = 2**30
+_MEMO_SIZE = 8192
+
+#: Response fields that describe the encoded body; dropped when the body is handed on decoded.
+_ENCODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+#: Request fields that make a GET something this cache should not answer or store.
+_BYPASS_REQUEST_HEADERS = ("if-none-match", "if-modified-since", "if-match", "range")
+
+
+# --------------------------------------------------------------------------- serialisation
+
+
+class UnsafeValueError(ValueError):
+    """A stored key or value that is not raw bytes/str/int/float (e.g. a pickle): refused."""
+
+
+class CorruptEntryError(ValueError):
+    """A stored value that fails the format checks (tampered, truncated or foreign)."""
+
+
+class SafeDisk(diskcache.Disk):
+    """A :class:`diskcache.Disk` that never pickles and never unpickles.
+
+    Keys and values must be ``bytes``, ``str``, ``int`` or ``float`` (stored natively by
+    diskcache). Anything else is refused with :class:`TypeError` when stored, and a row whose
+    mode says "pickle" (or whose key is not raw) raises :class:`UnsafeValueError` instead of
+    being loaded.
+    """
+
+    _NATIVE = (bytes, str, int, float)
+
+    def put(self, key: Any) -> tuple[Any, bool]:
+        if type(key) not in self._NATIVE:
+            msg = f"cache keys must be bytes/str/int/float, not {type(key).__name__}"
+            raise TypeError(msg)
+        return super().put(key)
+
+    def get(self, key: Any, raw: bool) -> Any:
+        if not raw:
+            msg = "refusing to unpickle a cache key"
+            raise UnsafeValueError(msg)
+        return super().get(key, raw)
+
+    def store(self, value: Any, read: bool, key: Any = diskcache.core.UNKNOWN) -> Any:
+        if read or type(value) not in self._NATIVE:
+            msg = f"cache values must be bytes/str/int/float, not {type(value).__name__}"
+            raise TypeError(msg)
+        return super().store(value, read, key=key)
+
+    def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
+        if mode not in (diskcache.core.MODE_RAW, diskcache.core.MODE_BINARY):
+            msg = f"refusing to load a cache value stored with mode {mode} (not raw bytes)"
+            raise UnsafeValueError(msg)
+        return super().fetch(mode, filename, value, read)
+
+
+def _frame(magic: bytes, header: Mapping[str, Any], payload: bytes) -> bytes:
+    head = orjson.dumps(dict(header))
+    return _PREFIX.pack(magic, len(head), hashlib.sha256(head).digest()) + head + payload
+
+
+def _unframe(magic: bytes, data: object) -> tuple[dict[str, Any], memoryview]:
+    if not isinstance(data, bytes):
+        msg = f"value is {type(data).__name__}, not bytes"
+        raise CorruptEntryError(msg)
+    if len(data) < _PREFIX.size:
+        msg = "value is truncated (no header)"
+        raise CorruptEntryError(msg)
+    got_magic, head_len, head_digest = _PREFIX.unpack_from(data)
+    if got_magic != magic:
+        msg = "unknown value format"
+        raise CorruptEntryError(msg)
+    view = memoryview(data)
+    head = view[_PREFIX.size : _PREFIX.size + head_len]
+    if len(head) != head_len:
+        msg = "value is truncated (short header)"
+        raise CorruptEntryError(msg)
+    if hashlib.sha256(head).digest() != head_digest:
+        msg = "header checksum mismatch"
+        raise CorruptEntryError(msg)
+    try:
+        header = orjson.loads(head)
+    except orjson.JSONDecodeError as exc:
+        msg = "header is not JSON"
+        raise CorruptEntryError(msg) from exc
+    if not isinstance(header, dict) or header.get("v") != _FORMAT_VERSION:
+        msg = "unsupported header version"
+        raise CorruptEntryError(msg)
+    return header, view[_PREFIX.size + head_len :]
+
+
+def _check_payload(payload: memoryview, length: object, digest: object) -> bytes:
+    if length != len(payload):
+        msg = f"payload is {len(payload)} bytes, header says {length}"
+        raise CorruptEntryError(msg)
+    body = payload.tobytes()
+    if hashlib.sha256(body).hexdigest() != digest:
+        msg = "payload checksum mismatch"
+        raise CorruptEntryError(msg)
+    return body
+
+
+def _encode_entry(entry: CacheEntry) -> tuple[bytes, str]:
+    digest = hashlib.sha256(entry.body).hexdigest()
+    header = {
+        "v": _FORMAT_VERSION,
+        "status": entry.status,
+        "url": entry.url,
+        "request_time": entry.request_time,
+        "response_time": entry.response_time,
+        "headers": [[k, v] for k, v in storable_headers(entry.headers)],
+        "body_len": len(entry.body),
+        "body_sha256": digest,
+    }
+    return _frame(_ENTRY_MAGIC, header, entry.body), digest
+
+
+def _decode_entry(data: object) -> tuple[CacheEntry, str]:
+    header, payload = _unframe(_ENTRY_MAGIC, data)
+    body = _check_payload(payload, header.get("body_len"), header.get("body_sha256"))
+    try:
+        entry = CacheEntry(
+            status=int(header["status"]),
+            headers=tuple((str(k), str(v)) for k, v in header["headers"]),
+            body=body,
+            request_time=float(header["request_time"]),
+            response_time=float(header["response_time"]),
+            url=str(header.get("url", "")),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        msg = "header fields are missing or malformed"
+        raise CorruptEntryError(msg) from exc
+    return entry, str(header["body_sha256"])
+
+
+def encode_entry(entry: CacheEntry) -> bytes:
+    """Serialise ``entry`` to the framed on-disk format (secrets and hop-by-hop fields removed).
+
+    Parameters
+    ----------
+    entry : CacheEntry
+        The response to store.
+
+    Returns
+    -------
+    bytes
+        ``b"LVC\\x01" | u32 header_len | sha256(header) | JSON header | body``.
+    """
+    return _encode_entry(entry)[0]
+
+
+def decode_entry(data: bytes) -> CacheEntry:
+    """Parse and verify a value made by :func:`encode_entry`.
+
+    Parameters
+    ----------
+    data : bytes
+        The stored value.
+
+    Returns
+    -------
+    CacheEntry
+
+    Raises
+    ------
+    CorruptEntryError
+        Wrong magic or version, truncated, a checksum mismatch, or malformed header fields.
+    """
+    return _decode_entry(data)[0]
+
+
+# --------------------------------------------------------------------------- keys
+
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+_QUERY_SAFE = "/:@!$'()*+,;?-._~%"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _normalize_component(text: str, safe: str) -> str:
+    def fix(match: re.Match[str]) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if char in _UNRESERVED else "%" + match.group(1).upper()
+
+    return quote(_PERCENT.sub(fix, text), safe=safe)
+
+
+def normalize_url(url: httpx.URL | str) -> str:
+    """A canonical form of ``url`` for cache keys.
+
+    Scheme and host are lower-cased, a default port and any user-info or fragment are dropped,
+    an empty path becomes ``/``, percent-encoding is normalised (unreserved characters decoded,
+    hex digits upper-cased, unsafe characters encoded, ``+`` in the query read as a space) and
+    query parameters are sorted by name (values of a repeated name keep their order).
+
+    Parameters
+    ----------
+    url : httpx.URL or str
+        An absolute URL.
+
+    Returns
+    -------
+    str
+    """
+    parts = urlsplit(str(url))
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host if port is None or _DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
+    path = _normalize_component(parts.path or "/", _PATH_SAFE)
+    pairs: list[tuple[str, str]] = []
+    for piece in parts.query.split("&"):
+        if not piece:
+            continue
+        # form encoding: "+" is a space in a query ("%2B" is a plus sign)
+        name, sep, value = piece.replace("+", "%20").partition("=")
+        name = _normalize_component(name, _QUERY_SAFE)
+        pairs.append((name, sep + _normalize_component(value, _QUERY_SAFE)))
+    pairs.sort(key=lambda pair: pair[0])
+    query = "&".join(name + value for name, value in pairs)
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def normalize_accept(accept: str | None) -> str:
+    """A canonical ``Accept`` value: lower-cased, whitespace around ``,`` ``;`` ``=`` removed."""
+    if not accept:
+        return ""
+    ranges = []
+    for media_range in accept.lower().split(","):
+        params = [p.strip().replace(" ", "") for p in media_range.split(";")]
+        ranges.append(";".join(p for p in params if p))
+    return ",".join(r for r in ranges if r)
+
+
+def cache_key(method: str, url: httpx.URL | str, *, accept: str | None, identity: str) -> str:
+    """The cache key of a request: sha256 over method, URL, ``Accept`` and caller identity.
+
+    Parameters
+    ----------
+    method : str
+        Request method.
+    url : httpx.URL or str
+        Request URL (normalised with :func:`normalize_url`).
+    accept : str or None
+        The ``Accept`` header (it carries the Loket resource version).
+    identity : str
+        Who is asking, as an opaque string — a hash from :func:`make_identity`, never a token or
+        key itself. Two identities never share entries.
+
+    Returns
+    -------
+    str
+        64 hexadecimal characters.
+
+    Raises
+    ------
+    ConfigurationError
+        When ``identity`` is empty.
+    """
+    if not isinstance(identity, str) or not identity:
+        msg = "the cache needs a non-empty identity (use loketvalinso.cache.make_identity(...))"
+        raise ConfigurationError(msg)
+    digest = hashlib.sha256()
+    for part in ("loketvalinso-cache-v1", method.upper(), normalize_url(url)):
+        _update(digest, part)
+    _update(digest, normalize_accept(accept))
+    _update(digest, identity)
+    return digest.hexdigest()
+
+
+def _update(digest: Any, text: str) -> None:
+    data = text.encode("utf-8", "surrogatepass")
+    digest.update(len(data).to_bytes(8, "big"))
+    digest.update(data)
+
+
+def make_identity(*parts: str) -> str:
+    """Hash what identifies a caller (e.g. base URL + client id + user name, or an API key).
+
+    The result is safe to pass as ``identity``: it is a one-way sha256 digest, and the cache only
+    ever stores a second digest over it.
+
+    Parameters
+    ----------
+    *parts : str
+        The identifying values, in a fixed order.
+
+    Returns
+    -------
+    str
+        64 hexadecimal characters.
+    """
+    digest = hashlib.sha256()
+    _update(digest, "loketvalinso-identity-v1")
+    for part in parts:
+        _update(digest, str(part))
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- folder
+
+
+def default_directory() -> Path:
+    """The default cache folder: ``platformdirs.user_cache_dir("loketvalinso")``."""
+    return Path(platformdirs.user_cache_dir("loketvalinso"))
+
+
+def _resolve(directory: str | os.PathLike[str] | None) -> Path:
+    if directory is None:
+        return default_directory()
+    return Path(os.path.expandvars(os.path.expanduser(os.fspath(directory))))
+
+
+def _ensure_private_directory(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        msg = f"cache directory {path} exists and is not a folder; pass another directory"
+        raise ConfigurationError(msg)
+    existed = path.exists()
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.name == "nt":  # pragma: no cover - POSIX permissions only
+        return
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        try:
+            path.chmod(0o700)
+        except OSError as exc:
+            msg = (
+                f"cache directory {path} is readable by other users (mode {mode:o}) and cannot "
+                "be made private; pass a directory you own"
+            )
+            raise ConfigurationError(msg) from exc
+        if existed:
+            warnings.warn(
+                CacheWarning(
+                    f"cache directory {path} was accessible to other users (mode {mode:o}); "
+                    "tightened it to 700"
+                ),
+                stacklevel=3,
+            )
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+class DiskCache:
+    """A private, pickle-free disk cache of HTTP responses, shared safely between processes.
+
+    Parameters
+    ----------
+    directory : str or PathLike, optional
+        The folder; default ``platformdirs.user_cache_dir("loketvalinso")``. Created with mode
+        0700; an existing folder open to others is tightened to 0700 with a ``CacheWarning``.
+    size_limit : int or None, default 2**30
+        Bytes before diskcache evicts the oldest stored items; ``None`` keeps the folder's
+        current setting.
+    offline : bool, default False
+        Never touch the network: serve what is stored (stale entries with a ``CacheWarning``)
+        and raise :class:`~loketvalinso.errors.CacheMissError` when nothing is.
+    clock : callable, default time.time
+        Returns the current POSIX time; tests inject a frozen clock.
+    keep_unreusable : bool, default False
+        Also store responses that may not be reused (lifetime 0, no validator — most Loket
+        list pages), so that a later ``offline=True`` session can serve them with a warning.
+        Online they are never served from the cache; ``no-store`` is always honoured.
+
+    Raises
+    ------
+    ConfigurationError
+        A bad ``size_limit`` or a directory that cannot be used.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | None = None,
+        *,
+        size_limit: int | None = _DEFAULT_SIZE_LIMIT,
+        offline: bool = False,
+        clock: Callable[[], float] = time.time,
+        keep_unreusable: bool = False,
+    ) -> None:
+        settings: dict[str, Any] = {
+            "tag_index": True,
+            "statistics": False,
+            "eviction_policy": "least-recently-stored",
+            # evict a little at a time (diskcache's default of 10 can empty a small cache at once)
+            "cull_limit": 2,
+        }
+        if size_limit is not None:
+            if isinstance(size_limit, bool) or not isinstance(size_limit, int) or size_limit < 1:
+                msg = f"size_limit must be a positive number of bytes, not {size_limit!r}"
+                raise ConfigurationError(msg)
+            settings["size_limit"] = size_limit
+        self._directory = _resolve(directory)
+        _ensure_private_directory(self._directory)
+        self._cache = diskcache.Cache(str(self._directory), disk=SafeDisk, **settings)
+        self.offline = bool(offline)
+        self.clock = clock
+        self.keep_unreusable = bool(keep_unreusable)
+        self._memo: OrderedDict[str, str] = OrderedDict()
+        self._memo_lock = threading.Lock()
+
+    # -- plumbing
+
+    @property
+    def directory(self) -> Path:
+        """The cache folder."""
+        return self._directory
+
+    @property
+    def size_limit(self) -> int:
+        """The size limit in bytes (as stored in the folder's settings)."""
+        return int(self._cache.size_limit)
+
+    def __repr__(self) -> str:
+        return f"DiskCache(directory={str(self._directory)!r}, offline={self.offline})"
+
+    def __enter__(self) -> DiskCache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the SQLite connections (the cache reopens them on next use)."""
+        self._cache.close()
+
+    def _remember(self, key: str, digest: str | None) -> None:
+        with self._memo_lock:
+            if digest is None:
+                self._memo.pop(key, None)
+                return
+            self._memo[key] = digest
+            self._memo.move_to_end(key)
+            while len(self._memo) > _MEMO_SIZE:
+                self._memo.popitem(last=False)
+
+    def _recall(self, key: str) -> str | None:
+        with self._memo_lock:
+            return self._memo.get(key)
+
+    def _drop(self, key: str, reason: str, url: object = None) -> None:
+        self._cache.delete(key, retry=True)
+        self._cache.evict(key, retry=True)
+        self._remember(key, None)
+        where = f" for {redact_url(url)}" if url else ""
+        warnings.warn(
+            CacheWarning(f"dropped a corrupt cache entry{where} ({reason}); it will be refetched"),
+            stacklevel=3,
+        )
+
+    def _fetch(self, key: str) -> object:
+        """The raw stored value; raises UnsafeValueError for pickles, UnicodeError for bad text."""
+        return self._cache.get(key, default=None, retry=True)
+
+    def _load(self, key: str, url: object = None) -> tuple[CacheEntry, str] | None:
+        try:
+            raw = self._fetch(key)
+        except (UnsafeValueError, UnicodeError) as exc:
+            self._drop(key, str(exc), url)
+            return None
+        if raw is None:
+            self._remember(key, None)
+            return None
+        try:
+            entry, digest = _decode_entry(raw)
+        except CorruptEntryError as exc:
+            self._drop(key, str(exc), url or _url_hint(raw))
+            return None
+        self._remember(key, digest)
+        return entry, digest
+
+    # -- entries
+
+    def key_for(self, request: httpx.Request, *, identity: str) -> str:
+        """The key of ``request`` for caller ``identity`` (see :func:`cache_key`)."""
+        return cache_key(
+            request.method, request.url, accept=request.headers.get("accept"), identity=identity
+        )
+
+    def get(self, key: str, *, url: object = None) -> CacheEntry | None:
+        """The verified entry under ``key``, or ``None`` (a corrupt entry is dropped with a warning).
+
+        Parameters
+        ----------
+        key : str
+            An entry key.
+        url : object, optional
+            The request URL, used (redacted) in the warning about a corrupt entry.
+        """
+        loaded = self._load(key, url)
+        return None if loaded is None else loaded[0]
+
+    def set(self, key: str, entry: CacheEntry, *, keep_extras: bool = False) -> None:
+        """Store ``entry`` under ``key``.
+
+        Parameters
+        ----------
+        key : str
+            An entry key.
+        entry : CacheEntry
+            The response; its headers are stripped of secrets and hop-by-hop fields on the way.
+        keep_extras : bool, default False
+            Keep the extras of the previous entry (only right when the body is unchanged, as
+            after a 304); by default they are dropped.
+        """
+        data, digest = _encode_entry(entry)
+        if not keep_extras:
+            self._cache.evict(key, retry=True)
+        self._cache.set(key, data, tag=key, retry=True)
+        self._remember(key, digest)
+
+    def delete(self, key: str) -> bool:
+        """Remove the entry under ``key`` and its extras; ``True`` when something was removed."""
+        removed = bool(self._cache.delete(key, retry=True))
+        removed = bool(self._cache.evict(key, retry=True)) or removed
+        self._remember(key, None)
+        return removed
+
+    # -- extras
+
+    @staticmethod
+    def _extra_key(key: str, name: str) -> str:
+        if not isinstance(name, str) or not _EXTRA_NAME.match(name):
+            msg = f"extra names are 1-64 characters of A-Z a-z 0-9 _ . -, not {name!r}"
+            raise ConfigurationError(msg)
+        return f"x/{key}/{name}"
+
+    def _entry_digest(self, key: str) -> str | None:
+        digest = self._recall(key)
+        if digest is not None:
+            return digest
+        loaded = self._load(key)
+        return None if loaded is None else loaded[1]
+
+    def get_extra(self, key: str, name: str) -> bytes | None:
+        """The extra blob ``name`` of the entry under ``key``, if stored for its current body.
+
+        Parameters
+        ----------
+        key : str
+            The entry key (``response.extensions["loketvalinso.cache_key"]``).
+        name : str
+            The blob's name, e.g. ``"arrow"``.
+
+        Returns
+        -------
+        bytes or None
+            ``None`` when there is no entry, no such extra, or the extra belongs to another body.
+        """
+        extra_key = self._extra_key(key, name)
+        digest = self._entry_digest(key)
+        if digest is None:
+            return None
+        try:
+            raw = self._fetch(extra_key)
+        except (UnsafeValueError, UnicodeError) as exc:
+            self._drop(extra_key, str(exc))
+            return None
+        if raw is None:
+            return None
+        try:
+            header, payload = _unframe(_EXTRA_MAGIC, raw)
+            data = _check_payload(payload, header.get("len"), header.get("sha256"))
+        except CorruptEntryError as exc:
+            self._drop(extra_key, f"extra {name!r}: {exc}")
+            return None
+        if header.get("name") != name or header.get("entry") != digest:
+            return None
+        return data
+
+    def set_extra(self, key: str, name: str, data: bytes) -> bool:
+        """Attach the blob ``name`` to the entry under ``key`` (dropped with the entry).
+
+        Parameters
+        ----------
+        key : str
+            The entry key.
+        name : str
+            1-64 characters of ``A-Z a-z 0-9 _ . -``.
+        data : bytes
+            The blob (bytes-like).
+
+        Returns
+        -------
+        bool
+            ``False`` when there is no entry to attach to.
+        """
+        extra_key = self._extra_key(key, name)
+        if not isinstance(data, bytes | bytearray | memoryview):
+            msg = f"extra data must be bytes, not {type(data).__name__}"
+            raise ConfigurationError(msg)
+        payload = bytes(data)
+        digest = self._entry_digest(key)
+        if digest is None:
+            return False
+        header = {
+            "v": _FORMAT_VERSION,
+            "name": name,
+            "entry": digest,
+            "len": len(payload),
+            "sha256": hashlib.sha256(payload).hexdigest(),
+        }
+        self._cache.set(extra_key, _frame(_EXTRA_MAGIC, header, payload), tag=key, retry=True)
+        return True
+
+    # -- management
+
+    def _count(self, pattern: str, negate: bool) -> int:
+        sql = getattr(self._cache, "_sql", None)
+        if sql is None:  # pragma: no cover - diskcache internals changed
+            return len(self._cache)
+        op = "NOT LIKE" if negate else "LIKE"
+        ((count,),) = sql(f"SELECT COUNT(*) FROM Cache WHERE key {op} ?", (pattern,)).fetchall()
+        return int(count)
+
+    def info(self) -> dict[str, Any]:
+        """What the cache holds.
+
+        Returns
+        -------
+        dict
+            ``directory`` (str), ``exists`` (True), ``entries`` (stored responses), ``extras``
+            (extra blobs), ``size_bytes`` (disk use incl. the SQLite index), ``size_limit``,
+            ``offline``.
+        """
+        return {
+            "directory": str(self._directory),
+            "exists": True,
+            "entries": self._count("x/%", negate=True),
+            "extras": self._count("x/%", negate=False),
+            "size_bytes": int(self._cache.volume()),
+            "size_limit": self.size_limit,
+            "offline": self.offline,
+        }
+
+    def clear(self) -> int:
+        """Remove everything; returns the number of responses that were stored."""
+        count = self._count("x/%", negate=True)
+        self._cache.clear(retry=True)
+        with self._memo_lock:
+            self._memo.clear()
+        return count
+
+    def wrap(
+        self, inner: httpx.BaseTransport, *, identity: str | Callable[[], str]
+    ) -> CacheTransport:
+        """A transport that answers GETs from this cache and sends the rest to ``inner``.
+
+        Parameters
+        ----------
+        inner : httpx.BaseTransport
+            The network (or in-process mock) transport.
+        identity : str or callable returning str
+            Who is asking (see :func:`make_identity`); never a token or key itself. A callable
+            is asked on every request, for clients whose user is known only after login.
+        """
+        return CacheTransport(inner, cache=self, identity=identity)
+
+
+def _url_hint(raw: object) -> str | None:
+    """Best-effort URL from a corrupt entry's header (for the warning only)."""
+    try:
+        header, _ = _unframe(_ENTRY_MAGIC, raw)
+    except CorruptEntryError:
+        return None
+    url = header.get("url")
+    return url if isinstance(url, str) else None
+
+
+# --------------------------------------------------------------------------- transport
+
+
+def _human(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
+class CacheTransport(httpx.BaseTransport):
+    """An httpx transport that answers GET requests from a :class:`DiskCache`.
+
+    Every GET response carries ``extensions["loketvalinso.cache"]`` — ``"hit"`` (fresh, from
+    disk), ``"revalidated"`` (a 304 confirmed the stored body), ``"miss"`` (from the network) or
+    ``"stale"`` (offline, past its lifetime) — and ``extensions["loketvalinso.cache_key"]``.
+    Other methods pass straight through (marked ``"miss"``); offline they raise
+    :class:`~loketvalinso.errors.CacheMissError`.
+
+    Parameters
+    ----------
+    inner : httpx.BaseTransport
+        The transport that reaches the network or the mock.
+    cache : DiskCache
+        Where entries live; its ``offline`` and ``clock`` apply.
+    identity : str or callable returning str
+        The caller identity mixed into every key (a callable is asked on every request).
+    """
+
+    def __init__(
+        self,
+        inner: httpx.BaseTransport,
+        *,
+        cache: DiskCache,
+        identity: str | Callable[[], str],
+    ) -> None:
+        if not callable(identity) and (not isinstance(identity, str) or not identity):
+            msg = "the cache needs a non-empty identity (use loketvalinso.cache.make_identity(...))"
+            raise ConfigurationError(msg)
+        self._inner = inner
+        self._cache = cache
+        self._identity = identity
+
+    @property
+    def identity(self) -> str:
+        """The current caller identity."""
+        return self._identity() if callable(self._identity) else self._identity
+
+    @property
+    def cache(self) -> DiskCache:
+        """The cache this transport uses."""
+        return self._cache
+
+    def close(self) -> None:
+        """Close the inner transport."""
+        self._inner.close()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer ``request`` from the cache, by revalidation, or from the network."""
+        cache = self._cache
+        if request.method.upper() != "GET":
+            if cache.offline:
+                msg = (
+                    f"offline: cannot send {request.method} {redact_url(request.url)}; "
+                    "the cache only answers GET requests. Use offline=False."
+                )
+                raise CacheMissError(msg)
+            response = self._inner.handle_request(request)
+            response.extensions = {**response.extensions, CACHE_EXTENSION: "miss"}
+            return response
+
+        key = cache.key_for(request, identity=self.identity)
+        if cache.offline:
+            return self._offline(request, key, cache.get(key, url=request.url))
+
+        # A caller's own conditional or range request is forwarded untouched and not stored.
+        bypass = any(name in request.headers for name in _BYPASS_REQUEST_HEADERS)
+        entry = None if bypass else cache.get(key, url=request.url)
+        if entry is not None and is_fresh(entry, cache.clock(), request_headers=request.headers):
+            return self._from_entry(request, key, entry, "hit")
+
+        send = request
+        if entry is not None and entry.has_validator:
+            headers = request.headers.copy()
+            headers.update(conditional_headers(entry))
+            send = httpx.Request(
+                request.method, request.url, headers=headers, extensions=request.extensions
+            )
+
+        request_time = cache.clock()
+        response = self._inner.handle_request(send)
+
+        if entry is not None and send is not request and response.status_code == 304:
+            try:
+                response.read()
+            finally:
+                response.close()
+            now = cache.clock()
+            refreshed = refresh_from_304(entry, response.headers, now, request_time=request_time)
+            if is_storable("GET", refreshed.status, refreshed.headers):
+                cache.set(key, refreshed, keep_extras=True)
+            else:
+                cache.delete(key)
+            return self._from_entry(
+                request, key, refreshed, "revalidated", extensions=response.extensions
+            )
+
+        try:
+            body = response.read()
+        finally:
+            response.close()
+        response_time = cache.clock()
+        if not bypass and should_store(
+            "GET",
+            response.status_code,
+            response.headers,
+            response_time=response_time,
+            request_headers=request.headers,
+            keep_unreusable=cache.keep_unreusable,
+        ):
+            cache.set(
+                key,
+                CacheEntry(
+                    status=response.status_code,
+                    headers=storable_headers(response.headers),
+                    body=body,
+                    request_time=request_time,
+                    response_time=response_time,
+                    url=redact_url(request.url),
+                ),
+            )
+        elif entry is not None and response.status_code == 200:
+            cache.delete(key)  # superseded by a response that may not be stored
+        passed_on = [
+            (k, v) for k, v in response.headers.multi_items() if k.lower() not in _ENCODING_HEADERS
+        ]
+        return httpx.Response(
+            response.status_code,
+            headers=passed_on,
+            content=body,
+            request=request,
+            extensions={
+                **response.extensions,
+                CACHE_EXTENSION: "miss",
+                CACHE_KEY_EXTENSION: key,
+            },
+        )
+
+    def _offline(
+        self, request: httpx.Request, key: str, entry: CacheEntry | None
+    ) -> httpx.Response:
+        if entry is None:
+            msg = (
+                f"offline: nothing is cached for GET {redact_url(request.url)} "
+                "(for this login/API key and Accept version). Run the same load once with "
+                "offline=False and the cache enabled to fill it, then work offline."
+            )
+            raise CacheMissError(msg)
+        now = self._cache.clock()
+        if is_fresh(entry, now):
+            return self._from_entry(request, key, entry, "hit")
+        age = current_age(entry, now)
+        lifetime = freshness_lifetime(entry) or 0.0
+        warnings.warn(
+            CacheWarning(
+                f"offline: serving a stale cached response for GET {redact_url(request.url)} "
+                f"({_human(age)} old, stale for {_human(age - lifetime)}); go online to refresh it"
+            ),
+            stacklevel=2,
+        )
+        return self._from_entry(request, key, entry, "stale")
+
+    def _from_entry(
+        self,
+        request: httpx.Request,
+        key: str,
+        entry: CacheEntry,
+        state: str,
+        *,
+        extensions: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
+        age = str(int(current_age(entry, self._cache.clock())))
+        headers = [(k, v) for k, v in entry.headers if k.lower() != "age"] + [("age", age)]
+        return httpx.Response(
+            entry.status,
+            headers=headers,
+            content=entry.body,
+            request=request,
+            extensions={**(extensions or {}), CACHE_EXTENSION: state, CACHE_KEY_EXTENSION: key},
+        )
+
+
+# --------------------------------------------------------------------------- CLI helpers
+
+
+def _empty_info(path: Path) -> dict[str, Any]:
+    return {
+        "directory": str(path),
+        "exists": False,
+        "entries": 0,
+        "extras": 0,
+        "size_bytes": 0,
+        "size_limit": None,
+        "offline": False,
+    }
+
+
+def cache_info(directory: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """:meth:`DiskCache.info` for ``directory`` (default folder), without creating it.
+
+    Returns
+    -------
+    dict
+        As :meth:`DiskCache.info`; ``exists`` is ``False`` (and counts 0) for a missing folder.
+    """
+    path = _resolve(directory)
+    if not path.is_dir():
+        return _empty_info(path)
+    with DiskCache(path, size_limit=None) as cache:
+        return cache.info()
+
+
+def cache_clear(directory: str | os.PathLike[str] | None = None) -> int:
+    """Empty the cache in ``directory`` (default folder); returns the number of responses removed."""
+    path = _resolve(directory)
+    if not path.is_dir():
+        return 0
+    with DiskCache(path, size_limit=None) as cache:
+        return cache.clear()

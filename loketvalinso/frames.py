@@ -1,0 +1,817 @@
+"""Raw page bytes → typed Polars DataFrames, with a fixed schema per resource version.
+
+The whole page is decoded natively by ``pl.read_json`` with a struct dtype derived from the
+catalogue (Loket) or from the documented/assumed fields (Valinso); the items are then flattened,
+converted and exploded with Polars expressions. No per-row Python objects on the hot path, no
+inference from the first rows: an empty page has the same columns and dtypes as a full one.
+
+Conventions
+-----------
+* Column names are snake_case (``raw_names=True`` keeps the API's names, nested paths joined with
+  ``.``, e.g. ``leaveType.key``).
+* ``format: date`` → ``pl.Date``; ``date-time`` → ``pl.Datetime("us", "UTC")`` (offsets applied;
+  a time without offset is taken as UTC); int32 → Int32; other integers → Int64; numbers →
+  Float64; booleans → Boolean; strings, uuids, urls → String.
+* A metadata object ``{key, value, ...}`` named ``field`` becomes ``field_key`` + ``field`` (+
+  ``field_<extra>`` for extra keys, e.g. ``country_iso_code``, ``leave_type_balance_exceeds_year``).
+* Other nested objects are flattened with ``_`` over their full path (``address_city``,
+  ``personal_details_first_name``, ``contact_information_business_email_address``).
+* Arrays in :data:`DEFAULT_EXPLODE` (``leaveBalance``, ``calendar``, ``payrollPeriods`` →
+  ``payslipTypes`` → ``payrollComponentResults``) are exploded to one row per element, parent
+  fields repeated (an empty array keeps one row with nulls); their element fields are named
+  without the array's prefix unless that collides with a parent column (then
+  ``<array>_<field>``). Other arrays are ``List`` columns (object elements as ``Struct`` with
+  snake_case field names).
+* Path ids become leading String columns (``employer_id``, ``employment_id``, …).
+* Free-form fields (no declared properties) are JSON text (String).
+* Fields the server sends that the schema does not declare are kept as extra columns at the end
+  (typed when their values are all bool, int, float or str, JSON text otherwise). They are
+  detected by counting keys in the body, so the typed hot path stays native; unknown keys inside
+  array elements are not added.
+* Valinso: documented/assumed columns always present; ids Int64, ``quantity`` Int32, money as
+  ``pl.Decimal(10, 2)`` (number or string in the JSON), unix seconds → ``pl.Datetime("us", "UTC")``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import polars as pl
+
+from loketvalinso.catalog import Catalog, Endpoint, get_catalog, snake_case
+from loketvalinso.errors import ResponseFormatError
+
+__all__ = [
+    "DEFAULT_EXPLODE",
+    "MONEY",
+    "UTC_DATETIME",
+    "VALINSO_FIELDS",
+    "FrameSpec",
+    "concat_pages",
+    "empty_frame",
+    "parse_page",
+    "parse_pages",
+    "schema_for",
+    "valinso_devices_spec",
+    "valinso_locations_spec",
+    "valinso_products_spec",
+    "valinso_spec",
+    "valinso_vends_spec",
+]
+
+UTC_DATETIME = pl.Datetime("us", "UTC")
+#: Valinso money (the mock world uses the same dtype).
+MONEY = pl.Decimal(10, 2)
+#: Array fields exploded by default (dotted paths relative to the item).
+DEFAULT_EXPLODE = frozenset(
+    {
+        "leaveBalance",
+        "calendar",
+        "payrollPeriods",
+        "payrollPeriods.payslipTypes",
+        "payrollPeriods.payslipTypes.payrollComponentResults",
+    }
+)
+_PAGING = ("currentPage", "pageSize", "totalPages", "totalSize")
+_ROW = "__row"
+
+Node = list[Any]  # [name, type, format, nullable, extra] (see scripts/derive_catalog.py)
+
+
+def _n(name: str, t: str, fmt: str | None = None) -> Node:
+    return [name, t, fmt, 1, None]
+
+
+#: Valinso item fields: the documented-assumed ones (DESIGN.md) and the mock's assumptions.
+VALINSO_FIELDS: dict[str, list[Node]] = {
+    "vends": [
+        _n("id", "integer", "int64"),
+        _n("device_id", "integer", "int64"),
+        _n("product_id", "integer", "int64"),
+        _n("location_id", "integer", "int64"),
+        _n("selection", "string"),
+        _n("quantity", "integer", "int32"),
+        _n("price", "number", "decimal"),
+        _n("currency", "string"),
+        _n("payment_type", "string"),
+        _n("status", "string"),
+        _n("timestamp", "integer", "unix"),
+    ],
+    "devices": [
+        _n("id", "integer", "int64"),
+        _n("location_id", "integer", "int64"),
+        _n("name", "string"),
+        _n("serial_number", "string"),
+        _n("model", "string"),
+        _n("status", "string"),
+        _n("installed_at", "integer", "unix"),
+    ],
+    "products": [
+        _n("id", "integer", "int64"),
+        _n("name", "string"),
+        _n("category", "string"),
+        _n("price", "number", "decimal"),
+        _n("currency", "string"),
+    ],
+    "locations": [
+        _n("id", "integer", "int64"),
+        _n("client_id", "integer", "int64"),
+        _n("name", "string"),
+        _n("email", "string"),
+        _n("phone", "string"),
+        _n("address", "string"),
+        _n("city", "string"),
+        _n("latitude", "number", "double"),
+        _n("longitude", "number", "double"),
+    ],
+}
+
+
+@dataclass(frozen=True)
+class FrameSpec:
+    """How to decode one resource version: the envelope dtype and the post-processing plan.
+
+    Attributes
+    ----------
+    api : {"loket", "valinso"}
+    envelope : str
+        ``embedded``, ``embedded_object``, ``content``, ``content_list``, ``bare`` (Loket) or
+        ``result`` (Valinso).
+    decode : dict[str, pl.DataType]
+        The schema given to ``pl.read_json`` for the whole body (body key as a list of items).
+    schema : pl.Schema
+        The output columns and dtypes (path ids first).
+    """
+
+    api: str
+    envelope: str
+    name: str
+    version: str | None
+    item: Node
+    nodes: list[list[Node]] = field(repr=False)
+    decode: dict[str, pl.DataType] = field(repr=False)
+    item_dtype: pl.DataType | None = field(repr=False)
+    item_dtype_loose: pl.DataType | None = field(repr=False)
+    path_columns: tuple[tuple[str, str], ...]  # (param name, column)
+    explodes: tuple[tuple[str, pl.Expr], ...] = field(repr=False)
+    outputs: tuple[tuple[str, pl.Expr], ...] = field(repr=False)
+    schema: pl.Schema = field(repr=False)
+    any_paths: tuple[tuple[tuple[str, ...], str], ...] = field(repr=False)
+    known_paths: frozenset[tuple[str, ...]] = field(repr=False)
+    raw_names: bool = False
+    wrapped: bool = False
+    body_keys: tuple[str, ...] = ("_embedded", "content")
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema.names())
+
+
+# -- building a spec -----------------------------------------------------------------------------
+def _children(node: Node, nodes: list[list[Node]]) -> list[Node]:
+    extra = node[4]
+    return nodes[extra] if isinstance(extra, int) else list(extra or [])
+
+
+def _decode_dtype(node: Node, nodes: list[list[Node]], loose: bool = False) -> pl.DataType | None:
+    """The dtype ``pl.read_json`` decodes a field with (``loose``: money as text, float times)."""
+    t, fmt = node[1], node[2]
+    if t == "string":
+        return pl.String()
+    if t == "integer":
+        if fmt == "unix":
+            return pl.Float64() if loose else pl.Int64()
+        return pl.Int32() if fmt == "int32" else pl.Int64()
+    if t == "number":
+        return pl.String() if fmt == "decimal" and loose else pl.Float64()
+    if t == "boolean":
+        return pl.Boolean()
+    if t == "object":
+        fields = [
+            pl.Field(c[0], d)
+            for c in _children(node, nodes)
+            if (d := _decode_dtype(c, nodes, loose)) is not None
+        ]
+        return pl.Struct(fields) if fields else None
+    if t == "array":
+        inner = _decode_dtype(node[4], nodes, loose)
+        return pl.List(inner) if inner is not None else None
+    return None  # "any": free-form, filled as JSON text from the slow path
+
+
+def _is_meta(children: list[Node]) -> bool:
+    names = {c[0]: c for c in children}
+    return (
+        "key" in names
+        and "value" in names
+        and names["value"][1] in ("string", "integer", "number", "boolean")
+    )
+
+
+def _parse_datetime(e: pl.Expr) -> pl.Expr:
+    text = e.str.replace(r"[Zz]$", "+00:00").str.replace(" ", "T", literal=True)
+    with_offset = text.str.to_datetime(
+        "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us", time_zone="UTC"
+    )
+    naive = (
+        text.str.slice(0, 26)
+        .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
+        .dt.replace_time_zone("UTC")
+    )
+    date_only = text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False).cast(UTC_DATETIME)
+    return pl.coalesce(with_offset, naive, date_only)
+
+
+def _convert(e: pl.Expr, node: Node, nodes: list[list[Node]], raw: bool) -> tuple[pl.Expr, Any]:
+    """A value expression converted to its output dtype (for scalars and List/Struct values)."""
+    t, fmt = node[1], node[2]
+    if t == "string":
+        if fmt == "date":
+            return e.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False), pl.Date()
+        if fmt == "date-time":
+            return _parse_datetime(e), UTC_DATETIME
+        return e, pl.String()
+    if t == "integer" and fmt == "unix":
+        micros = (e.cast(pl.Float64) * 1e6).round(0).cast(pl.Int64, strict=False)
+        return micros.cast(UTC_DATETIME), UTC_DATETIME
+    if t == "number" and fmt == "decimal":
+        return e.cast(MONEY, strict=False), MONEY
+    if t in ("integer", "number", "boolean"):
+        return e, _decode_dtype(node, nodes)
+    if t == "object":
+        parts, fields = [], []
+        for c in _children(node, nodes):
+            if _decode_dtype(c, nodes) is None:
+                continue
+            name = c[0] if raw else snake_case(c[0])
+            ce, cd = _convert(e.struct.field(c[0]), c, nodes, raw)
+            parts.append(ce.alias(name))
+            fields.append(pl.Field(name, cd))
+        if not fields:
+            return pl.lit(None, pl.String()), pl.String()
+        return pl.when(e.is_not_null()).then(pl.struct(parts)), pl.Struct(fields)
+    if t == "array":
+        item = node[4]
+        if _decode_dtype(item, nodes) is None:
+            return pl.lit(None, pl.String()), pl.String()
+        ie, idt = _convert(pl.element(), item, nodes, raw)
+        return e.list.eval(ie), pl.List(idt)
+    return pl.lit(None, pl.String()), pl.String()
+
+
+class _Planner:
+    def __init__(self, nodes: list[list[Node]], raw: bool, explode: frozenset[str]) -> None:
+        self.nodes = nodes
+        self.raw = raw
+        self.explode = explode
+        self.outputs: list[tuple[str, pl.Expr, pl.DataType]] = []
+        self.explodes: list[tuple[str, pl.Expr]] = []
+        self.any_paths: list[tuple[tuple[str, ...], str]] = []
+        self.known: set[tuple[str, ...]] = set()
+        self.used: set[str] = set()
+
+    def name(self, parts: list[str], raw_path: tuple[str, ...]) -> str:
+        if self.raw:
+            return ".".join(raw_path)
+        return "_".join(p for p in parts if p)
+
+    def add(self, name: str, expr: pl.Expr, dtype: Any) -> None:
+        base, i = name, 2
+        while name in self.used:
+            name = f"{base}_{i}"
+            i += 1
+        self.used.add(name)
+        self.outputs.append((name, expr.alias(name), dtype))
+
+    def walk(
+        self,
+        src: pl.Expr,
+        node: Node,
+        parts: list[str],
+        raw_path: tuple[str, ...],
+        dotted: str,
+        top: bool,
+    ) -> list[tuple[pl.Expr, Node, list[str], tuple[str, ...], str]]:
+        """Add the columns of an object node; returns deferred exploded arrays."""
+        deferred = []
+        children = _children(node, self.nodes)
+        meta = _is_meta(children) and not top
+        for c in children:
+            cname, ctype = c[0], c[1]
+            cpath = (*raw_path, cname)
+            cdot = f"{dotted}.{cname}" if dotted else cname
+            self.known.add(cpath)
+            if meta and cname == "key":
+                cparts = [*parts, "key"]
+            elif meta and cname == "value":
+                cparts = list(parts)
+            else:
+                cparts = [*parts, snake_case(cname)]
+            ce = src.struct.field(cname)
+            if ctype == "object":
+                deferred += self.walk(ce, c, cparts, cpath, cdot, False)
+            elif ctype == "array" and cdot in self.explode and c[4][1] == "object":
+                deferred.append((ce, c[4], cparts, cpath, cdot))
+            elif ctype == "any" or _decode_dtype(c, self.nodes) is None:
+                name = self.name(cparts, cpath)
+                self.add(name, pl.lit(None, pl.String()), pl.String())
+                self.any_paths.append((cpath, self.outputs[-1][0]))
+            else:
+                expr, dtype = _convert(ce, c, self.nodes, self.raw)
+                self.add(self.name(cparts, cpath), expr, dtype)
+        return deferred
+
+    def run(self, item: Node) -> None:
+        pending = self.walk(pl.col("__item"), item, [], (), "", True)
+        while pending:
+            nxt = []
+            for list_expr, elem, parts, raw_path, dotted in pending:
+                col = f"__x{len(self.explodes)}"
+                self.explodes.append((col, list_expr))
+                before = len(self.outputs)
+                sub = _Planner(self.nodes, self.raw, self.explode)
+                sub.used = set(self.used)
+                deferred = sub.walk(pl.col(col), elem, [], raw_path, dotted, True)
+                for name, expr, dtype in sub.outputs:
+                    if not self.raw and name in self.used:
+                        name = "_".join([*parts, name])
+                    self.add(name, expr, dtype)
+                self.any_paths += sub.any_paths
+                del before
+                nxt += deferred
+            pending = nxt
+
+
+def _build_spec(
+    *,
+    api: str,
+    envelope: str,
+    name: str,
+    version: str | None,
+    item: Node,
+    nodes: list[list[Node]],
+    path_params: Sequence[tuple[str, str]],
+    raw_names: bool,
+    explode: Iterable[str] | None,
+    body_keys: tuple[str, ...],
+) -> FrameSpec:
+    explode_set = DEFAULT_EXPLODE if explode is None else frozenset(explode)
+    wrapped = item[1] != "object"
+    item_dtype = _decode_dtype(item, nodes)
+    item_dtype_loose = _decode_dtype(item, nodes, loose=True)
+    if wrapped:  # items that are arrays or scalars: one column "value"
+        nodes = [*nodes, [["value", item[1], item[2], 1, item[4]]]]
+        item = ["", "object", None, 0, len(nodes) - 1]
+    planner = _Planner(nodes, raw_names, explode_set)
+    planner.run(item)
+    path_columns = []
+    cols: list[tuple[str, pl.DataType]] = []
+    for pname, column in path_params:
+        col = pname if raw_names else column
+        if col not in planner.used:
+            path_columns.append((pname, col))
+            cols.append((col, pl.String()))
+    cols += [(n, d) for n, _, d in planner.outputs]
+    decode: dict[str, pl.DataType] = {}
+    if api == "loket":
+        decode.update({k: pl.Int64() for k in _PAGING})
+        decode["version"] = pl.Struct({"resourceVersion": pl.String, "obsoleteDate": pl.String})
+        decode["messages"] = pl.List(
+            pl.Struct(
+                {
+                    "code": pl.Int64,
+                    "description": pl.String,
+                    "id": pl.String,
+                    "properties": pl.List(pl.String),
+                    "type": pl.String,
+                }
+            )
+        )
+    else:
+        decode["code"] = pl.Int64()
+        decode["paging"] = pl.Struct({"total": pl.Int64, "offset": pl.Int64, "limit": pl.Int64})
+    return FrameSpec(
+        api=api,
+        envelope=envelope,
+        name=name,
+        version=version,
+        item=item,
+        nodes=nodes,
+        decode=decode,
+        item_dtype=item_dtype,
+        item_dtype_loose=item_dtype_loose,
+        wrapped=wrapped,
+        path_columns=tuple(path_columns),
+        explodes=tuple(planner.explodes),
+        outputs=tuple((n, e) for n, e, _ in planner.outputs),
+        schema=pl.Schema(cols),
+        any_paths=tuple(planner.any_paths),
+        known_paths=frozenset(planner.known),
+        raw_names=raw_names,
+        body_keys=body_keys,
+    )
+
+
+def schema_for(
+    entry: Endpoint | str,
+    version: str | None = None,
+    *,
+    raw_names: bool = False,
+    explode: Iterable[str] | None = None,
+    catalog: Catalog | None = None,
+) -> FrameSpec:
+    """The :class:`FrameSpec` of a Loket catalogue entry in one resource version.
+
+    Parameters
+    ----------
+    entry
+        A catalogue entry, or a path / operationId to look up.
+    version
+        A version label of the entry, a served ``resourceVersion`` or a date; None = newest.
+    raw_names
+        Keep the API's field names (nested paths joined with ``.``) instead of snake_case.
+    explode
+        Dotted array paths to explode (None = :data:`DEFAULT_EXPLODE` where present; ``()`` =
+        none).
+    """
+    cat = catalog or get_catalog()
+    if isinstance(entry, str):
+        entry = cat.find(entry)
+    if entry["kind"] != "json":
+        media = ", ".join(entry["media_types"]) or "a file"
+        msg = f"{entry['path']} returns {media}, not JSON: download it as bytes instead"
+        raise ResponseFormatError(msg)
+    label = cat.schema_label(entry, version)
+    return _build_spec(
+        api="loket",
+        envelope=entry["envelope"],
+        name=entry["operation_id"] or entry["path"],
+        version=label,
+        item=entry["schemas"][label],
+        nodes=cat.nodes,
+        path_params=[(p[0], p[3]) for p in entry["path_params"]],
+        raw_names=raw_names,
+        explode=explode,
+        body_keys=("_embedded", "content"),
+    )
+
+
+def valinso_spec(resource: str | None = None, *, path_params: Sequence[str] = ()) -> FrameSpec:
+    """The :class:`FrameSpec` of a Valinso resource (``vends``, ``devices``, ``products``,
+    ``locations``; None or another name = no known fields, everything kept as extras)."""
+    fields = VALINSO_FIELDS.get(resource or "", [])
+    nodes: list[list[Node]] = [fields]
+    item: Node = ["", "object", None, 0, 0]
+    return _build_spec(
+        api="valinso",
+        envelope="result",
+        name=resource or "valinso",
+        version=None,
+        item=item,
+        nodes=nodes,
+        path_params=[(p, snake_case(p)) for p in path_params],
+        raw_names=False,
+        explode=(),
+        body_keys=("result",),
+    )
+
+
+def valinso_vends_spec() -> FrameSpec:
+    """Vends: ``id, device_id, product_id, location_id, selection, quantity, price, currency,
+    payment_type, status, timestamp`` (+ extras)."""
+    return valinso_spec("vends")
+
+
+def valinso_devices_spec() -> FrameSpec:
+    """Devices (assumed fields, see :data:`VALINSO_FIELDS`)."""
+    return valinso_spec("devices")
+
+
+def valinso_products_spec() -> FrameSpec:
+    """Products (assumed fields, see :data:`VALINSO_FIELDS`)."""
+    return valinso_spec("products")
+
+
+def valinso_locations_spec() -> FrameSpec:
+    """Locations (assumed fields, see :data:`VALINSO_FIELDS`)."""
+    return valinso_spec("locations")
+
+
+# -- parsing -------------------------------------------------------------------------------------
+def empty_frame(spec: FrameSpec) -> pl.DataFrame:
+    """A frame with no rows and the full typed schema of ``spec``."""
+    return pl.DataFrame(schema=spec.schema)
+
+
+def concat_pages(frames: Sequence[pl.DataFrame], *, spec: FrameSpec | None = None) -> pl.DataFrame:
+    """Concatenate page frames; extra columns seen on some pages only are null elsewhere."""
+    frames = [f for f in frames if f is not None]
+    if not frames:
+        if spec is None:
+            return pl.DataFrame()
+        return empty_frame(spec)
+    if all(f.schema == frames[0].schema for f in frames):
+        return pl.concat(frames, how="vertical", rechunk=False)
+    return pl.concat(frames, how="diagonal_relaxed", rechunk=False)
+
+
+def _fail(msg: str, url: object, page: int | None, exc: BaseException | None = None) -> None:
+    raise ResponseFormatError(msg, url=url, page=page) from exc
+
+
+def _decode_variants(spec: FrameSpec) -> list[dict[str, pl.DataType]]:
+    """Envelope schemas to try: the declared shape first, then object/list swapped."""
+    it = spec.item_dtype
+    if it is None:
+        return [dict(spec.decode)]
+    list_first = spec.envelope in ("embedded", "content_list", "bare", "result")
+    dtypes = [it] if spec.item_dtype_loose == it else [it, spec.item_dtype_loose]
+    variants = []
+    for as_list in (list_first, not list_first):
+        for dt in dtypes:
+            d = dict(spec.decode)
+            for k in spec.body_keys:
+                d[k] = pl.List(dt) if as_list else dt
+            variants.append(d)
+    return variants
+
+
+def _count_keys(s: pl.Series) -> int:
+    """Number of object keys with non-null values inside the values of ``s``."""
+    dt = s.dtype
+    if isinstance(dt, pl.Struct):
+        df = s.struct.unnest()
+        n = df.height * df.width - sum(df.null_count().row(0))
+        for c in df.get_columns():
+            if isinstance(c.dtype, (pl.Struct, pl.List)):
+                n += _count_keys(c)
+        return n
+    if isinstance(dt, pl.List) and isinstance(dt.inner, (pl.Struct, pl.List)):
+        return _count_keys(s.explode(empty_as_null=False, keep_nulls=False))
+    return 0
+
+
+def _body_key_count(body: bytes) -> tuple[int, int]:
+    # ``"key":`` (compact or ``"key": value``); keys with null values carry no data
+    return body.count(b'":'), body.count(b"null")
+
+
+def parse_page(
+    body: bytes,
+    spec: FrameSpec,
+    *,
+    path_ids: dict[str, str] | None = None,
+    url: object = None,
+    page: int | None = None,
+) -> tuple[dict[str, Any], pl.DataFrame]:
+    """Decode one page into ``(meta, frame)``.
+
+    Parameters
+    ----------
+    body
+        The raw response body.
+    spec
+        From :func:`schema_for` or a ``valinso_*_spec()``.
+    path_ids
+        Path parameter values by parameter name (``{"employerId": "…"}``); added as columns.
+    url, page
+        Named in errors.
+
+    Returns
+    -------
+    meta : dict
+        ``item_count, current_page, page_size, total_pages, total_size, offset, limit, total,
+        version, messages`` (the fields of ``paging.PageMeta``; absent ones None).
+    frame : polars.DataFrame
+        Columns and dtypes of ``spec.schema`` (+ extra columns for undeclared fields).
+
+    Raises
+    ------
+    ResponseFormatError
+        Malformed or truncated JSON, or a body without the expected envelope.
+    """
+    if isinstance(body, str):
+        body = body.encode()
+    body = bytes(body)
+    if spec.envelope == "bare":
+        stripped = body.lstrip()
+        if stripped[:1] == b"[":
+            body = b'{"_embedded":' + body + b"}"
+    if not any(b'"' + k.encode() + b'"' in body for k in spec.body_keys):
+        head = body[:80].decode("utf-8", "replace")
+        _fail(
+            f"the {spec.name} response has no {' or '.join(spec.body_keys)} (body starts {head!r})",
+            url,
+            page,
+        )
+    env = None
+    last: BaseException | None = None
+    for schema in _decode_variants(spec):
+        try:
+            env = pl.read_json(body, schema=schema)
+            break
+        except Exception as exc:  # polars raises ComputeError, PanicException, …
+            last = exc
+    if env is None or env.height != 1:
+        _fail(
+            f"malformed or truncated JSON for {spec.name}: {str(last).splitlines()[0][:200]}"
+            if last
+            else f"unexpected body for {spec.name}",
+            url,
+            page,
+            last,
+        )
+    assert env is not None
+    meta = _meta(env, spec)
+    items = None
+    for k in spec.body_keys:
+        if k in env.columns and env[k].null_count() == 0:
+            items = env[k]
+            break
+    if items is None:
+        n_items = 0
+        frame_items = pl.DataFrame({"__item": []}, schema={"__item": spec.item_dtype or pl.Null})
+    else:
+        if isinstance(items.dtype, pl.List):
+            s = items.explode(empty_as_null=False, keep_nulls=False)
+        else:
+            s = items
+        n_items = len(s)
+        if spec.wrapped:
+            frame_items = s.alias("value").to_frame().select(pl.struct("value").alias("__item"))
+        else:
+            frame_items = s.alias("__item").to_frame()
+    meta["item_count"] = n_items
+    frame = _build_frame(frame_items, spec)
+    keys, nulls = _body_key_count(body)
+    known = sum(len(c) - c.null_count() + _count_keys(c) for c in env.get_columns())
+    if keys > known + nulls or (spec.any_paths and n_items):
+        frame = _add_extras(body, spec, frame, url, page)
+    if _ROW in frame.columns:
+        frame = frame.drop(_ROW)
+    if spec.path_columns:
+        ids = path_ids or {}
+        frame = frame.with_columns(
+            pl.lit(ids.get(p), pl.String()).alias(c) for p, c in spec.path_columns
+        ).select([c for _, c in spec.path_columns] + [c for c in frame.columns])
+        # keep path columns first (select above re-orders; duplicates removed below)
+        frame = frame.select(list(dict.fromkeys(frame.columns)))
+    return meta, frame
+
+
+def _build_frame(items: pl.DataFrame, spec: FrameSpec) -> pl.DataFrame:
+    path_cols = {c for _, c in spec.path_columns}
+    if spec.item_dtype is None:
+        return pl.DataFrame(
+            [
+                pl.Series(n, [None] * items.height, dtype=d)
+                for n, d in spec.schema.items()
+                if n not in path_cols
+            ]
+        )
+    if not spec.explodes:
+        return items.select(e for _, e in spec.outputs)
+    df = items.with_row_index(_ROW)
+    for col, expr in spec.explodes:
+        df = df.with_columns(expr.alias(col)).explode(col, empty_as_null=True, keep_nulls=True)
+    return df.select(pl.col(_ROW), *(e for _, e in spec.outputs))
+
+
+def _meta(env: pl.DataFrame, spec: FrameSpec) -> dict[str, Any]:
+    row = env.drop([k for k in spec.body_keys if k in env.columns]).row(0, named=True)
+    meta: dict[str, Any] = {
+        "item_count": 0,
+        "current_page": row.get("currentPage"),
+        "page_size": row.get("pageSize"),
+        "total_pages": row.get("totalPages"),
+        "total_size": row.get("totalSize"),
+        "offset": None,
+        "limit": None,
+        "total": None,
+        "version": row.get("version"),
+        "messages": [m for m in (row.get("messages") or []) if m is not None],
+    }
+    paging = row.get("paging")
+    if paging:
+        meta.update(offset=paging["offset"], limit=paging["limit"], total=paging["total"])
+    return meta
+
+
+# -- the slow path: undeclared and free-form fields ----------------------------------------------
+def _loose_series(name: str, values: list[Any]) -> pl.Series:
+    kinds = {type(v) for v in values if v is not None}
+    if kinds <= {bool} and kinds:
+        return pl.Series(name, values, dtype=pl.Boolean)
+    if kinds <= {int} and kinds and all(-(2**63) <= v < 2**63 for v in values if v is not None):
+        return pl.Series(name, values, dtype=pl.Int64)
+    if (
+        kinds <= {int, float}
+        and kinds
+        and all(isinstance(v, float) or abs(v) < 2**53 for v in values if v is not None)
+    ):
+        floats = [None if v is None else float(v) for v in values]
+        if all(v is None or math.isfinite(v) for v in floats):
+            return pl.Series(name, floats, dtype=pl.Float64)
+    if kinds <= {str}:
+        return pl.Series(name, values, dtype=pl.String)
+    return pl.Series(name, [_json_text(v) for v in values], dtype=pl.String)
+
+
+def _json_text(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    try:
+        return orjson.dumps(v).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return str(v)
+
+
+def _items_of(data: Any, spec: FrameSpec) -> list[Any]:
+    if not isinstance(data, dict):
+        return data if isinstance(data, list) else []
+    for k in spec.body_keys:
+        v = data.get(k)
+        if v is None:
+            continue
+        return v if isinstance(v, list) else [v]
+    return []
+
+
+def _add_extras(
+    body: bytes, spec: FrameSpec, frame: pl.DataFrame, url: object, page: int | None
+) -> pl.DataFrame:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        _fail(f"malformed JSON for {spec.name}: {exc}", url, page, exc)
+    items = [it for it in _items_of(data, spec) if it is not None]
+    found: dict[tuple[str, ...], dict[int, Any]] = {}
+    any_set = {p for p, _ in spec.any_paths}
+
+    def visit(obj: dict[str, Any], path: tuple[str, ...], i: int) -> None:
+        for k, v in obj.items():
+            p = (*path, k)
+            if p in any_set or p not in spec.known_paths:
+                found.setdefault(p, {})[i] = v
+            elif isinstance(v, dict):
+                visit(v, p, i)
+
+    for i, it in enumerate(items):
+        if isinstance(it, dict):
+            visit(it, (), i)
+        elif it is not None and not spec.known_paths:
+            found.setdefault(("value",), {})[i] = it
+    if not found:
+        return frame
+    rows = frame[_ROW] if _ROW in frame.columns else pl.int_range(frame.height, eager=True)
+    any_names = dict(spec.any_paths)
+    new_cols = []
+    used = set(frame.columns)
+    for p, vals in found.items():
+        if p in any_names:
+            name = any_names[p]
+            values = [_json_text(vals.get(i)) for i in range(len(items))]
+            s = pl.Series(name, values, dtype=pl.String)
+        else:
+            name = ".".join(p) if spec.raw_names else "_".join(snake_case(x) or x for x in p)
+            base, n = name, 2
+            while name in used:
+                name = f"{base}_{n}"
+                n += 1
+            used.add(name)
+            s = _loose_series(name, [vals.get(i) for i in range(len(items))])
+        new_cols.append(s.gather(rows) if len(rows) else s.clear())
+    return frame.with_columns(new_cols)
+
+
+def parse_pages(
+    bodies: Sequence[bytes],
+    spec: FrameSpec,
+    *,
+    path_ids: dict[str, str] | None = None,
+    url: object = None,
+    threads: int | None = None,
+) -> tuple[list[dict[str, Any]], pl.DataFrame]:
+    """Parse many pages (in a thread pool: the JSON decoder releases the GIL) and concatenate.
+
+    Returns the list of page metas and one frame.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(args: tuple[int, bytes]) -> tuple[dict[str, Any], pl.DataFrame]:
+        i, b = args
+        return parse_page(b, spec, path_ids=path_ids, url=url, page=i + 1)
+
+    workers = threads if threads is not None else 2
+    if workers <= 1 or len(bodies) < 2:
+        results = [one(a) for a in enumerate(bodies)]
+    else:
+        with ThreadPoolExecutor(workers) as ex:
+            results = list(ex.map(one, enumerate(bodies)))
+    return [m for m, _ in results], concat_pages([f for _, f in results], spec=spec)

@@ -1,0 +1,1663 @@
+"""The mock Loket.nl API V2: the endpoints that matter for data exploration, as the real API serves them.
+
+What it reproduces (see ``specs/NOTES.md`` of the project and the API's own description):
+
+- **Auth**: every ``/v2`` request needs ``Authorization: Bearer <token>`` from the mock's
+  :class:`~loketvalinso.mock.oauth.OAuthServer`; otherwise 401
+  ``{"message": "Authorization has been denied for this request."}``. Entities of an employer the
+  user may not see answer 403 ``{"message": "Insufficient rights …"}``, also through child ids.
+- **Resource versions**: ``Accept: application/json;version=YYYY-MM-DD`` is mandatory; the newest
+  version on or before that date is served (:data:`ENDPOINTS` lists them); the response has
+  ``Content-Type: application/json;version=<served>`` and ``version{resourceVersion, obsoleteDate}``.
+- **Envelopes**: lists ``{_embedded, currentPage, pageSize, totalPages, totalSize, version,
+  messages}``; details ``{content, version, messages}`` with an ``ETag`` (``If-None-Match`` → 304).
+- **Paging** ``pageNumber``/``pageSize`` (default 250, maximum :data:`MAX_PAGE_SIZE`), ``filter`` and
+  ``orderBy`` (see :mod:`loketvalinso.mock.loket_query`); the default order is the world's (stable).
+- **Caching**: ``Expires`` on every response; in the past for ordinary resources, a day ahead for
+  images and reference lists (leave types, national holidays); ``Date`` too.
+
+Performance: each entity is rendered to JSON once per resource version (lazily, on first use) and
+kept as ``bytes``; a page is a join of those bytes. Selections (scope + filter + order) are computed
+with Polars on a per-resource *query frame* and cached, so a page walk costs one selection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+import threading
+import time
+import uuid
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, cast
+
+import orjson
+import polars as pl
+
+from loketvalinso.mock._http import MockRequest, MockResponse, Router, http_date, json_response
+from loketvalinso.mock.loket_query import QueryError, apply_query
+from loketvalinso.mock.oauth import AUTH_DENIED, OAuthServer
+from loketvalinso.mock.world import World, leave_balances_at
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "ENDPOINTS",
+    "FORBIDDEN",
+    "MAX_PAGE_SIZE",
+    "OBSOLETE_DATES",
+    "LoketApi",
+    "negotiate_version",
+]
+
+DEFAULT_PAGE_SIZE = 250
+MAX_PAGE_SIZE = 1000
+#: Seconds of freshness announced on images and reference lists (the only cacheable resources).
+CACHEABLE_LIFETIME = 86_400
+FORBIDDEN = {
+    "message": "Insufficient rights for this request, reason "
+    '"User doesn\'t have rechten to perform activity for the given Id."'
+}
+_JSON = "application/json"
+
+_EMPLOYEES_VERSIONS = ("2018-12-31", "2021-03-29")
+_V2018 = ("2018-01-01",)
+
+#: Every JSON GET endpoint served (path template without ``/v2``) → its documented resource
+#: versions, oldest first. Hard-coded from the spec (a test checks them against it).
+ENDPOINTS: dict[str, tuple[str, ...]] = {
+    "/providers/employers": _V2018,
+    "/providers/employers/{employerId}": _V2018,
+    "/providers/employers/{employerId}/payrolladministrations": _V2018,
+    "/providers/employers/{employerId}/departments": _V2018,
+    "/providers/employers/{employerId}/functions": _V2018,
+    "/providers/employers/{employerId}/employees": _EMPLOYEES_VERSIONS,
+    "/providers/employers/employees/{employeeId}": _EMPLOYEES_VERSIONS,
+    "/providers/employers/{employerId}/employees/employments": ("2019-12-16",),
+    "/providers/employers/employees/employments/{employmentId}": ("2019-12-16",),
+    "/providers/employers/{employerId}/employees/employments/leaverequests": _V2018,
+    "/providers/employers/employees/employments/{employmentId}/leaverequests": _V2018,
+    "/providers/employers/employees/employments/leaverequests/{leaveRequestId}": _V2018,
+    "/providers/employers/employees/employments/{employmentId}/leave": _V2018,
+    "/providers/employers/{employerId}/leavebalances": _V2018,
+    "/providers/employers/employees/employments/{employmentId}/leavebalances": _V2018,
+    "/providers/employers/{employerId}/leavetypes": _V2018,
+    "/providers/employers/employees/{employeeId}/absences": ("2020-03-16",),
+    "/providers/employers/{employerId}/nationalholidays": _V2018,
+    "/providers/employers/{employerId}/employees/employments/calendar/leaverequests": _V2018,
+}
+#: Image endpoints (no JSON version; ``Accept`` is not checked).
+IMAGE_ENDPOINTS = (
+    "/providers/employers/employees/{employeeId}/photo",
+    "/providers/employers/employees/{employeeId}/photo/{version}",
+    "/providers/employers/{employerId}/logo",
+    "/providers/employers/{employerId}/logo/{version}",
+)
+#: (resource version) → obsoleteDate: six months after the newer version was introduced.
+OBSOLETE_DATES: dict[str, str] = {"2018-12-31": "2021-09-29"}
+
+_ACCEPT_VERSION = re.compile(
+    r"application/json\s*;\s*version\s*=\s*\"?([^\s\";,]*)\"?", re.IGNORECASE
+)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ID_BRACES = "{}()"
+
+_NL = {"key": 530, "value": "Nederland", "isoCode": "NL"}
+_HOURS = {"key": 1, "value": "Uren"}
+
+
+class _ApiError(Exception):
+    def __init__(self, response: MockResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def _message(description: str, *, code: int, kind: str) -> dict[str, Any]:
+    return {"code": code, "description": description, "id": None, "properties": [], "type": kind}
+
+
+def _bad_request(description: str, *, code: int, version: str, listing: bool = True) -> _ApiError:
+    # The spec's 400 body: {version, messages[]} plus ``_embedded: []`` on list endpoints.
+    body: dict[str, Any] = {
+        "version": {"obsoleteDate": OBSOLETE_DATES.get(version), "resourceVersion": version},
+        "messages": [_message(description, code=code, kind="Exception")],
+    }
+    if listing:
+        body["_embedded"] = []
+    return _ApiError(json_response(400, body))
+
+
+def _not_found(description: str) -> _ApiError:
+    body = {"messages": [_message(description, code=404, kind="NotFound")], "content": None}
+    return _ApiError(json_response(404, body))
+
+
+def negotiate_version(accept: str | None, versions: tuple[str, ...]) -> str:
+    """The version served for an ``Accept`` header: the newest of ``versions`` on or before its date.
+
+    Raises
+    ------
+    ValueError
+        The header is missing, has no ``application/json;version=YYYY-MM-DD``, the date is not a
+        valid date, or it lies before the first version. The message says what to send.
+    """
+    example = f"Accept: application/json;version={versions[-1]}"
+    if not accept or not accept.strip():
+        msg = f"The Accept header is mandatory on this resource; send e.g. '{example}'."
+        raise ValueError(msg)
+    m = _ACCEPT_VERSION.search(accept)
+    if m is None:
+        msg = (
+            f"The Accept header {accept!r} names no resource version; "
+            f"send e.g. '{example}' (versions: {', '.join(versions)})."
+        )
+        raise ValueError(msg)
+    asked = m.group(1)
+    try:
+        if not _DATE.match(asked):
+            raise ValueError(asked)
+        date.fromisoformat(asked)
+    except ValueError:
+        msg = f"The version {asked!r} in the Accept header is not a date (YYYY-MM-DD); send e.g. '{example}'."
+        raise ValueError(msg) from None
+    chosen = [v for v in versions if v <= asked]
+    if not chosen:
+        msg = (
+            f"No version of this resource exists on or before {asked}; the first is {versions[0]} "
+            f"(versions: {', '.join(versions)})."
+        )
+        raise ValueError(msg)
+    return chosen[-1]
+
+
+def _normalize_id(value: str) -> str:
+    return value.strip(_ID_BRACES).lower()
+
+
+def _meta(key: Any, value: Any) -> dict[str, Any] | None:
+    return None if key is None else {"key": key, "value": value}
+
+
+def _nz(value: str | None) -> str | None:
+    # Nullable strings with minLength 1 in the spec: an empty string must become null.
+    return value or None
+
+
+def _r2(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 2)
+
+
+def _png(seed: str) -> bytes:
+    """A tiny deterministic 8×8 PNG, coloured from ``seed``."""
+    r, g, b = hashlib.sha256(seed.encode()).digest()[:3]
+    raw = b"".join(b"\x00" + bytes((r, g, b)) * 8 for _ in range(8))
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    template: str
+    versions: tuple[str, ...]  # empty: not a versioned JSON resource
+    fn: Callable[..., MockResponse]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> MockResponse:  # Router's Handler protocol
+        return self.fn(*args, **kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    req: MockRequest
+    now: float
+    version: str
+
+
+class _Lru:
+    """A small thread-safe LRU map (selections and parameter-dependent renders)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_make(self, key: Any, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        value = make()  # outside the lock: concurrent misses may both compute, harmlessly
+        with self._lock:
+            self._data[key] = value
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+        return value
+
+
+_EMPLOYEE_META_COLS = {
+    "id": "id",
+    "employeenumber": "employee_number",
+    "formattedname": "formatted_name",
+    "firstname": "first_name",
+    "initials": "initials",
+    "prefix": "prefix",
+    "lastname": "last_name",
+    "dateofbirth": "date_of_birth",
+}
+
+
+class LoketApi:
+    """The mock Loket API over a :class:`~loketvalinso.mock.world.World`.
+
+    Parameters
+    ----------
+    world
+        The ground truth served.
+    oauth
+        Checks the bearer token of every request.
+    faults
+        The fault injector (``drift_offset``, ``listing_key``, ``expires_seconds``); ``None``: none.
+    clock
+        Wall clock for ``Date``/``Expires``.
+    """
+
+    def __init__(
+        self,
+        world: World,
+        *,
+        oauth: OAuthServer,
+        faults: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.world = world
+        self._oauth = oauth
+        self._faults = faults
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._encoded: dict[tuple[str, str], list[bytes]] = {}
+        self._qframes: dict[str, pl.DataFrame] = {}
+        self._parts: dict[tuple[str, str], dict[Any, pl.DataFrame]] = {}
+        self._selections = _Lru(1024)
+        self._param_renders = _Lru(32)
+        self._images = _Lru(256)
+        self._build_indexes()
+        self._router = Router()
+        self._register()
+
+    def __repr__(self) -> str:
+        return f"LoketApi(seed={self.world.seed!r}, endpoints={len(ENDPOINTS)})"
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def _build_indexes(self) -> None:
+        w = self.world
+
+        def mapping(frame: pl.DataFrame, key: str, value: str) -> dict[Any, Any]:
+            return dict(zip(frame[key].to_list(), frame[value].to_list(), strict=True))
+
+        def positions(frame: pl.DataFrame, key: str = "id") -> dict[str, int]:
+            return {v: i for i, v in enumerate(frame[key].to_list())}
+
+        self._employer_accessible: dict[str, bool] = mapping(w.employers, "id", "accessible")
+        self._employee_employer = mapping(w.employees, "id", "employer_id")
+        self._employment_employer = mapping(w.employments, "id", "employer_id")
+        self._position = {
+            "employers": positions(w.employers),
+            "employees": positions(w.employees),
+            "employments": positions(w.employments),
+            "leave_requests": positions(w.leave_requests),
+        }
+        self._leave_request_employer = mapping(w.leave_requests, "id", "employer_id")
+        emp_cols = list(_EMPLOYEE_META_COLS.values())
+        self._employee_meta: dict[str, dict[str, Any]] = {
+            row["id"]: self._render_employee_meta(row)
+            for row in w.employees.select(emp_cols).iter_rows(named=True)
+        }
+        self._department_meta = {
+            row["id"]: {"key": row["id"], "code": row["code"], "description": row["description"]}
+            for row in w.departments.iter_rows(named=True)
+        }
+        self._function_meta = {
+            row["key"]: {
+                "key": row["key"],
+                "description": row["description"],
+                "group": row["group"],
+            }
+            for row in w.functions.iter_rows(named=True)
+        }
+        self._payroll_meta = {
+            row["id"]: {
+                "id": row["id"],
+                "name": row["name"],
+                "description": row["description"],
+                "clientNumber": row["client_number"],
+            }
+            for row in w.payroll_administrations.iter_rows(named=True)
+        }
+        self._balance_exceeds_year = {
+            (row["employer_id"], row["leave_type_key"]): bool(row["balance_exceeds_year"])
+            for row in w.leave_types.iter_rows(named=True)
+        }
+        self._employer_address = {
+            row["id"]: self._render_address(row, province=False)
+            for row in w.employers.iter_rows(named=True)
+        }
+
+    def _register(self) -> None:
+        routes: dict[str, Callable[..., MockResponse]] = {
+            "/providers/employers": self._employers,
+            "/providers/employers/{employerId}": self._employer,
+            "/providers/employers/{employerId}/payrolladministrations": self._payroll_administrations,
+            "/providers/employers/{employerId}/departments": self._departments,
+            "/providers/employers/{employerId}/functions": self._functions,
+            "/providers/employers/{employerId}/employees": self._employees,
+            "/providers/employers/employees/{employeeId}": self._employee,
+            "/providers/employers/{employerId}/employees/employments": self._employments,
+            "/providers/employers/employees/employments/{employmentId}": self._employment,
+            "/providers/employers/{employerId}/employees/employments/leaverequests": (
+                self._employer_leave_requests
+            ),
+            "/providers/employers/employees/employments/{employmentId}/leaverequests": (
+                self._employment_leave_requests
+            ),
+            "/providers/employers/employees/employments/leaverequests/{leaveRequestId}": (
+                self._leave_request
+            ),
+            "/providers/employers/employees/employments/{employmentId}/leave": self._leave,
+            "/providers/employers/{employerId}/leavebalances": self._employer_leave_balances,
+            "/providers/employers/employees/employments/{employmentId}/leavebalances": (
+                self._employment_leave_balances
+            ),
+            "/providers/employers/{employerId}/leavetypes": self._leave_types,
+            "/providers/employers/employees/{employeeId}/absences": self._absences,
+            "/providers/employers/{employerId}/nationalholidays": self._national_holidays,
+            "/providers/employers/{employerId}/employees/employments/calendar/leaverequests": (
+                self._calendar_leave_requests
+            ),
+        }
+        for template, fn in routes.items():
+            self._router.add("GET", template, _Route(template, ENDPOINTS[template], fn))
+        for template in IMAGE_ENDPOINTS:
+            fn = self._photo if "photo" in template else self._logo
+            self._router.add("GET", template, _Route(template, (), fn))
+
+    # -- the request cycle -----------------------------------------------------------------
+
+    def handle(self, request: MockRequest) -> MockResponse:
+        """Answer one ``/v2/...`` request."""
+        now = self._clock()
+        try:
+            response = self._dispatch(request, now)
+        except _ApiError as exc:
+            response = exc.response
+        if response.header("Date") is None:
+            response.set_header("Date", http_date(now))
+        if response.header("Expires") is None:
+            response.set_header("Expires", http_date(now - CACHEABLE_LIFETIME))
+        return response
+
+    def _dispatch(self, req: MockRequest, now: float) -> MockResponse:
+        path = req.path
+        if path.lower().startswith("/v2"):
+            path = path[3:]
+        if self._oauth.user_for(req.headers.get("authorization")) is None:
+            return json_response(401, AUTH_DENIED, headers=[("WWW-Authenticate", "Bearer")])
+        match = self._router.match(req.method, path)
+        if match is None:
+            raise _not_found(f"No resource at {req.path}.")
+        if match is False:
+            return json_response(
+                405,
+                {"message": f"The requested resource does not support http method '{req.method}'."},
+                headers=[("Allow", "GET")],
+            )
+        handler, raw_params = match  # type: ignore[misc]
+        route = cast(_Route, handler)
+        params = {k: _normalize_id(v) for k, v in raw_params.items()}
+        # Existence and rights come before the version check, as on the real API (its version
+        # only matters when the body is written).
+        self._check_access(params)
+        version = ""
+        if route.versions:
+            try:
+                version = negotiate_version(req.headers.get("accept"), route.versions)
+            except ValueError as exc:
+                raise _bad_request(
+                    str(exc),
+                    code=1001,
+                    version=route.versions[-1],
+                    listing=not route.template.endswith("}"),
+                ) from None
+        return route.fn(_Ctx(req, now, version), **params)
+
+    # -- access checks -----------------------------------------------------------------------
+
+    def _check_employer(self, employer_id: str) -> None:
+        accessible = self._employer_accessible.get(employer_id)
+        if accessible is None:
+            raise _not_found(f"Employer {employer_id} does not exist.")
+        if not accessible:
+            raise _ApiError(json_response(403, FORBIDDEN))
+
+    def _check_access(self, params: Mapping[str, str]) -> None:
+        owners = {
+            "employeeId": (self._employee_employer, "Employee"),
+            "employmentId": (self._employment_employer, "Employment"),
+            "leaveRequestId": (self._leave_request_employer, "Leave request"),
+        }
+        for name, value in params.items():
+            if name == "employerId":
+                self._check_employer(value)
+            elif name in owners:
+                self._check_owned(*owners[name], value)
+
+    def _check_owned(self, owners: Mapping[str, str], entity: str, entity_id: str) -> str:
+        employer_id = owners.get(entity_id)
+        if employer_id is None:
+            raise _not_found(f"{entity} {entity_id} does not exist.")
+        self._check_employer(employer_id)
+        return employer_id
+
+    # -- envelopes ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _version_bytes(version: str) -> bytes:
+        return orjson.dumps(
+            {"obsoleteDate": OBSOLETE_DATES.get(version), "resourceVersion": version}
+        )
+
+    def _json_ok(self, ctx: _Ctx, body: bytes, *, expires: float, extra=()) -> MockResponse:
+        return MockResponse(
+            200,
+            [
+                ("Content-Type", f"{_JSON};version={ctx.version}"),
+                ("Date", http_date(ctx.now)),
+                ("Expires", http_date(expires)),
+                *extra,
+            ],
+            body,
+        )
+
+    def _detail(self, ctx: _Ctx, item: bytes) -> MockResponse:
+        etag = '"' + hashlib.blake2b(item + ctx.version.encode(), digest_size=16).hexdigest() + '"'
+        expires = ctx.now - CACHEABLE_LIFETIME
+        inm = ctx.req.headers.get("if-none-match")
+        if inm is not None:
+            tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
+            if etag in tags or "*" in tags:
+                return MockResponse(
+                    304,
+                    [("ETag", etag), ("Date", http_date(ctx.now)), ("Expires", http_date(expires))],
+                    b"",
+                )
+        body = (
+            b'{"content":'
+            + item
+            + b',"version":'
+            + self._version_bytes(ctx.version)
+            + b',"messages":[]}'
+        )
+        return self._json_ok(ctx, body, expires=expires, extra=[("ETag", etag)])
+
+    def _page_params(self, ctx: _Ctx) -> tuple[int, int]:
+        req = ctx.req
+
+        def integer(name: str, default: int) -> int:
+            raw = req.param(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                return int(raw)
+            except ValueError:
+                raise _bad_request(
+                    f"{name} must be a whole number, got {raw!r}.", code=1002, version=ctx.version
+                ) from None
+
+        page_number = integer("pageNumber", 1)
+        page_size = integer("pageSize", DEFAULT_PAGE_SIZE)
+        if page_number < 1:
+            raise _bad_request(
+                f"pageNumber must be 1 or more, got {page_number}.", code=1003, version=ctx.version
+            )
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise _bad_request(
+                f"pageSize must be between 1 and {MAX_PAGE_SIZE} (the maximum), got {page_size}.",
+                code=1004,
+                version=ctx.version,
+            )
+        return page_number, page_size
+
+    def _list(
+        self,
+        ctx: _Ctx,
+        selection: list[int],
+        encoded: list[bytes],
+        *,
+        reference: bool = False,
+    ) -> MockResponse:
+        page_number, page_size = self._page_params(ctx)
+        drift = 0
+        if self._faults is not None and selection:
+            drift = self._faults.drift_offset(self._faults.listing_key(ctx.req))
+        real = len(selection)
+        total = real + drift
+        start = (page_number - 1) * page_size
+        stop = min(start + page_size, total)
+        items = [encoded[i] for i in selection[start : min(stop, real)]]
+        for n in range(max(start, real), stop):
+            items.append(self._phantom(encoded[selection[-1]], n))
+        total_pages = -(-total // page_size)
+        body = b"".join(
+            (
+                b'{"_embedded":[',
+                b",".join(items),
+                b'],"currentPage":%d,"pageSize":%d,"totalPages":%d,"totalSize":%d,"version":'
+                % (page_number, page_size, total_pages, total),
+                self._version_bytes(ctx.version),
+                b',"messages":[]}',
+            )
+        )
+        override = None if self._faults is None else self._faults.expires_seconds
+        if override is not None:
+            expires = ctx.now + override
+        elif reference:
+            expires = ctx.now + CACHEABLE_LIFETIME
+        else:
+            expires = ctx.now - CACHEABLE_LIFETIME
+        return self._json_ok(ctx, body, expires=expires)
+
+    @staticmethod
+    def _phantom(template: bytes, n: int) -> bytes:
+        # A row that "appeared" mid-walk (drift fault): a copy of the last row under a new id.
+        item = orjson.loads(template)
+        new_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"loketvalinso-drift-{n}"))
+        for key in ("id", "key"):
+            if isinstance(item.get(key), str):
+                item[key] = new_id
+        return orjson.dumps(item)
+
+    # -- cached renders and selections --------------------------------------------------------
+
+    def _encoded_for(
+        self, resource: str, version: str, build: Callable[[], list[bytes]]
+    ) -> list[bytes]:
+        key = (resource, version)
+        found = self._encoded.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._encoded.get(key)
+            if found is None:
+                found = build()
+                self._encoded[key] = found
+        return found
+
+    def _qframe(self, resource: str, build: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+        found = self._qframes.get(resource)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._qframes.get(resource)
+            if found is None:
+                found = build().with_row_index("_i")
+                self._qframes[resource] = found
+        return found
+
+    def _partition(
+        self, resource: str, frame: pl.DataFrame, column: str, value: Any
+    ) -> pl.DataFrame:
+        key = (resource, column)
+        parts = self._parts.get(key)
+        if parts is None:
+            with self._lock:
+                parts = self._parts.get(key)
+                if parts is None:
+                    parts = {k[0]: df for k, df in frame.partition_by(column, as_dict=True).items()}
+                    self._parts[key] = parts
+        found = parts.get(value)
+        return found if found is not None else frame.clear()
+
+    def _select(
+        self, ctx: _Ctx, resource: str, frame: pl.DataFrame, scope: tuple[str, Any] | None
+    ) -> list[int]:
+        """Row positions of ``frame`` in ``scope``, filtered and ordered per the request."""
+        flt = ctx.req.param("filter")
+        order = ctx.req.param("orderBy")
+        key = (resource, scope, flt or None, order or None)
+
+        def make() -> list[int]:
+            part = frame if scope is None else self._partition(resource, frame, *scope)
+            try:
+                selected = apply_query(part, filter=flt, order_by=order)
+            except QueryError as exc:
+                raise _bad_request(str(exc), code=1010, version=ctx.version) from None
+            return selected["_i"].to_list()
+
+        return self._selections.get_or_make(key, make)
+
+    def _simple_list(
+        self,
+        ctx: _Ctx,
+        resource: str,
+        *,
+        qframe: Callable[[], pl.DataFrame],
+        render: Callable[[str], list[bytes]],
+        scope: tuple[str, Any] | None,
+        reference: bool = False,
+    ) -> MockResponse:
+        frame = self._qframe(resource, qframe)
+        selection = self._select(ctx, resource, frame, scope)
+        encoded = self._encoded_for(resource, ctx.version, lambda: render(ctx.version))
+        return self._list(ctx, selection, encoded, reference=reference)
+
+    # -- renderers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _render_employee_meta(row: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "id": row["id"],
+            "employeeNumber": row["employee_number"],
+            "formattedName": row["formatted_name"],
+            "firstName": _nz(row["first_name"]),
+            "initials": row["initials"],
+            "prefix": _nz(row["prefix"]),
+            "lastName": row["last_name"],
+            "prefixPartner": None,
+            "lastNamePartner": None,
+            "dateOfBirth": row["date_of_birth"],
+            "photo": f"/v2/providers/employers/employees/{row['id']}/photo",
+        }
+
+    @staticmethod
+    def _render_address(row: Mapping[str, Any], *, province: bool) -> dict[str, Any] | None:
+        if row["address_street"] is None:
+            return None
+        address = {
+            "street": row["address_street"],
+            "houseNumber": row["address_house_number"],
+            "houseNumberAddition": None,
+            "postalCode": row["address_postal_code"],
+            "city": row["address_city"],
+            "location": None,
+            "country": dict(_NL),
+            "furtherIndication": None,
+        }
+        if province:
+            address["province"] = None
+        return address
+
+    @staticmethod
+    def _dump_rows(
+        frame: pl.DataFrame, render: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> list[bytes]:
+        dumps = orjson.dumps
+        return [dumps(render(row)) for row in frame.iter_rows(named=True)]
+
+    def _render_employer(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": row["id"],
+            "employerNumber": row["employer_number"],
+            "companyName": row["company_name"],
+            "chamberOfCommerceNumber": row["chamber_of_commerce_number"],
+            "address": self._render_address(row, province=True),
+            "deviatingPostalAddress": None,
+            "contact": None,
+            "contactInformation": {
+                "emailAddress": row["contact_information_email_address"],
+                "phoneNumber": None,
+                "faxNumber": None,
+                "website": row["contact_information_website"],
+            },
+            "legalForm": _meta(row["legal_form_key"], row["legal_form"]),
+            "branch": None,
+            "sbi": None
+            if row["sbi_key"] is None
+            else {"key": row["sbi_key"], "value": row["sbi"], "sbiCode": row["sbi_sbi_code"]},
+            "providerSettings": {
+                "administrationNumber": None,
+                "groupCode": None,
+                "parentEmployerForConsolidatedOverviews": None,
+                "sendEmailWhenSalarySlipIsAvailable": False,
+            },
+            "employerLogo": f"/v2/providers/employers/{row['id']}/logo",
+            "providerLogo": None,
+        }
+
+    def _render_payroll_administration(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": row["id"],
+            "name": row["name"],
+            "shortName": None,
+            "description": row["description"],
+            "clientNumber": row["client_number"],
+            "administrationNumber": None,
+            "groupCode": row["group_code"],
+            "startDate": row["start_date"],
+            "endDate": row["end_date"],
+            "payrollPeriodType": {
+                "key": row["payroll_period_type_key"],
+                "value": row["payroll_period_type"],
+            },
+            "cao": {"key": 0, "value": "Geen cao"},
+            "loonmodel": {"key": 1, "value": "Standaard loonmodel"},
+            "groupClassification": None,
+            "payrollTaxesNumber": None,
+            "claTaxReturnCBSCode": None,
+            "address": self._employer_address.get(row["employer_id"]),
+            "deviatingPostalAddress": None,
+            "contact": None,
+        }
+
+    @staticmethod
+    def _render_department(
+        row: dict[str, Any], parents: Mapping[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        parent = row["sub_department_of_key"]
+        return {
+            "id": row["id"],
+            "code": row["code"],
+            "description": row["description"],
+            "emailLeaveRequest": row["email_leave_request"],
+            "subDepartmentOf": parents.get(parent) if parent is not None else None,
+        }
+
+    def _render_employee(self, row: dict[str, Any], version: str) -> dict[str, Any]:
+        contact: dict[str, Any] = {
+            "phoneNumber": row["phone_number"],
+            "mobilePhoneNumber": row["mobile_phone_number"],
+            "faxNumber": None,
+            "emailAddress": row["email_address"],
+        }
+        if version >= "2021-03-29":
+            contact["businessEmailAddress"] = row["business_email_address"]
+            contact["businessPhoneNumber"] = row["business_phone_number"]
+            contact["businessMobilePhoneNumber"] = row["business_mobile_phone_number"]
+        return {
+            "id": row["id"],
+            "employeeNumber": row["employee_number"],
+            "personalDetails": {
+                "firstName": _nz(row["first_name"]),
+                "initials": row["initials"],
+                "prefix": _nz(row["prefix"]),
+                "lastName": row["last_name"],
+                "prefixPartner": None,
+                "lastNamePartner": None,
+                "formattedName": row["formatted_name"],
+                "howToFormatLastName": {"key": 1, "value": "Eigen naam"},
+                "dateOfBirth": row["date_of_birth"],
+                "dateOfDeath": None,
+                "placeOfBirth": None,
+                "aowDate": row["aow_date"],
+                "gender": {"key": row["gender_key"], "value": row["gender"]},
+                "civilStatus": None,
+                "nationality": None,
+                "title": None,
+                "photo": f"/v2/providers/employers/employees/{row['id']}/photo",
+            },
+            "address": self._render_address(row, province=False),
+            "deviatingPostalAddress": None,
+            "contactInformation": contact,
+            "identityDocument": None,
+            "travel": {"travelDistanceToWork": row["travel_distance_to_work"]},
+            "exclusionFromAbsenceStatus": bool(row["exclusion_from_absence_status"]),
+            "statusEmployeeSelfService": None,
+            "revokeEmployeeSelfServiceAccessOn": None,
+        }
+
+    def _render_employment(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": row["id"],
+            "employee": self._employee_meta.get(row["employee_id"]),
+            "startDate": row["start_date"],
+            "endDate": row["end_date"],
+            "historicalStartDate": None,
+            "incomeRelationshipNumber": row["income_relationship_number"],
+            "payrollId": row["payroll_id"],
+            "payrollAdministration": self._payroll_meta.get(row["payroll_administration_id"]),
+            "nonPayrollAdministration": None,
+            "employmentDurationType": _meta(
+                row["employment_duration_type_key"], row["employment_duration_type"]
+            ),
+            "employmentContractType": None,
+            "employmentCategoryType": {"key": 1, "value": "Normaal"},
+            "typeOfEmployee": _meta(row["type_of_employee_key"], row["type_of_employee"]),
+            "isOnCallEmployment": bool(row["is_on_call_employment"]),
+            "endOfEmploymentReason": None,
+            "endOfEmploymentReasonTaxAuthorities": None,
+            "endOfEmploymentDueToIllness": None,
+            "cancellationPeriodTimeUnit": None,
+            "cancellationPeriodEmployee": None,
+            "cancellationPeriodEmployer": None,
+            "cancellationNoticeDate": None,
+            "startCancellationNoticePeriod": None,
+            "startDateContractOfIndefiniteDuration": None,
+            "emailLeaveRequest": None,
+            "commissionUntilDate": None,
+            **{f"commissionUntilDate{n}": None for n in range(1, 7)},
+            "calculateWorkingHours": True,
+            "deviatingCLAExternalParty": None,
+            "deviatingCLATaxReturn": None,
+            "employeeProfileId": None,
+            "essMutationSet": {"key": 1, "value": "Standaard"},
+            "exemptionInsuranceObligation": {"key": 1, "value": "Geen vrijstelling"},
+            "exemptionPremiumWaiverMarginalLabour": False,
+            "exemptionWorkRelatedExpenseScheme": False,
+            "firstDayNotification": None,
+            "hasOnCallAppearanceObligation": None,
+            "isAnonymousEmployee": False,
+            "isDirectorAndMajorShareholder": None,
+            "isFamilyOfOwner": None,
+            "isGemoedsbezwaardEmployeeInsurance": False,
+            "isGemoedsbezwaardNationalInsurance": False,
+            "isPreviousOwner": None,
+            "linkedEmployment": None,
+            "namePayslip": None,
+            "participation55plusRegulationUWV": False,
+            "periodPayGradeAdjustment": None,
+            "professionCode": None,
+            "sendToExternalParty": None,
+            "signalPayGradeAdjustment": False,
+            "specialIncomeRatio": None,
+            "temporaryTaxExemption": {"key": 1, "value": "Geen"},
+            "typeOfParticipation": None,
+            "vacationCoupons": None,
+            "valueOfParticipation": None,
+            "wachtgeldOldRegulation": False,
+            "writtenEmploymentContract": True,
+        }
+
+    def _handler_meta(self, handler_id: str | None) -> dict[str, Any] | None:
+        if handler_id is None:
+            return None
+        employee = self._employee_meta.get(handler_id)
+        if employee is not None:
+            return {
+                "id": handler_id,
+                "formattedName": employee["formattedName"],
+                "initials": employee["initials"],
+                "prefix": employee["prefix"],
+                "lastName": employee["lastName"],
+            }
+        # Handlers are Loket users, not necessarily employees of the world.
+        return {
+            "id": handler_id,
+            "formattedName": "Beheerder, M.",
+            "initials": "M.",
+            "prefix": None,
+            "lastName": "Beheerder",
+        }
+
+    def _render_leave_request(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": row["id"],
+            "startDate": row["start_date"],
+            "endDate": row["end_date"],
+            "numberOfUnits": _r2(row["number_of_units"]),
+            "unitType": _meta(row["unit_type_key"], row["unit_type"]),
+            "isAccrual": bool(row["is_accrual"]),
+            "leaveType": {"key": row["leave_type_key"], "value": row["leave_type"]},
+            "leaveRequestStatus": {
+                "key": row["leave_request_status_key"],
+                "value": row["leave_request_status"],
+            },
+            "currentlyAvailableUnits": _r2(row["currently_available_units"]),
+            "commentEmployee": row["comment_employee"],
+            "commentHandler": row["comment_handler"],
+            "submittedBy": self._employee_meta.get(row["employee_id"]),
+            "submittedOn": row["submitted_on"],
+            "handledBy": self._handler_meta(row["handled_by_id"]),
+            "handledTime": row["handled_time"],
+        }
+
+    def _render_leave(self, row: dict[str, Any]) -> dict[str, Any]:
+        related = row["related_leave_request_id"]
+        return {
+            "id": row["id"],
+            "startDate": row["start_date"],
+            "endDate": row["end_date"],
+            "numberOfUnits": _r2(row["number_of_units"]),
+            "unitType": _meta(row["unit_type_key"], row["unit_type"]),
+            "isAccrual": bool(row["is_accrual"]),
+            "leaveType": {
+                "key": row["leave_type_key"],
+                "value": row["leave_type"],
+                "balanceExceedsYear": self._balance_exceeds_year.get(
+                    (row["employer_id"], row["leave_type_key"]), False
+                ),
+            },
+            "comment": row["comment"],
+            "origin": {
+                "meansOfCreation": _meta(row["means_of_creation_key"], row["means_of_creation"])
+                or {"key": 1, "value": "Handmatig"},
+                "leavePolicy": None,
+            },
+            "relatedLeave": None,
+            "relatedLeaveRequest": None if related is None else {"id": related},
+        }
+
+    def _render_balance(self, row: dict[str, Any], *, employer_wide: bool) -> dict[str, Any]:
+        through, after = (
+            ("usageThroughReferenceDate", "usageAfterReferenceDate")
+            if employer_wide
+            else ("usageThroughToday", "usageAfterToday")
+        )
+        item = {
+            "year": row["year"],
+            "leaveType": {
+                "key": row["leave_type_key"],
+                "value": row["leave_type"],
+                "balanceExceedsYear": self._balance_exceeds_year.get(
+                    (row["employer_id"], row["leave_type_key"]), False
+                ),
+            },
+            "balancePreviousYear": _r2(row["balance_previous_year"]),
+            "accrual": _r2(row["accrual"]),
+            through: _r2(row["usage_through_reference_date"]),
+            after: _r2(row["usage_after_reference_date"]),
+            "usageTotal": _r2(row["usage_total"]),
+            "expires": _r2(row["expires"]),
+            "balance": _r2(row["balance"]),
+        }
+        if not employer_wide:
+            item["unitType"] = dict(_HOURS)
+        return item
+
+    def _render_absence(self, row: dict[str, Any]) -> dict[str, Any]:
+        end_reason = _meta(row["end_of_absence_reason_key"], row["end_of_absence_reason"])
+        end_of_absence = None
+        if row["end_date"] is not None or end_reason is not None:
+            end_of_absence = {
+                "date": row["end_date"],
+                "reason": end_reason or {"key": 1, "value": "Hersteld"},
+            }
+        return {
+            "id": row["id"],
+            "causeOfAbsence": {
+                "key": row["cause_of_absence_key"],
+                "value": row["cause_of_absence"],
+            },
+            "accidentType": None,
+            "expectedDuration": None,
+            "isWorkRelatedIllness": bool(row["is_work_related_illness"]),
+            "isRecoveredWithinTwoWeeks": bool(row["is_recovered_within_two_weeks"]),
+            "isDisruptedEmploymentRelationship": bool(row["is_disrupted_employment_relationship"]),
+            "isHospitalised": None,
+            "isThirdPartyLiability": None,
+            "hasMobilityIssue": None,
+            "hoursWorkedOnFirstDayOfAbsence": None,
+            "expectedDateOfChildbirth": None,
+            "expectedEndDateOfMaternityLeave": None,
+            "comments": None,
+            "progress": {
+                "startDate": row["start_date"],
+                "currentIncapacityPercentage": row["current_incapacity_percentage"],
+                "endOfAbsence": end_of_absence,
+            },
+            "contactInformation": None,
+            "caseManager": None,
+            "reintegration": None,
+            "actionToBeTakenByOccupationalHealthAndSafetyService": {"key": 1, "value": "Geen"},
+        }
+
+    # -- query frames (columns = lower-cased API dot paths) -----------------------------------
+
+    @staticmethod
+    def _cols(mapping: Mapping[str, str | pl.Expr]) -> list[pl.Expr]:
+        return [
+            (pl.col(src) if isinstance(src, str) else src).alias(name)
+            for name, src in mapping.items()
+        ]
+
+    def _employee_meta_frame(self, prefix: str) -> pl.DataFrame:
+        return self.world.employees.select(
+            pl.col("id").alias("_employee_key"),
+            *[pl.col(src).alias(f"{prefix}.{api}") for api, src in _EMPLOYEE_META_COLS.items()],
+        )
+
+    def _with_employee(self, frame: pl.DataFrame, prefix: str) -> pl.DataFrame:
+        return frame.join(
+            self._employee_meta_frame(prefix),
+            left_on="employee_id",
+            right_on="_employee_key",
+            how="left",
+            maintain_order="left",
+        )
+
+    # -- endpoints -----------------------------------------------------------------------------
+
+    def _employers(self, ctx: _Ctx) -> MockResponse:
+        def qframe() -> pl.DataFrame:
+            return self.world.employers.select(
+                *self._cols(
+                    {
+                        "id": "id",
+                        "employernumber": "employer_number",
+                        "companyname": "company_name",
+                        "chamberofcommercenumber": "chamber_of_commerce_number",
+                        "address.street": "address_street",
+                        "address.housenumber": "address_house_number",
+                        "address.postalcode": "address_postal_code",
+                        "address.city": "address_city",
+                        "contactinformation.emailaddress": "contact_information_email_address",
+                        "contactinformation.website": "contact_information_website",
+                        "legalform.key": "legal_form_key",
+                        "legalform.value": "legal_form",
+                        "sbi.key": "sbi_key",
+                        "sbi.value": "sbi",
+                        "sbi.sbicode": "sbi_sbi_code",
+                        "_accessible": "accessible",
+                    }
+                )
+            )
+
+        return self._simple_list(
+            ctx,
+            "employers",
+            qframe=qframe,
+            render=lambda v: self._dump_rows(self.world.employers, self._render_employer),
+            scope=("_accessible", True),
+        )
+
+    def _employer(self, ctx: _Ctx, employerId: str) -> MockResponse:
+        self._check_employer(employerId)
+        encoded = self._encoded_for(
+            "employers",
+            ctx.version,
+            lambda: self._dump_rows(self.world.employers, self._render_employer),
+        )
+        return self._detail(ctx, encoded[self._position["employers"][employerId]])
+
+    def _payroll_administrations(self, ctx: _Ctx, employerId: str) -> MockResponse:
+        self._check_employer(employerId)
+        frame = self.world.payroll_administrations
+        return self._simple_list(
+            ctx,
+            "payroll_administrations",
+            qframe=lambda: frame.select(
+                *self._cols(
+                    {
+                        "id": "id",
+                        "name": "name",
+                        "description": "description",
+                        "clientnumber": "client_number",
+                        "groupcode": "group_code",
+                        "startdate": "start_date",
+                        "enddate": "end_date",
+                        "payrollperiodtype.key": "payroll_period_type_key",
+                        "payrollperiodtype.value": "payroll_period_type",
+                        "_employer_id": "employer_id",
+                    }
+                )
+            ),
+            render=lambda v: self._dump_rows(frame, self._render_payroll_administration),
+            scope=("_employer_id", employerId),
+        )
+
+    def _departments(self, ctx: _Ctx, employerId: str) -> MockResponse:
+        self._check_employer(employerId)
+        frame = self.world.departments
+        parents = self._department_meta
+        return self._simple_list(
+            ctx,
+            "departments",
+            qframe=lambda: frame.select(
+                *self._cols(
+                    {
+                        "id": "id",
+                        "code": "code",
+                        "description": "description",
+                        "emailleaverequest": "email_leave_request",
+                        "subdepartmentof.key": "sub_department_of_key",
+                        "_employer_id": "employer_id",
+                    }
+                )
+            ),
+            render=lambda v: self._dump_rows(frame, lambda r: self._render_department(r, parents)),
+            scope=("_employer_id", employerId),
+        )
+
+    def _functions(self, ctx: _Ctx, employerId: str) -> MockResponse:
+        self._check_employer(employerId)
+        frame = self.world.functions
+        return self._simple_list(
+            ctx,
+            "functions",
+            qframe=lambda: frame.select(
+                *self._cols(
+                    {
+                        "key": "key",
+                        "description": "description",
+                        "group": "group",
+                        "_employer_id": "employer_id",
+                    }
+                )
+            ),
+            render=lambda v: self._dump_rows(
+                frame,
+                lambda r: {"key": r["key"], "description": r["description"], "group": r["group"]},
+            ),
+            scope=("_employer_id", employerId),
+        )
+
+    def _employees_qframe(self) -> pl.DataFrame:
+        return self.world.employees.select(
+            *self._cols(
+                {
+                    "id": "id",
+                    "employeenumber": "employee_number",
+                    "personaldetails.firstname": "first_name",
+                    "personaldetails.initials": "initials",
+                    "personaldetails.prefix": "prefix",
+                    "personaldetails.lastname": "last_name",
+                    "personaldetails.formattedname": "formatted_name",
+                    "personaldetails.dateofbirth": "date_of_birth",
+                    "personaldetails.aowdate": "aow_date",
+                    "personaldetails.gender.key": "gender_key",
+                    "personaldetails.gender.value": "gender",
+                    "address.street": "address_street",
+                    "address.housenumber": "address_house_number",
+                    "address.postalcode": "address_postal_code",
+                    "address.city": "address_city",
+                    "contactinformation.emailaddress": "email_address",
+                    "contactinformation.phonenumber": "phone_number",
+                    "contactinformation.mobilephonenumber": "mobile_phone_number",
+                    "exclusionfromabsencestatus": "exclusion_from_absence_status",
+                    "travel.traveldistancetowork": "travel_distance_to_work",
+                    "_employer_id": "employer_id",
+                }
+            )
+        )
+
+    def _employees_encoded(self, version: str) -> list[bytes]:
+        return self._encoded_for(
+            "employees",
+            version,
+            lambda: self._dump_rows(
+                self.world.employees, lambda r: self._render_employee(r, version)
+            ),
+        )
+
+    def _employees(self, ctx: _Ctx, employerId: str) -> MockResponse:
+        self._check_employer(employerId)
+        frame = self._qframe("employees", self._employees_qframe)
+        selection = self._select(ctx, "employees", frame, ("_employer_id", employerId))
+        return self._list(ctx, selection, self._employees_encoded(ctx.version))
+
+    def _employee(self, ctx: _Ctx, employeeId: str) -> MockResponse:
+        self._check_owned(self._employee_employer, "Employee", employeeId)
+        encoded = self._employees_encoded(ctx.version)
+        return self._detail(ctx, encoded[self._position["employees"][employeeId]])
+
+    def _employments_qframe(self) -> pl.DataFrame:
+        frame = self._with_employee(self.world.employments, "employee")
+        return frame.select(
+            *self._cols(
+                {
+                    "id": "id",
+                    **{f"employee.{api}": f"employee.{api}" for api in _EMPLOYEE_META_COLS},
+                    "startdate": "start_date",
+                    "enddate": "end_date",
+                    "incomerelationshipnumber": "income_relationship_number",
+                    "payrollid": "payroll_id",
+                    "payrolladministration.id": "payroll_administration_id",
+                    "employmentdurationtype.key": "employment_duration_type_key",
+                    "employmentdurationtype.value": "employment_duration_type",
+                    "typeofemployee.key": "type_of_employee_key",
+                    "typeofemployee.value": "type_of_employee",
+                    "isoncallemployment": "is_on_call_employment",
+                    "_employer_id": "employer_id",
+                    "_employee_id": "employee_id",
+                }
+            )
+        )
+
+    def _employments_encoded(self, version: str) -> list[bytes]:
+        return self._encoded_for(
+            "employments",
+            version,
+            lambda: self._dump_rows(self.world.employments, self._render_employment),
+        )
+
+    def _employments(self, ctx: _Ctx, employerId: str) -> MockResponse:
+        self._check_employer(employerId)
+        frame = self._qframe("employments", self._employments_qframe)
+        selection = self._select(ctx, "employments", frame, ("_employer_id", employerId))
+        return self._list(ctx, selection, self._employments_encoded(ctx.version))
+
+    def _employment(self, ctx: _Ctx, employmentId: str) -> MockResponse:
+        self._check_owned(self._employment_employer, "Employment", employmentId)
+        encoded = self._employments_encoded(ctx.version)
+        return self._detail(ctx, encoded[self._position["employments"][employmentId]])
+
+    def _leave_requests_qframe(self) -> pl.DataFrame:
+        frame = self._with_employee(self.world.leave_requests, "submittedby")
+        return frame.select(
+            *self._cols(
+                {
+                    "id": "id",
+                    "startdate": "start_date",
+                    "enddate": "end_date",
+                    "numberofunits": "number_of_units",
+                    "unittype.key": "unit_type_key",
+                    "unittype.value": "unit_type",
+                    "isaccrual": "is_accrual",
+                    "leavetype.key": "leave_type_key",
+                    "leavetype.value": "leave_type",
+                    "leaverequeststatus.key": "leave_request_status_key",
+                    "leaverequeststatus.value": "leave_request_status",
+                    "currentlyavailableunits": "currently_available_units",
+                    "commentemployee": "comment_employee",
+                    "commenthandler": "comment_handler",
+                    **{f"submittedby.{api}": f"submittedby.{api}" for api in _EMPLOYEE_META_COLS},
+                    "submittedon": "submitted_on",
+                    "handledby.id": "handled_by_id",
+                    "handledtime": "handled_time",
+                    "_employer_id": "employer_id",
+                    "_employment_id": "employment_id",
+                }
+            )
+        )
+
+    def _leave_requests_encoded(self, version: str) -> list[bytes]:
+        return self._encoded_for(
+            "leave_requests",
+            version,
+            lambda: self._dump_rows(self.world.leave_requests, self._render_leave_request),
+        )
+
+    def _employer_leave_requests(self, ctx: _Ctx, employerId: str) -> MockResponse:
+        self._check_employer(employerId)
+        frame = self._qframe("leave_requests", self._leave_requests_qframe)
+        selection = self._select(ctx, "leave_requests", frame, ("_employer_id", employerId))
+        return self._list(ctx, selection, self._leave_requests_encoded(ctx.version))
+
+    def _employment_leave_requests(self, ctx: _Ctx, employmentId: str) -> MockResponse:
+        self._check_owned(self._employment_employer, "Employment", employmentId)
+        frame = self._qframe("leave_requests", self._leave_requests_qframe)
+        selection = self._select(ctx, "leave_requests", frame, ("_employment_id", employmentId))
+        return self._list(ctx, selection, self._leave_requests_encoded(ctx.version))
+
+    def _leave_request(self, ctx: _Ctx, leaveRequestId: str) -> MockResponse:
+        self._check_owned(self._leave_request_employer, "Leave request", leaveRequestId)
+        encoded = self._leave_requests_encoded(ctx.version)
+        return self._detail(ctx, encoded[self._position["leave_requests"][leaveRequestId]])
+
+    def _leave(self, ctx: _Ctx, employmentId: str) -> MockResponse:
+        self._check_owned(self._employment_employer, "Employment", employmentId)
+        frame = self.world.leave
+        return self._simple_list(
+            ctx,
+            "leave",
+            qframe=lambda: frame.select(
+                *self._cols(
+                    {
+                        "id": "id",
+                        "startdate": "start_date",
+                        "enddate": "end_date",
+                        "numberofunits": "number_of_units",
+                        "unittype.key": "unit_type_key",
+                        "unittype.value": "unit_type",
+                        "isaccrual": "is_accrual",
+                        "leavetype.key": "leave_type_key",
+                        "leavetype.value": "leave_type",
+                        "comment": "comment",
+                        "relatedleaverequest.id": "related_leave_request_id",
+                        "origin.meansofcreation.key": "means_of_creation_key",
+                        "origin.meansofcreation.value": "means_of_creation",
+                        "_employment_id": "employment_id",
+                    }
+                )
+            ),
+            render=lambda v: self._dump_rows(frame, self._render_leave),
+            scope=("_employment_id", employmentId),
+        )
+
+    def _employment_leave_balances(self, ctx: _Ctx, employmentId: str) -> MockResponse:
+        self._check_owned(self._employment_employer, "Employment", employmentId)
+        frame = self.world.leave_balances
+        return self._simple_list(
+            ctx,
+            "employment_leave_balances",
+            qframe=lambda: frame.select(
+                *self._cols(
+                    {
+                        "year": "year",
+                        "leavetype.key": "leave_type_key",
+                        "leavetype.value": "leave_type",
+                        "balancepreviousyear": "balance_previous_year",
+                        "accrual": "accrual",
+                        "usagethroughtoday": "usage_through_reference_date",
+                        "usageaftertoday": "usage_after_reference_date",
+                        "usagetotal": "usage_total",
+                        "expires": "expires",
+                        "balance": "balance",
+                        "_employment_id": "employment_id",
+                    }
+                )
+            ),
+            render=lambda v: self._dump_rows(
+                frame, lambda r: self._render_balance(r, employer_wide=False)
+            ),
+            scope=("_employment_id", employmentId),
+        )
+
+    def _balances_at(self, reference_date: date) -> pl.DataFrame:
+        """The world's balances as of ``reference_date`` (the world owns the ledger maths)."""
+        return self._param_renders.get_or_make(
+            ("balances_at", reference_date), lambda: leave_balances_at(self.world, reference_date)
+        )
+
+    def _employer_leave_balances(self, ctx: _Ctx, employerId: str) -> MockResponse:
+        self._check_employer(employerId)
+        req = ctx.req
+        raw_date = req.param("referenceDate")
+        if raw_date:
+            try:
+                reference = date.fromisoformat(raw_date[:10])
+            except ValueError:
+                raise _bad_request(
+                    f"referenceDate must be a date (YYYY-MM-DD), got {raw_date!r}.",
+                    code=1020,
+                    version=ctx.version,
+                ) from None
+        else:
+            reference = self.world.reference_date  # the mock's "today"
+        types: list[int] = []
+        for raw in req.params("leaveType"):
+            for part in raw.split(","):
+                if part.strip():
+                    try:
+                        types.append(int(part))
+                    except ValueError:
+                        raise _bad_request(
+                            f"leaveType must be whole numbers (leaveType.key), got {part!r}.",
+                            code=1021,
+                            version=ctx.version,
+                        ) from None
+        leave_types = tuple(sorted(set(types or [16])))
+
+        def render() -> tuple[list[bytes], pl.DataFrame]:
+            return self._render_employer_balances(employerId, reference, leave_types)
+
+        encoded, employments = self._param_renders.get_or_make(
+            ("balances", employerId, reference, leave_types), render
+        )
+        resource = f"balances:{employerId}:{reference}:{leave_types}"
+        selection = self._select(ctx, resource, employments, None)
+        return self._list(ctx, selection, encoded)
+
+    def _render_employer_balances(
+        self, employer_id: str, reference: date, leave_types: tuple[int, ...]
+    ) -> tuple[list[bytes], pl.DataFrame]:
+        year = reference.year
+        employments = self.world.employments.filter(
+            (pl.col("employer_id") == employer_id)
+            & (pl.col("start_date") <= date(year, 12, 31))
+            & (pl.col("end_date").is_null() | (pl.col("end_date") >= date(year, 1, 1)))
+        )
+        balances = (
+            self._balances_at(reference)
+            .filter(
+                (pl.col("employer_id") == employer_id)
+                & (pl.col("year") == year)
+                & pl.col("leave_type_key").is_in(list(leave_types))
+            )
+            .sort(["employment_id", "leave_type_key"], maintain_order=True)
+        )
+        by_employment: dict[str, list[dict[str, Any]]] = {}
+        for row in balances.iter_rows(named=True):
+            by_employment.setdefault(row["employment_id"], []).append(
+                self._render_balance(row, employer_wide=True)
+            )
+        encoded: list[bytes] = []
+        for row in employments.iter_rows(named=True):
+            department = self._department_meta.get(row["department_id"])
+            function = self._function_meta.get(row["function_key"])
+            encoded.append(
+                orjson.dumps(
+                    {
+                        "id": row["id"],
+                        "employee": self._employee_meta.get(row["employee_id"]),
+                        "startDate": row["start_date"],
+                        "endDate": row["end_date"],
+                        "historicalStartDate": None,
+                        "incomeRelationshipNumber": row["income_relationship_number"],
+                        "payrollAdministration": self._payroll_meta.get(
+                            row["payroll_administration_id"]
+                        ),
+                        "nonPayrollAdministration": None,
+                        "organizationalEntity": {
+                            "startDate": row["start_date"],
+                            "endDate": row["end_date"],
+                            "department": department,
+                            "function": function,
+                            "standardFunction": None,
+                            "deviatingFunctionDescription": None,
+                            "deviatingFunctionGroup": None,
+                            "placeOfEmployment": None,
+                        },
+                        "leaveBalance": by_employment.get(row["id"], []),
+                    }
+                )
+            )
+        frame = self._with_employee(employments, "employee").select(
+            *self._cols(
+                {
+                    "id": "id",
+                    **{f"employee.{api}": f"employee.{api}" for api in _EMPLOYEE_META_COLS},
+                    "startdate": "start_date",
+                    "enddate": "end_date",
+                    "incomerelationshipnumber": "income_relationship_number",
+                    "payrolladministration.id": "payroll_administration_id",
+                    "organizationalentity.department.key": "department_id",
+                    "organizationalentity.function.key": "function_key",
+                }
+            )
+        )
+        return encoded, frame.with_row_index("_i")
+
+    def _leave_types(self, ctx: _Ctx, employerId: str) -> MockResponse:
+        self._check_employer(employerId)
+        frame = self.world.leave_types
+        return self._simple_list(
+            ctx,
+            "leave_types",
+            qframe=lambda: frame.select(
+                *self._cols(
+                    {
+                        "id": "id",
+                        "leavetype.key": "leave_type_key",
+                        "leavetype.value": "leave_type",
+                        "leavetype.balanceexceedsyear": "balance_exceeds_year",
+                        "leavetype.employeecanrequestincrease": "employee_can_request_increase",
+                        "leavetype.enabled": "enabled",
+                        "_employer_id": "employer_id",
+                    }
+                )
+            ),
+            render=lambda v: self._dump_rows(
+                frame,
+                lambda r: {
+                    "id": r["id"],
+                    "leaveType": {
+                        "key": r["leave_type_key"],
+                        "value": r["leave_type"],
+                        "balanceExceedsYear": bool(r["balance_exceeds_year"]),
+                        "employeeCanRequestIncrease": bool(r["employee_can_request_increase"]),
+                        "enabled": bool(r["enabled"]),
+                    },
+                    "deviations": None,
+                },
+            ),
+            scope=("_employer_id", employerId),
+            reference=True,
+        )
+
+    def _absences(self, ctx: _Ctx, employeeId: str) -> MockResponse:
+        self._check_owned(self._employee_employer, "Employee", employeeId)
+        frame = self.world.absences
+        return self._simple_list(
+            ctx,
+            "absences",
+            qframe=lambda: frame.select(
+                *self._cols(
+                    {
+                        "id": "id",
+                        "causeofabsence.key": "cause_of_absence_key",
+                        "causeofabsence.value": "cause_of_absence",
+                        "isworkrelatedillness": "is_work_related_illness",
+                        "isrecoveredwithintwoweeks": "is_recovered_within_two_weeks",
+                        "isdisruptedemploymentrelationship": "is_disrupted_employment_relationship",
+                        "progress.startdate": "start_date",
+                        "progress.currentincapacitypercentage": "current_incapacity_percentage",
+                        "progress.endofabsence.date": "end_date",
+                        "progress.endofabsence.reason.key": "end_of_absence_reason_key",
+                        "progress.endofabsence.reason.value": "end_of_absence_reason",
+                        "_employee_id": "employee_id",
+                    }
+                )
+            ),
+            render=lambda v: self._dump_rows(frame, self._render_absence),
+            scope=("_employee_id", employeeId),
+        )
+
+    def _national_holidays(self, ctx: _Ctx, employerId: str) -> MockResponse:
+        self._check_employer(employerId)
+        frame = self.world.national_holidays
+        return self._simple_list(
+            ctx,
+            "national_holidays",
+            qframe=lambda: frame.select(
+                *self._cols(
+                    {
+                        "id": "id",
+                        "nationalholiday.key": "national_holiday_key",
+                        "nationalholiday.value": "national_holiday",
+                        "nationalholiday.dateincurrentyear": "date_in_current_year",
+                        "nationalholiday.enabled": "enabled",
+                        "_employer_id": "employer_id",
+                    }
+                )
+            ),
+            render=lambda v: self._dump_rows(
+                frame,
+                lambda r: {
+                    "id": r["id"],
+                    "nationalHoliday": {
+                        "key": r["national_holiday_key"],
+                        "value": r["national_holiday"],
+                        "dateInCurrentYear": r["date_in_current_year"],
+                        "enabled": bool(r["enabled"]),
+                    },
+                    "deviations": None,
+                },
+            ),
+            scope=("_employer_id", employerId),
+            reference=True,
+        )
+
+    def _calendar_leave_requests(self, ctx: _Ctx, employerId: str) -> MockResponse:
+        self._check_employer(employerId)
+        bounds: list[date] = []
+        for name in ("startDate", "endDate"):
+            raw = ctx.req.param(name)
+            if not raw:
+                raise _bad_request(
+                    f"The query parameter {name} (YYYY-MM-DD) is required.",
+                    code=1030,
+                    version=ctx.version,
+                )
+            try:
+                bounds.append(date.fromisoformat(raw))
+            except ValueError:
+                raise _bad_request(
+                    f"{name} must be a date (YYYY-MM-DD), got {raw!r}.",
+                    code=1031,
+                    version=ctx.version,
+                ) from None
+        start, end = bounds
+        if end < start:
+            raise _bad_request(
+                "endDate must not be before startDate.", code=1032, version=ctx.version
+            )
+        encoded, frame = self._param_renders.get_or_make(
+            ("calendar", employerId, start, end),
+            lambda: self._render_calendar(employerId, start, end),
+        )
+        selection = self._select(ctx, f"calendar:{employerId}:{start}:{end}", frame, None)
+        return self._list(ctx, selection, encoded)
+
+    def _render_calendar(
+        self, employer_id: str, start: date, end: date
+    ) -> tuple[list[bytes], pl.DataFrame]:
+        requests = self.world.leave_requests.filter(
+            (pl.col("employer_id") == employer_id)
+            & (pl.col("leave_request_status").str.to_lowercase() == "ingediend")
+            & (pl.col("start_date") <= end)
+            & (pl.col("end_date") >= start)
+        ).sort(["start_date", "id"])
+        calendars: dict[str, list[dict[str, Any]]] = {}
+        for row in requests.select("employment_id", "start_date", "end_date").iter_rows(named=True):
+            calendars.setdefault(row["employment_id"], []).append(
+                {"startDate": row["start_date"], "endDate": row["end_date"], "details": None}
+            )
+        employments = self.world.employments.filter(pl.col("id").is_in(list(calendars)))
+        employments = self._with_employee(employments, "employee")
+        encoded = []
+        for row in employments.iter_rows(named=True):
+            encoded.append(
+                orjson.dumps(
+                    {
+                        "employee": {
+                            "id": row["employee_id"],
+                            "formattedName": row["employee.formattedname"],
+                        },
+                        "employment": {"id": row["id"]},
+                        "department": self._department_meta.get(row["department_id"]),
+                        "calendar": calendars[row["id"]],
+                    }
+                )
+            )
+        frame = employments.select(
+            *self._cols(
+                {
+                    "employee.id": "employee_id",
+                    "employee.formattedname": "employee.formattedname",
+                    "employment.id": "id",
+                    "department.key": "department_id",
+                }
+            )
+        ).with_row_index("_i")
+        return encoded, frame
+
+    def _photo(self, ctx: _Ctx, employeeId: str, version: str | None = None) -> MockResponse:
+        self._check_owned(self._employee_employer, "Employee", employeeId)
+        return self._image(ctx, f"employee:{employeeId}")
+
+    def _logo(self, ctx: _Ctx, employerId: str, version: str | None = None) -> MockResponse:
+        self._check_employer(employerId)
+        return self._image(ctx, f"employer:{employerId}")
+
+    def _image(self, ctx: _Ctx, seed: str) -> MockResponse:
+        body = self._images.get_or_make(seed, lambda: _png(seed))
+        return MockResponse(
+            200,
+            [
+                ("Content-Type", "image/png"),
+                ("Date", http_date(ctx.now)),
+                ("Expires", http_date(ctx.now + CACHEABLE_LIFETIME)),
+                ("Cache-Control", f"private, max-age={CACHEABLE_LIFETIME}"),
+            ],
+            body,
+        )

@@ -1,0 +1,147 @@
+"""Parquet snapshots of loaded frames, with their provenance, for reports re-run offline.
+
+>>> lv.snapshots.save({"vends": vends}, "data/demo", provenance={"vends": valinso.last_load})
+>>> snap = lv.snapshots.load("data/demo")          # no server needed
+>>> snap["vends"], snap.provenance["vends"]["source_url"]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from loketvalinso.errors import ConfigurationError, redact_url
+
+__all__ = ["PROVENANCE_KEY", "Snapshot", "load", "provenance_of", "save"]
+
+#: Parquet key-value metadata key holding the provenance JSON.
+PROVENANCE_KEY = "loketvalinso.provenance"
+
+
+def _provenance_record(name: str, frame: pl.DataFrame, source: Any) -> dict[str, Any]:
+    """Provenance from a LoadReport-like object or a mapping (never a secret: URLs redacted)."""
+    record: dict[str, Any] = {"name": name, "rows": frame.height, "columns": frame.width}
+    if source is None:
+        pass
+    elif isinstance(source, Mapping):
+        record.update({k: v for k, v in source.items() if k not in {"name", "rows"}})
+    else:
+        record["source_url"] = getattr(source, "url", None)
+        versions = getattr(source, "versions", None)
+        record["resource_versions"] = sorted(str(v) for v in versions) if versions else []
+        started = getattr(source, "started_at", None)
+        record["loaded_at"] = (
+            started.isoformat() if isinstance(started, datetime) else started
+        )
+        record["pages"] = getattr(source, "pages", None)
+    if record.get("source_url"):
+        record["source_url"] = redact_url(record["source_url"])
+    record.setdefault("loaded_at", None)
+    record["saved_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    record["rows"] = frame.height
+    return record
+
+
+def save(
+    frames: Mapping[str, pl.DataFrame],
+    directory: str | Path,
+    *,
+    provenance: Mapping[str, Any] | None = None,
+) -> dict[str, Path]:
+    """Write each frame to ``<directory>/<name>.parquet`` with its provenance in the metadata.
+
+    Parameters
+    ----------
+    frames
+        Name → DataFrame.
+    directory
+        Created if needed.
+    provenance
+        Name → a :class:`~loketvalinso.loadreport.LoadReport` (``client.last_load``) or a mapping
+        with ``source_url``, ``resource_versions``, ``loaded_at``.
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for name, frame in frames.items():
+        if not name.replace("_", "").isalnum():
+            msg = f"snapshot names must be letters, digits and '_', not {name!r}"
+            raise ConfigurationError(msg)
+        record = _provenance_record(name, frame, (provenance or {}).get(name))
+        path = out / f"{name}.parquet"
+        frame.write_parquet(path, metadata={PROVENANCE_KEY: json.dumps(record, default=str)})
+        written[name] = path
+    return written
+
+
+def provenance_of(path: str | Path) -> dict[str, Any]:
+    """The provenance stored in one snapshot file (empty when it has none)."""
+    metadata = pl.read_parquet_metadata(path)
+    raw = metadata.get(PROVENANCE_KEY)
+    return json.loads(raw) if raw else {}
+
+
+@dataclass
+class Snapshot(Mapping[str, pl.DataFrame]):
+    """Frames read back from a snapshot folder, with ``provenance`` per frame."""
+
+    directory: Path
+    frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+    provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> pl.DataFrame:
+        try:
+            return self.frames[name]
+        except KeyError:
+            have = ", ".join(sorted(self.frames)) or "none"
+            msg = f"no snapshot {name!r} in {self.directory} (it has: {have})"
+            raise KeyError(msg) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.frames)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def describe(self) -> pl.DataFrame:
+        """One row per frame: where and when it was loaded, its version and size."""
+        rows = [
+            {
+                "name": name,
+                "rows": rec.get("rows"),
+                "source_url": rec.get("source_url"),
+                "resource_versions": ", ".join(rec.get("resource_versions") or []),
+                "loaded_at": rec.get("loaded_at"),
+            }
+            for name, rec in sorted(self.provenance.items())
+        ]
+        schema = {
+            "name": pl.String,
+            "rows": pl.Int64,
+            "source_url": pl.String,
+            "resource_versions": pl.String,
+            "loaded_at": pl.String,
+        }
+        return pl.DataFrame(rows, schema=schema)
+
+
+def load(directory: str | Path) -> Snapshot:
+    """Read every ``*.parquet`` snapshot in ``directory`` (no server, no network)."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        msg = f"snapshot folder {folder} does not exist; run `loketvalinso demo --out {folder}` first"
+        raise ConfigurationError(msg)
+    snapshot = Snapshot(directory=folder)
+    for path in sorted(folder.glob("*.parquet")):
+        snapshot.frames[path.stem] = pl.read_parquet(path)
+        snapshot.provenance[path.stem] = provenance_of(path)
+    if not snapshot.frames:
+        msg = f"no .parquet snapshots in {folder}"
+        raise ConfigurationError(msg)
+    return snapshot

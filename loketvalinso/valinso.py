@@ -1,0 +1,220 @@
+"""The Valinso dialect: api-key auth, head/2.0.0 base URLs, offset/limit paging, loaders.
+
+What the public documentation states: the ``api-key`` header, the base URLs, the
+``{code, result, paging}`` envelope, ``offset``/``limit``, ``GET /device/{id}``, ``GET /vends``,
+``POST /vends {"items": [...]}``, error bodies and 422 field errors, unix timestamps.
+What this module assumes (no public field list exists): ``GET /devices``, ``/products``,
+``/locations``, the vend fields below, and the ``device_id``/``from``/``to`` filters. Unknown
+fields are kept as extra columns; a missing assumed field is a null column, never an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import orjson
+import polars as pl
+
+from loketvalinso import frames
+from loketvalinso._client import BaseClient, CacheOption, merge_params
+from loketvalinso.auth import ValinsoAuth, valinso_base_url
+from loketvalinso.errors import ConfigurationError
+from loketvalinso.http import check_url_security
+from loketvalinso.loadreport import LoadReport
+from loketvalinso.paging import OffsetLimitPaging, PageMeta, ParsedPage, paginate
+from loketvalinso.responses import raise_for_response
+from loketvalinso.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from loketvalinso.mock import MockServer
+
+__all__ = ["VALINSO_VERSIONS", "Valinso"]
+
+VALINSO_VERSIONS = ("head", "2.0.0")
+
+
+def _unix_seconds(value: int | float | date | datetime | None, *, name: str) -> int | None:
+    """Unix seconds from seconds, a date (midnight UTC) or a datetime (naive = UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        msg = f"{name} must be a date, datetime or unix seconds, not {value!r}"
+        raise ConfigurationError(msg)
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return int(aware.timestamp())
+    if isinstance(value, date):
+        return int(datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp())
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            return _unix_seconds(parsed, name=name)
+    msg = f"{name} must be a date, datetime, ISO string or unix seconds, not {value!r}"
+    raise ConfigurationError(msg)
+
+
+class Valinso(BaseClient):
+    """A client of the Valinso vending API that returns typed Polars DataFrames.
+
+    Parameters
+    ----------
+    api_key
+        The key from Valinso support, sent in the ``api-key`` header (never stored).
+    version
+        ``"head"`` (the latest) or ``"2.0.0"`` (pinned); ignored when ``base_url`` is given.
+    base_url
+        An explicit base URL (e.g. the embedded mock's ``valinso_url``).
+    allow_insecure
+        Allow plain ``http://`` to a host that is not this machine.
+    cache, offline, progress, max_concurrency, strict
+        As for :class:`~loketvalinso.Loket`.
+    limit
+        Items per page requested (``limit``).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        version: str = "head",
+        base_url: str | None = None,
+        allow_insecure: bool = False,
+        cache: CacheOption = True,
+        offline: bool = False,
+        progress: bool | None = None,
+        max_concurrency: int = 8,
+        limit: int = 1000,
+        strict: bool = False,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if base_url is None:
+            if version not in VALINSO_VERSIONS:
+                msg = f"version must be one of {', '.join(VALINSO_VERSIONS)}, not {version!r}"
+                raise ConfigurationError(msg)
+            base_url = valinso_base_url(version)
+        check_url_security(base_url, allow_insecure=allow_insecure)
+        if not isinstance(limit, int) or limit < 1:
+            msg = f"limit must be a positive integer, not {limit!r}"
+            raise ConfigurationError(msg)
+        self.version = version
+        self.limit = limit
+        self._auth = ValinsoAuth(api_key)
+        super().__init__(
+            base_url=base_url,
+            auth=self._auth,
+            identity=self._auth.identity,
+            cache=cache,
+            offline=offline,
+            progress=progress,
+            max_concurrency=max_concurrency,
+            strict=strict,
+            transport=transport,
+            timeout=timeout,
+            retry=retry,
+        )
+
+    @classmethod
+    def from_mock(cls, server: MockServer, *, version: str = "head", **options: Any) -> Valinso:
+        """A client of the embedded mock's Valinso API with the mock's key."""
+        options.setdefault("transport", server.transport if server.in_process else None)
+        return cls(
+            api_key=server.credentials.valinso_api_key,
+            base_url=server.valinso_url_for(version),
+            version=version,
+            **options,
+        )
+
+    # -- loaders -------------------------------------------------------------------------------
+
+    def _load_list(
+        self, path: str, spec: Any, *, params: Mapping[str, Any] | None = None, label: str
+    ) -> pl.DataFrame:
+        def parse(body: bytes, context: Any) -> ParsedPage:
+            meta, frame = frames.parse_page(
+                body, spec, url=getattr(context, "url", None), page=getattr(context, "page", None)
+            )
+            return ParsedPage(meta=PageMeta(**meta), data=frame)
+
+        def work(report: LoadReport) -> pl.DataFrame:
+            pages = paginate(
+                self._http,
+                path,
+                strategy=OffsetLimitPaging(limit=self.limit),
+                parse=parse,
+                params=merge_params(params),
+                max_concurrency=self.max_concurrency,
+                strict=self.strict,
+                progress=self.progress,
+                report=report,
+                raise_for_response=lambda r: raise_for_response(r, api="valinso"),
+                label=label,
+            )
+            parts = [p.data for p in pages if p.data is not None and len(p.data)]
+            return frames.concat_pages(parts, spec=spec) if parts else frames.empty_frame(spec)
+
+        return self._run_load(label, self.base_url + path, work)
+
+    def vends(
+        self,
+        *,
+        since: int | float | date | datetime | str | None = None,
+        until: int | float | date | datetime | str | None = None,
+        device_id: int | None = None,
+    ) -> pl.DataFrame:
+        """Vends in [since, until), optionally of one device.
+
+        ``since``/``until`` take dates (midnight UTC), datetimes (naive = UTC), ISO strings or
+        unix seconds. ``timestamp`` is ``Datetime("us", "UTC")``; ``price`` is the unit price.
+        """
+        start = _unix_seconds(since, name="since")
+        stop = _unix_seconds(until, name="until")
+        if start is not None and stop is not None and start > stop:
+            msg = f"since ({since!r}) is after until ({until!r}); swap them"
+            raise ConfigurationError(msg)
+        params = {"from": start, "to": stop, "device_id": device_id}
+        return self._load_list("/vends", frames.valinso_spec("vends"), params=params, label="vends")
+
+    def devices(self) -> pl.DataFrame:
+        return self._load_list("/devices", frames.valinso_spec("devices"), label="devices")
+
+    def products(self) -> pl.DataFrame:
+        return self._load_list("/products", frames.valinso_spec("products"), label="products")
+
+    def locations(self) -> pl.DataFrame:
+        return self._load_list("/locations", frames.valinso_spec("locations"), label="locations")
+
+    def device(self, device_id: int) -> pl.DataFrame:
+        """One device (a one-row DataFrame); a missing id raises NotFoundError."""
+        return self._load_list(
+            f"/device/{int(device_id)}", frames.valinso_devices_spec(), label="device"
+        )
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
+        """Any GET endpoint whose ``result`` is an object or a list, as a DataFrame."""
+        path = "/" + path.strip("/")
+        return self._load_list(path, frames.valinso_spec(None), params=params, label=path)
+
+    def post(self, path: str, payload: Mapping[str, Any]) -> Any:
+        """POST JSON (e.g. ``post("/vends", {"items": [...]})``); returns ``result``.
+
+        A 422 raises :class:`~loketvalinso.errors.ValidationError` whose ``errors`` maps each
+        field to all its messages. POSTs are never retried.
+        """
+        path = "/" + path.strip("/")
+        response = self._http.post(path, content=orjson.dumps(payload),
+                                   headers={"Content-Type": "application/json"})
+        raise_for_response(response, api="valinso")
+        return orjson.loads(response.content).get("result")
+
+    def create_vends(self, items: Sequence[Mapping[str, Any]]) -> Any:
+        return self.post("/vends", {"items": list(items)})

@@ -1,0 +1,117 @@
+"""The derived Loket catalogue: reproducible, complete, and version resolution."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from loketvalinso.catalog import get_catalog
+from loketvalinso.errors import ConfigurationError, VersionError
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = ROOT.parent / "shared" / "specs"
+needs_specs = pytest.mark.skipif(
+    not (SPECS / "loket-openapi.json").exists(),
+    reason="../shared/specs is absent: cannot re-derive the catalogue",
+)
+
+
+@needs_specs
+def test_derivation_is_reproducible() -> None:
+    script = ROOT / "scripts" / "derive_catalog.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@needs_specs
+def test_counts_match_the_operations_csv() -> None:
+    rows = list(csv.DictReader((SPECS / "loket-operations.csv").open()))
+    json_gets = {
+        r["path"]
+        for r in rows
+        if r["method"] == "GET" and ("_embedded" in r["envelope"] or "content" in r["envelope"])
+    }
+    assert len(json_gets) == 296
+    cat = get_catalog()
+    enveloped = {
+        e.get("spec_path", e["path"])
+        for e in cat.entries
+        if e["kind"] == "json" and e["envelope"] != "bare"
+    }
+    assert enveloped == json_gets
+    # three GETs answer a bare JSON array (the CSV counts them as raw); the rest are files
+    assert sum(e["envelope"] == "bare" for e in cat.entries) == 3
+    assert len(cat.entries) == sum(r["method"] == "GET" for r in rows) == 354
+
+
+def test_catalogue_is_compact_and_packaged() -> None:
+    f = ROOT / "loketvalinso" / "_data" / "loket_catalog.json"
+    assert f.stat().st_size < 1_500_000
+
+
+def test_endpoints_frame() -> None:
+    df = get_catalog().endpoints()
+    assert df.height == 354
+    assert df.schema["versions"] == pl.List(pl.String)
+    row = df.filter(pl.col("operation_id") == "GetEmployeesByEmployerId").row(0, named=True)
+    assert row["versions"] == ["2018-12-31", "2021-03-29"]
+    assert row["envelope"] == "embedded" and row["paging"]
+    assert df.filter(pl.col("kind") == "binary").height == 55
+
+
+def test_quirks() -> None:
+    cat = get_catalog()
+    e = cat.find("/providers/employers/conceptemployees/{conceptEmployeeId}/dossier")
+    assert e["spec_path"].endswith('"')
+    sig = cat.find("/providers/employers/abc/signature/report")
+    assert sig["path"] == "/providers/employers/{employerId}/signature/report"
+    assert sig["path_params"][0][4] == "employmerId"
+    nop = cat.find("/providers/employers/payrolladministrations/X/auditTrail/PayrollPeriodData")
+    assert nop["operation_id"] is None
+    pp = cat.find("/providers/employers/payrolladministrations/A/payrollperiods/7/payrollresults")
+    assert pp["path_params"][1][:3] == ["payrollPeriodId", "integer", "int32"]
+    # literal before {param}
+    assert (
+        cat.find("/providers/employers/minimized")["operation_id"] == "GetEmployersMinimizedByUser"
+    )
+    assert cat.find("/v2/providers/employers/123")["operation_id"] == "GetEmployerByEmployerId"
+    users = cat.find("/providers/employers/x/users")
+    assert users["versions"] == [] and users["undated_versions"] == ["SSO_gebruiker"]
+    sepa = cat.find("/providers/employers/employees/employments/x/paymentinformationsepa")
+    assert sepa["versions"] == ["2018-01-01"] and sepa["undated_versions"] == ["YYYY-MM-DD"]
+    lb = cat.find("GetLeaveBalancesByEmployerId")
+    q = {x[0]: x for x in lb["query_params"]}
+    assert q["leaveType"][4] == 1 and q["referenceDate"][2] == "date"
+    prop = cat.find("/providers/employers/x/leave/proposedleavehours")
+    assert {x[0]: x for x in prop["query_params"]}["startDate"][2] == "date"  # pattern: "date"
+    assert cat.find("GetEmployerByEmployerId")["etag"] is True
+    with pytest.raises(ConfigurationError):
+        cat.find("/no/such/thing")
+
+
+def test_version_resolution() -> None:
+    cat = get_catalog()
+    emp = cat.find("GetEmployeesByEmployerId")
+    assert cat.resolve_version(emp) == "2021-03-29"
+    assert cat.resolve_version(emp, "2021-03-28") == "2018-12-31"
+    assert cat.resolve_version(emp, date(2030, 1, 1)) == "2021-03-29"
+    assert cat.resolve_version(emp, None, default_date="2019-06-01") == "2018-12-31"
+    empl = cat.find("GetEmploymentsByEmployerId")
+    assert cat.resolve_version(empl) == "2019-12-16"
+    with pytest.raises(VersionError, match="2019-12-16"):
+        cat.resolve_version(empl, "2018-01-01")
+    with pytest.raises(VersionError, match="2018-12-31, 2021-03-29"):
+        cat.resolve_version(emp, "2021-13-45")
+    with pytest.raises(VersionError):
+        cat.resolve_version(emp, "yesterday")
+    assert cat.resolve_version(cat.find("/providers/employers/x/users")) == "SSO_gebruiker"
+    absn = cat.find("/providers/employers/employees/x/absences")
+    assert cat.resolve_version(absn) == "2020-03-16"

@@ -295,7 +295,7 @@ class Loket(BaseClient):
             if isinstance(requested, str) and not _DATE_RE.match(requested):
                 msg = (
                     f"version must be a date 'YYYY-MM-DD', not {version!r}; "
-                    f"{entry["path"]} has versions {', '.join(entry["versions"])}"
+                    f"{entry['path']} has versions {', '.join(entry['versions'])}"
                 )
                 raise VersionError(msg)
         else:
@@ -347,13 +347,13 @@ class Loket(BaseClient):
                     values[name] = str(given.pop(key))
         if given:
             msg = (
-                f"unknown path parameter(s) {', '.join(sorted(given))} for {entry["path"]}; "
+                f"unknown path parameter(s) {', '.join(sorted(given))} for {entry['path']}; "
                 f"it takes {', '.join(_param_names(entry)) or 'none'}"
             )
             raise ConfigurationError(msg)
         missing = [n for n in _param_names(entry) if n not in values]
         if missing:
-            msg = f"{entry["path"]} needs {', '.join(missing)}: pass them as keywords"
+            msg = f"{entry['path']} needs {', '.join(missing)}: pass them as keywords"
             raise ConfigurationError(msg)
         out = entry["path"]
         for name, value in values.items():
@@ -374,7 +374,7 @@ class Loket(BaseClient):
     ) -> pl.DataFrame:
         if entry["kind"] != "json":
             msg = (
-                f"{entry["path"]} returns a file ({entry["kind"]}), not JSON data; "
+                f"{entry['path']} returns a file ({entry['kind']}), not JSON data; "
                 "download it with httpx using loket.http_client"
             )
             raise ConfigurationError(msg)
@@ -450,9 +450,9 @@ class Loket(BaseClient):
             if obsolete and not warned:
                 warned = True
                 text = (
-                    f"{entry["path"]} was served in resource version {version.get('resourceVersion')}, "
+                    f"{entry['path']} was served in resource version {version.get('resourceVersion')}, "
                     f"which becomes obsolete on {obsolete}; newer versions: "
-                    f"{', '.join(v for v in entry["versions"] if v > str(version.get('resourceVersion')))}"
+                    f"{', '.join(v for v in entry['versions'] if v > str(version.get('resourceVersion')))}"
                     " — pass version=... or set loket.set_version()"
                 )
                 warnings.warn(text, ObsoleteVersionWarning, stacklevel=4)

@@ -289,3 +289,14 @@ def test_identity_is_stable_across_logins_of_one_user(frozen):
     b.login_password(m.credentials.username, m.credentials.password)
     assert a.identity == b.identity
     assert m.credentials.password not in a.identity
+
+
+def test_truncated_bodies_are_fetched_again_over_http(world):
+    with lv.mock.serve(seed=42, world=world, truncate_rate=0.4) as m:
+        auth = ValinsoAuth(m.credentials.valinso_api_key)
+        policy = RetryPolicy(max_attempts=10, backoff_base=0.001, backoff_max=0.001)
+        with build_client(base_url=m.valinso_url, auth=auth, retry=policy) as client:
+            responses = [client.get("vends", params={"limit": 5, "offset": i}) for i in range(15)]
+        bodies = [parse_json(r) for r in responses]  # none is cut
+        assert all(len(b["result"]) == 5 for b in bodies)
+        assert sum(r.extensions[RETRIES_EXTENSION] for r in responses) > 0

@@ -197,7 +197,9 @@ class PaginationError(LoketValinsoError):
         self.url = redact_url(url) if url is not None else None
         self.page = page
         where = ", ".join(
-            p for p in (f"url: {self.url}" if self.url else "", f"page: {page}" if page else "") if p
+            p
+            for p in (f"url: {self.url}" if self.url else "", f"page: {page}" if page else "")
+            if p
         )
         super().__init__(f"{message} ({where})" if where else message)
 
@@ -209,7 +211,9 @@ class ResponseFormatError(LoketValinsoError):
         self.url = redact_url(url) if url is not None else None
         self.page = page
         where = ", ".join(
-            p for p in (f"url: {self.url}" if self.url else "", f"page: {page}" if page else "") if p
+            p
+            for p in (f"url: {self.url}" if self.url else "", f"page: {page}" if page else "")
+            if p
         )
         super().__init__(f"{message} ({where})" if where else message)
 

@@ -815,3 +815,36 @@ def parse_pages(
         with ThreadPoolExecutor(workers) as ex:
             results = list(ex.map(one, enumerate(bodies)))
     return [m for m, _ in results], concat_pages([f for _, f in results], spec=spec)
+
+
+def page_parser(
+    spec: FrameSpec,
+    *,
+    path_ids: dict[str, str] | None = None,
+    cache: Any = None,
+) -> Any:
+    """The ``parse`` callable the pager calls per page: raw bytes → ``ParsedPage``.
+
+    Parameters
+    ----------
+    spec
+        From :func:`schema_for` / :func:`valinso_spec`.
+    path_ids
+        Path parameter values to add as columns.
+    cache
+        The client's :class:`~loketvalinso.cache.DiskCache` (or None); a parser may keep the
+        parsed page next to the cached response so a warm load skips JSON parsing.
+    """
+    from loketvalinso.paging import PageMeta, ParsedPage
+
+    def parse(body: bytes, context: Any) -> ParsedPage:
+        meta, frame = parse_page(
+            body,
+            spec,
+            path_ids=path_ids,
+            url=getattr(context, "url", None),
+            page=getattr(context, "page", None),
+        )
+        return ParsedPage(meta=PageMeta(**meta), data=frame)
+
+    return parse

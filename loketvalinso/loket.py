@@ -27,7 +27,7 @@ from loketvalinso.catalog import Endpoint, get_catalog
 from loketvalinso.errors import ConfigurationError, ObsoleteVersionWarning, VersionError
 from loketvalinso.http import check_url_security
 from loketvalinso.loadreport import LoadReport
-from loketvalinso.paging import PageMeta, PageNumberPaging, ParsedPage, paginate
+from loketvalinso.paging import PageNumberPaging, ParsedPage, paginate
 from loketvalinso.responses import process_loket_messages, raise_for_response
 from loketvalinso.retry import RetryPolicy
 
@@ -291,7 +291,9 @@ class Loket(BaseClient):
 
     def _version_for(self, entry: Endpoint, version: str | date | None) -> str:
         if version is not None:
-            requested = _iso_date(version, name="version") if not isinstance(version, str) else version
+            requested = (
+                _iso_date(version, name="version") if not isinstance(version, str) else version
+            )
             if isinstance(requested, str) and not _DATE_RE.match(requested):
                 msg = (
                     f"version must be a date 'YYYY-MM-DD', not {version!r}; "
@@ -413,15 +415,7 @@ class Loket(BaseClient):
     ) -> pl.DataFrame:
         headers = {"Accept": f"application/json;version={served}"}
 
-        def parse(body: bytes, context: Any) -> ParsedPage:
-            meta, frame = frames.parse_page(
-                body,
-                spec,
-                path_ids=ids,
-                url=getattr(context, "url", None),
-                page=getattr(context, "page", None),
-            )
-            return ParsedPage(meta=PageMeta(**meta), data=frame)
+        parse = frames.page_parser(spec, path_ids=dict(ids), cache=self._cache)
 
         pages = paginate(
             self._http,
@@ -441,7 +435,9 @@ class Loket(BaseClient):
         frames_ = [p.data for p in pages if p.data is not None and len(p.data)]
         return frames.concat_pages(frames_, spec=spec) if frames_ else frames.empty_frame(spec)
 
-    def _note_versions(self, pages: Sequence[ParsedPage], report: LoadReport, entry: Endpoint) -> None:
+    def _note_versions(
+        self, pages: Sequence[ParsedPage], report: LoadReport, entry: Endpoint
+    ) -> None:
         warned = False
         for page in pages:
             process_loket_messages(page.meta.messages, url=self.base_url + entry["path"])
@@ -511,7 +507,9 @@ class Loket(BaseClient):
         concrete = self._fill_path(entry, entry["path"], path_params)
         return self._load(entry, concrete, params=params, version=version, label=resource)
 
-    def employers(self, *, version: str | date | None = None, filter: str | None = None) -> pl.DataFrame:
+    def employers(
+        self, *, version: str | date | None = None, filter: str | None = None
+    ) -> pl.DataFrame:
         """The employers the logged-in user may see."""
         return self._named("employers", version=version, params={"filter": filter})
 
@@ -551,9 +549,11 @@ class Loket(BaseClient):
         )
         if "employee_id" in frame.columns:
             return frame
-        return frame.with_columns(pl.col("employee_id_meta").alias("employee_id")) if (
-            "employee_id_meta" in frame.columns
-        ) else frame
+        return (
+            frame.with_columns(pl.col("employee_id_meta").alias("employee_id"))
+            if ("employee_id_meta" in frame.columns)
+            else frame
+        )
 
     def leave_types(self, employer_id: str, *, version: str | date | None = None) -> pl.DataFrame:
         return self._named("leave_types", version=version, employerId=employer_id)
@@ -584,7 +584,10 @@ class Loket(BaseClient):
         params = {"filter": " and ".join(clauses) if clauses else None}
         if employment_id is not None:
             return self._named(
-                "employment_leave_requests", version=version, params=params, employmentId=employment_id
+                "employment_leave_requests",
+                version=version,
+                params=params,
+                employmentId=employment_id,
             )
         if employer_id is None:
             msg = "leave_requests needs an employer_id (or employment_id=...)"
@@ -606,7 +609,11 @@ class Loket(BaseClient):
             employment_ids = self._named("employments", employerId=employer_id)["id"].to_list()
         ids = list(employment_ids)
         frame = self._walk(
-            RESOURCES["leave"], "employmentId", ids, label="leave", version=version,
+            RESOURCES["leave"],
+            "employmentId",
+            ids,
+            label="leave",
+            version=version,
             extra_ids={i: {"employerId": employer_id} for i in ids},
         )
         return frame
@@ -641,7 +648,11 @@ class Loket(BaseClient):
             employee_ids = self._named("employees", employerId=employer_id)["id"].to_list()
         ids = list(employee_ids)
         frame = self._walk(
-            RESOURCES["absences"], "employeeId", ids, label="absences", version=version,
+            RESOURCES["absences"],
+            "employeeId",
+            ids,
+            label="absences",
+            version=version,
             extra_ids={i: {"employerId": employer_id} for i in ids},
         )
         return _absence_dates(frame)
@@ -678,5 +689,9 @@ def _absence_dates(frame: pl.DataFrame) -> pl.DataFrame:
         "progress_start_date": "start_date",
         "progress_end_of_absence_date": "end_date",
     }
-    exprs = [pl.col(src).alias(dst) for src, dst in renames.items() if src in frame.columns and dst not in frame.columns]
+    exprs = [
+        pl.col(src).alias(dst)
+        for src, dst in renames.items()
+        if src in frame.columns and dst not in frame.columns
+    ]
     return frame.with_columns(exprs) if exprs else frame

@@ -125,6 +125,9 @@ class PageContext:
         The HTTP status.
     label : str or None
         The resource label of the load.
+    extensions : Mapping
+        The response's httpx extensions (``loketvalinso.cache`` status, ``…cache_key``), so a
+        parser can reuse what the cache kept for this page.
     """
 
     url: str
@@ -133,6 +136,7 @@ class PageContext:
     headers: httpx.Headers = field(default_factory=httpx.Headers)
     status_code: int = 200
     label: str | None = None
+    extensions: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -675,6 +679,7 @@ class _Walk:
                 headers=response.headers,
                 status_code=response.status_code,
                 label=self.label,
+                extensions=response.extensions,
             )
             parsed = self.parse(body, ctx)
         except Exception as exc:

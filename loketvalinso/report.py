@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,9 +110,7 @@ def _charts(frames: Mapping[str, pl.DataFrame]) -> dict[str, Any]:
         "sick_leave_rate": charts.sick_leave_rate(
             frames["absences"], frames["employments"], departments=frames.get("departments")
         ),
-        "leave_balance_distribution": charts.leave_balance_distribution(
-            frames["leave_balances"]
-        ),
+        "leave_balance_distribution": charts.leave_balance_distribution(frames["leave_balances"]),
     }
 
 
@@ -143,20 +141,23 @@ def render_report(
 
         javascript = vl_convert.javascript_bundle()
     rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(rec.get(k) or ''))}</td>" for k in (
-            "name", "rows", "source_url", "resource_versions", "loaded_at"
-        )) + "</tr>"
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(str(rec.get(k) or ''))}</td>"
+            for k in ("name", "rows", "source_url", "resource_versions", "loaded_at")
+        )
+        + "</tr>"
         for rec in provenance.values()
     )
     sections = []
-    for i, (name, spec) in enumerate(specs.items()):
+    for i, name in enumerate(specs):
         sections.append(
-            f'<section><h2>{html.escape(_TITLES.get(name, name))}</h2>'
+            f"<section><h2>{html.escape(_TITLES.get(name, name))}</h2>"
             f'<div class="chart" id="chart-{i}" data-chart="{html.escape(name)}"></div></section>'
         )
     # json.dumps + escaping "</" keeps a spec from closing the <script> element early.
     spec_json = json.dumps(dict(specs)).replace("</", "<\\/")
-    generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    generated = datetime.now(UTC).isoformat(timespec="seconds")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{html.escape(title)}</title>
@@ -171,7 +172,7 @@ section {{ margin: 2rem 0; }} .chart {{ min-height: 200px; }}
 also saved next to this file as Parquet, with the same provenance in its metadata.</p>
 <table><tr><th>frame</th><th>rows</th><th>source</th><th>resource version</th><th>loaded at</th></tr>
 {rows}</table>
-{''.join(sections)}
+{"".join(sections)}
 <script type="module">
 {javascript}
 </script>
@@ -222,13 +223,20 @@ def write_report(
 
 
 def run_demo(
-    *, out: str | Path = "data/demo", seed: int = 42, progress: bool | None = True,
+    *,
+    out: str | Path = "data/demo",
+    seed: int = 42,
+    progress: bool | None = True,
     log: Callable[[str], None] | None = None,
 ) -> DemoResult:
     """The main job: mock → OAuth login → loads → charts → report.html + PNG/SVG + Parquet."""
     from loketvalinso import mock
 
-    say = log or (lambda text: print(text, file=sys.stderr if text.startswith("  ") else sys.stdout, flush=True))
+    say = log or (
+        lambda text: print(
+            text, file=sys.stderr if text.startswith("  ") else sys.stdout, flush=True
+        )
+    )
     started = time.perf_counter()
     say(f"starting the embedded mock (seed {seed}) over HTTP on loopback …")
     with mock.serve(seed=seed) as server:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +36,12 @@ def _provenance_record(name: str, frame: pl.DataFrame, source: Any) -> dict[str,
         versions = getattr(source, "versions", None)
         record["resource_versions"] = sorted(str(v) for v in versions) if versions else []
         started = getattr(source, "started_at", None)
-        record["loaded_at"] = (
-            started.isoformat() if isinstance(started, datetime) else started
-        )
+        record["loaded_at"] = started.isoformat() if isinstance(started, datetime) else started
         record["pages"] = getattr(source, "pages", None)
     if record.get("source_url"):
         record["source_url"] = redact_url(record["source_url"])
     record.setdefault("loaded_at", None)
-    record["saved_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    record["saved_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     record["rows"] = frame.height
     return record
 
@@ -135,7 +133,9 @@ def load(directory: str | Path) -> Snapshot:
     """Read every ``*.parquet`` snapshot in ``directory`` (no server, no network)."""
     folder = Path(directory)
     if not folder.is_dir():
-        msg = f"snapshot folder {folder} does not exist; run `loketvalinso demo --out {folder}` first"
+        msg = (
+            f"snapshot folder {folder} does not exist; run `loketvalinso demo --out {folder}` first"
+        )
         raise ConfigurationError(msg)
     snapshot = Snapshot(directory=folder)
     for path in sorted(folder.glob("*.parquet")):

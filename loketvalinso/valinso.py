@@ -11,7 +11,7 @@ fields are kept as extra columns; a missing assumed field is a null column, neve
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -24,7 +24,7 @@ from loketvalinso.auth import ValinsoAuth, valinso_base_url
 from loketvalinso.errors import ConfigurationError
 from loketvalinso.http import check_url_security
 from loketvalinso.loadreport import LoadReport
-from loketvalinso.paging import OffsetLimitPaging, PageMeta, ParsedPage, paginate
+from loketvalinso.paging import OffsetLimitPaging, paginate
 from loketvalinso.responses import raise_for_response
 from loketvalinso.retry import RetryPolicy
 
@@ -44,10 +44,10 @@ def _unix_seconds(value: int | float | date | datetime | None, *, name: str) -> 
         msg = f"{name} must be a date, datetime or unix seconds, not {value!r}"
         raise ConfigurationError(msg)
     if isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
         return int(aware.timestamp())
     if isinstance(value, date):
-        return int(datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp())
+        return int(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp())
     if isinstance(value, int | float):
         return int(value)
     if isinstance(value, str):
@@ -139,11 +139,7 @@ class Valinso(BaseClient):
     def _load_list(
         self, path: str, spec: Any, *, params: Mapping[str, Any] | None = None, label: str
     ) -> pl.DataFrame:
-        def parse(body: bytes, context: Any) -> ParsedPage:
-            meta, frame = frames.parse_page(
-                body, spec, url=getattr(context, "url", None), page=getattr(context, "page", None)
-            )
-            return ParsedPage(meta=PageMeta(**meta), data=frame)
+        parse = frames.page_parser(spec, cache=self._cache)
 
         def work(report: LoadReport) -> pl.DataFrame:
             pages = paginate(
@@ -211,8 +207,9 @@ class Valinso(BaseClient):
         field to all its messages. POSTs are never retried.
         """
         path = "/" + path.strip("/")
-        response = self._http.post(path, content=orjson.dumps(payload),
-                                   headers={"Content-Type": "application/json"})
+        response = self._http.post(
+            path, content=orjson.dumps(payload), headers={"Content-Type": "application/json"}
+        )
         raise_for_response(response, api="valinso")
         return orjson.loads(response.content).get("result")
 

@@ -39,7 +39,7 @@ def _ipywidgets() -> Any:
 def shared_mock(seed: int = 42) -> MockServer:
     """One embedded mock server per kernel, started on first use (over real HTTP)."""
     global _shared_mock
-    if _shared_mock is None or _shared_mock._http is None:  # noqa: SLF001
+    if _shared_mock is None or _shared_mock._http is None:
         from loketvalinso import mock
 
         _shared_mock = mock.serve(seed=seed)
@@ -69,7 +69,9 @@ class LoketLogin:
     secret field is cleared.
     """
 
-    def __init__(self, *, environment: str = MOCK, client_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, *, environment: str = MOCK, client_options: dict[str, Any] | None = None
+    ) -> None:
         w = _ipywidgets()
         from loketvalinso.auth import LOKET_ENVIRONMENTS
 
@@ -185,11 +187,15 @@ class ValinsoLogin:
     The key field is cleared after use; :attr:`client` is a :class:`~loketvalinso.Valinso`.
     """
 
-    def __init__(self, *, version: str = MOCK, client_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, *, version: str = MOCK, client_options: dict[str, Any] | None = None
+    ) -> None:
         w = _ipywidgets()
         self._client_options = dict(client_options or {})
         self.client: Valinso | None = None
-        self.version = w.Dropdown(options=[MOCK, "head", "2.0.0"], value=version, description="Version")
+        self.version = w.Dropdown(
+            options=[MOCK, "head", "2.0.0"], value=version, description="Version"
+        )
         self.base_url = w.Text(description="Base URL", placeholder="optional: overrides version")
         self.api_key = w.Password(description="API key", placeholder="from Valinso support")
         self.test_button = w.Button(description="Test connection", button_style="primary")
@@ -263,7 +269,13 @@ class VersionPicker:
         self.check_button.on_click(lambda _b: self.check())
         self.resource.observe(lambda _c: self._show_versions(), names="value")
         self.widget = w.VBox(
-            [self.resource, self.versions, self.date, w.HBox([self.apply_button, self.check_button]), self.served]
+            [
+                self.resource,
+                self.versions,
+                self.date,
+                w.HBox([self.apply_button, self.check_button]),
+                self.served,
+            ]
         )
         self._show_versions()
 

@@ -82,7 +82,7 @@ class MockServer:
         return self.app.world
 
     @property
-    def faults(self):  # noqa: ANN201 - FaultInjector, kept loose to avoid an import cycle
+    def faults(self):
         return self.app.faults
 
     @property

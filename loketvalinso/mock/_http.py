@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -114,7 +114,9 @@ def json_response(
     return MockResponse(status, [("Content-Type", content_type), *headers], body)
 
 
-def text_response(status: int, text: str, *, headers: Iterable[tuple[str, str]] = ()) -> MockResponse:
+def text_response(
+    status: int, text: str, *, headers: Iterable[tuple[str, str]] = ()
+) -> MockResponse:
     return MockResponse(
         status, [("Content-Type", "text/plain; charset=utf-8"), *headers], text.encode()
     )
@@ -123,8 +125,8 @@ def text_response(status: int, text: str, *, headers: Iterable[tuple[str, str]] 
 def http_date(when: float | datetime) -> str:
     """An RFC 9110 HTTP-date (``Expires``/``Date`` header value)."""
     if not isinstance(when, datetime):
-        when = datetime.fromtimestamp(when, tz=timezone.utc)
-    return format_datetime(when.astimezone(timezone.utc), usegmt=True)
+        when = datetime.fromtimestamp(when, tz=UTC)
+    return format_datetime(when.astimezone(UTC), usegmt=True)
 
 
 Handler = Callable[..., MockResponse]
@@ -155,7 +157,7 @@ class Router:
 
         return register
 
-    def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | None | bool:
+    def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | bool | None:
         """``(handler, params)``; ``False`` when the path exists for another method; else None."""
         parts = [p for p in path.strip("/").split("/") if p]
         best: tuple[int, Handler, dict[str, str]] | None = None

@@ -68,7 +68,9 @@ class MockApp:
             response = self.faults.after(request, response)
         with self._log_lock:
             query = "&".join(f"{k}={v}" for k, vs in request.query.items() for v in vs)
-            self.requests.append(RequestRecord(request.method, request.path, query, response.status))
+            self.requests.append(
+                RequestRecord(request.method, request.path, query, response.status)
+            )
         return response
 
     def _dispatch(self, request: MockRequest) -> MockResponse:

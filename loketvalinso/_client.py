@@ -23,22 +23,38 @@ __all__ = ["BaseClient", "resolve_cache"]
 CacheOption = bool | str | os.PathLike[str] | DiskCache | None
 
 
-def resolve_cache(cache: CacheOption, *, offline: bool = False) -> DiskCache | None:
-    """``True``/``None`` → the user cache folder; a path → that folder; ``False`` → no cache."""
+def resolve_cache(
+    cache: CacheOption, *, offline: bool = False, keep_for_offline: bool = False
+) -> DiskCache | None:
+    """``True``/``None`` → the user cache folder; a path → that folder; ``False`` → no cache.
+
+    ``keep_for_offline`` opens the cache with ``keep_unreusable=True`` (see
+    :class:`~loketvalinso.cache.DiskCache`).
+    """
     if isinstance(cache, DiskCache):
         if offline and not cache.offline:
             msg = "offline=True needs a cache opened with offline=True, or pass cache=<folder>"
+            raise ConfigurationError(msg)
+        if keep_for_offline and not cache.keep_unreusable:
+            # Not switched on behind the caller's back: the object may be shared.
+            msg = (
+                "keep_for_offline=True needs a DiskCache opened with keep_unreusable=True, "
+                "or pass cache=<folder>"
+            )
             raise ConfigurationError(msg)
         return cache
     if cache is False:
         if offline:
             msg = "offline=True needs a cache: pass cache=True or cache=<folder>, not cache=False"
             raise ConfigurationError(msg)
+        if keep_for_offline:
+            msg = "keep_for_offline=True needs a cache: pass cache=True or cache=<folder>"
+            raise ConfigurationError(msg)
         return None
     if cache is None or cache is True:
-        return DiskCache(offline=offline)
+        return DiskCache(offline=offline, keep_unreusable=keep_for_offline)
     if isinstance(cache, str | os.PathLike):
-        return DiskCache(Path(cache), offline=offline)
+        return DiskCache(Path(cache), offline=offline, keep_unreusable=keep_for_offline)
     msg = f"cache must be True, False, a folder path or a DiskCache, not {type(cache).__name__}"
     raise ConfigurationError(msg)
 
@@ -55,6 +71,7 @@ class BaseClient:
         cache: CacheOption,
         offline: bool,
         progress: bool | None,
+        keep_for_offline: bool = False,
         max_concurrency: int,
         strict: bool,
         transport: httpx.BaseTransport | None,
@@ -69,7 +86,8 @@ class BaseClient:
         self.max_concurrency = max_concurrency
         self.strict = strict
         self.offline = offline
-        self._cache = resolve_cache(cache, offline=offline)
+        self.keep_for_offline = keep_for_offline
+        self._cache = resolve_cache(cache, offline=offline, keep_for_offline=keep_for_offline)
         self._gate = BackoffGate()
         self._identity = identity
         self._http = build_client(

@@ -86,9 +86,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _block() -> None:
-    import threading
+    import time
 
-    threading.Event().wait()
+    # A plain sleep loop: Ctrl-C (SIGINT) interrupts time.sleep at once on every platform.
+    while True:
+        time.sleep(0.5)
 
 
 def _cache(args: argparse.Namespace) -> int:

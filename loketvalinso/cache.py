@@ -63,6 +63,7 @@ from loketvalinso.freshness import (
 )
 
 __all__ = [
+    "CACHE_BODY_EXTENSION",
     "CACHE_EXTENSION",
     "CACHE_KEY_EXTENSION",
     "CacheEntry",
@@ -86,6 +87,10 @@ __all__ = [
 CACHE_EXTENSION = "loketvalinso.cache"
 #: ``response.extensions`` key holding the entry key (for :meth:`DiskCache.set_extra`).
 CACHE_KEY_EXTENSION = "loketvalinso.cache_key"
+#: ``response.extensions`` key holding the sha256 hex digest of the body the cache stored or
+#: served (absent when the response was not stored); pass it as ``entry_sha256`` to
+#: :meth:`DiskCache.set_extra`/:meth:`DiskCache.get_extra` so an extra is tied to that body.
+CACHE_BODY_EXTENSION = "loketvalinso.body_sha256"
 
 _ENTRY_MAGIC = b"LVC\x01"
 _EXTRA_MAGIC = b"LVX\x01"
@@ -632,7 +637,9 @@ class DiskCache:
         loaded = self._load(key)
         return None if loaded is None else loaded[1]
 
-    def get_extra(self, key: str, name: str) -> bytes | None:
+    def get_extra(
+        self, key: str, name: str, *, entry_sha256: str | None = None
+    ) -> bytes | None:
         """The extra blob ``name`` of the entry under ``key``, if stored for its current body.
 
         Parameters
@@ -641,6 +648,10 @@ class DiskCache:
             The entry key (``response.extensions["loketvalinso.cache_key"]``).
         name : str
             The blob's name, e.g. ``"arrow"``.
+        entry_sha256 : str, optional
+            The digest of the body the caller holds
+            (``response.extensions["loketvalinso.body_sha256"]``): only an extra made for
+            exactly that body is returned (no lookup of the current entry needed).
 
         Returns
         -------
@@ -648,7 +659,7 @@ class DiskCache:
             ``None`` when there is no entry, no such extra, or the extra belongs to another body.
         """
         extra_key = self._extra_key(key, name)
-        digest = self._entry_digest(key)
+        digest = entry_sha256 if entry_sha256 is not None else self._entry_digest(key)
         if digest is None:
             return None
         try:
@@ -668,7 +679,9 @@ class DiskCache:
             return None
         return data
 
-    def set_extra(self, key: str, name: str, data: bytes) -> bool:
+    def set_extra(
+        self, key: str, name: str, data: bytes, *, entry_sha256: str | None = None
+    ) -> bool:
         """Attach the blob ``name`` to the entry under ``key`` (dropped with the entry).
 
         Parameters
@@ -679,11 +692,14 @@ class DiskCache:
             1-64 characters of ``A-Z a-z 0-9 _ . -``.
         data : bytes
             The blob (bytes-like).
+        entry_sha256 : str, optional
+            The digest of the body ``data`` was made from: the blob is attached only when the
+            stored entry still holds that body (a concurrent update is not mixed up).
 
         Returns
         -------
         bool
-            ``False`` when there is no entry to attach to.
+            ``False`` when there is no entry to attach to (or it holds another body).
         """
         extra_key = self._extra_key(key, name)
         if not isinstance(data, bytes | bytearray | memoryview):
@@ -691,7 +707,7 @@ class DiskCache:
             raise ConfigurationError(msg)
         payload = bytes(data)
         digest = self._entry_digest(key)
-        if digest is None:
+        if digest is None or (entry_sha256 is not None and digest != entry_sha256):
             return False
         header = {
             "v": _FORMAT_VERSION,

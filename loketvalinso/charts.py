@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "LOCAL_TZ",
     "device_comparison",
+    "enable_offline_rendering",
     "leave_balance_distribution",
     "leave_hours_by_month",
     "leave_requests_by_status",
@@ -1200,6 +1201,11 @@ def _sick_frames(
             if "department_id" in employments.columns
             else pl.lit(None, pl.String)
         ).alias("department_id"),
+        (
+            pl.col("department").cast(pl.String)
+            if "department" in employments.columns
+            else pl.lit(None, pl.String)
+        ).alias("_dep_own"),
         _e_start=_as_date(employments, "start_date"),
         _e_end=_as_date(employments, "end_date"),
     ).filter(pl.col("_e_start").is_not_null())
@@ -1234,9 +1240,12 @@ def _sick_frames(
         em = em.with_columns(_dep=pl.lit(None, pl.String))
     em = em.with_columns(
         department=pl.coalesce(
-            "_dep", pl.lit("department ") + pl.col("department_id"), pl.lit("no department")
+            "_dep",
+            "_dep_own",
+            pl.lit("department ") + pl.col("department_id"),
+            pl.lit("no department"),
         )
-    ).drop("_dep")
+    ).drop("_dep", "_dep_own")
     # Employed days per month × department (open employments run to the window's end).
     employed = _spread_over_months(em, "_e_start", "_e_end", clip=window)
     employed = employed.group_by("month", "department").agg(employed_days=pl.col("days").sum())
@@ -1335,7 +1344,9 @@ def sick_leave_rate(
         (``employment_id`` is used when present).
     employments
         ``Loket.employments(employer_id)``; needs ``id``, ``employee_id``, ``start_date``,
-        ``end_date``, and ``department_id`` for the department breakdown.
+        ``end_date``, and ``department_id`` for the department breakdown
+        (``Loket.employments(employer_id, with_department=True)``; its ``department`` column
+        names them when ``departments`` is not given).
     departments
         Optional ``Loket.departments(employer_id)`` (``id``, ``description``) to name them.
     start, until
@@ -1571,3 +1582,20 @@ def leave_trends(
             line, bars = _sick_charts(per_month, per_dep, brush, width=WIDTH - 240)
             rows.append(alt.hconcat(line, bars))
     return alt.vconcat(*rows, title=title)
+
+
+def enable_offline_rendering() -> str:
+    """Show charts in Jupyter with no network access (no CDN): returns the renderer used.
+
+    Altair's default notebook renderer loads the Vega JavaScript from a CDN. This switches to
+    the ``jupyter`` renderer with the bundle inlined from vl-convert (interactive; needs
+    ``anywidget``), or else to the static ``svg`` renderer (vl-convert, no JavaScript).
+    """
+    alt = _alt()
+    try:
+        import anywidget  # noqa: F401
+    except ImportError:
+        alt.renderers.enable("svg")
+        return "svg"
+    alt.renderers.enable("jupyter", offline=True)
+    return "jupyter"

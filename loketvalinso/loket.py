@@ -18,13 +18,19 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 import polars as pl
 
 from loketvalinso import frames
 from loketvalinso._client import BaseClient, CacheOption, merge_params
 from loketvalinso.auth import LOKET_ENVIRONMENTS, LoketAuth, LoketOAuth
 from loketvalinso.catalog import Endpoint, get_catalog
-from loketvalinso.errors import ConfigurationError, ObsoleteVersionWarning, VersionError
+from loketvalinso.errors import (
+    ConfigurationError,
+    ObsoleteVersionWarning,
+    ResponseFormatError,
+    VersionError,
+)
 from loketvalinso.http import check_url_security
 from loketvalinso.loadreport import LoadReport
 from loketvalinso.paging import PageNumberPaging, ParsedPage, paginate
@@ -60,7 +66,11 @@ RESOURCES: dict[str, str] = {
     "leave_calendar": (
         "/providers/employers/{employerId}/employees/employments/calendar/leaverequests"
     ),
+    "organizational_entities": "/providers/employers/{employerId}/actualorganizationalentities",
 }
+
+#: Query parameters the pager owns: it sends them on every page.
+_PAGING_PARAMS = ("pageNumber", "pageSize")
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SNAKE_RE = re.compile(r"(?<!^)(?=[A-Z])")
@@ -80,6 +90,32 @@ def _iso_date(value: str | date | datetime | None, *, name: str) -> str | None:
             pass
     msg = f"{name} must be a date, datetime or 'YYYY-MM-DD' string, not {value!r}"
     raise ConfigurationError(msg)
+
+
+def _version_date(value: str | date | datetime | None) -> str | None:
+    """A client-wide version date as ``YYYY-MM-DD`` (VersionError when malformed)."""
+    if value is None:
+        return None
+    try:
+        return _iso_date(value, name="version")
+    except ConfigurationError:
+        msg = (
+            f"malformed resource version {value!r}: give a date as YYYY-MM-DD (each resource "
+            "is then served in its newest version on or before it)"
+        )
+        raise VersionError(msg) from None
+
+
+def _arrange(frame: pl.DataFrame, lead: Sequence[str]) -> pl.DataFrame:
+    """Columns in analysis order: the ``lead`` ids, then ``id``/``key``, then the rest.
+
+    The rest keep the catalogue's order, so the order is the same for every load (and for an
+    empty result) of a resource version.
+    """
+    first = [c for c in dict.fromkeys(lead) if c in frame.columns]
+    ident = [c for c in ("id", "key") if c in frame.columns and c not in first]
+    taken = {*first, *ident}
+    return frame.select(first + ident + [c for c in frame.columns if c not in taken])
 
 
 def _snake(name: str) -> str:
@@ -122,6 +158,13 @@ class Loket(BaseClient):
         ``pageSize`` sent to the API (its default is 250).
     strict
         Raise instead of warn when paging stop rules disagree.
+    keep_for_offline
+        Also store responses the server marks as not reusable (Loket list pages carry an
+        ``Expires`` in the past, so by default nothing of them is stored), so that a later
+        ``offline=True`` session with the same cache folder can load them (with a
+        :class:`~loketvalinso.errors.CacheWarning`). This keeps HR data (names, leave, sick
+        leave) on disk, in a folder only you can read (mode 0700); such entries are still never
+        served while online. Needs a cache (not ``cache=False``).
     """
 
     def __init__(
@@ -146,6 +189,7 @@ class Loket(BaseClient):
         max_concurrency: int = 8,
         page_size: int = 250,
         strict: bool = False,
+        keep_for_offline: bool = False,
         transport: httpx.BaseTransport | None = None,
         allow_insecure: bool = False,
         on_token: Callable[[dict[str, Any]], None] | None = None,
@@ -172,7 +216,7 @@ class Loket(BaseClient):
             raise ConfigurationError(msg)
         self.environment = environment
         self.page_size = page_size
-        self.default_version = _iso_date(version, name="version") if version else None
+        self.default_version = _version_date(version)
         self.oauth = LoketOAuth(
             token_url=token_url or "",
             authorize_url=authorize_url,
@@ -196,6 +240,7 @@ class Loket(BaseClient):
             identity=self._identity_for_cache,
             cache=cache,
             offline=offline,
+            keep_for_offline=keep_for_offline,
             progress=progress,
             max_concurrency=max_concurrency,
             strict=strict,
@@ -277,8 +322,9 @@ class Loket(BaseClient):
         if version is None:
             self.versions.pop(entry["path"], None)
             return
-        self._catalog.resolve_version(entry, _iso_date(version, name="version"))  # validates
-        self.versions[entry["path"]] = _iso_date(version, name="version") or ""
+        text = self._requested_version(entry, version)
+        self._catalog.resolve_version(entry, text)  # validates: VersionError listing versions
+        self.versions[entry["path"]] = text
 
     def resource_versions(self, resource: str) -> list[str]:
         """The documented versions of a resource (loader name or path template)."""
@@ -289,17 +335,27 @@ class Loket(BaseClient):
         entry = self._entry(RESOURCES.get(resource, resource))
         return self._version_for(entry, version)
 
+    @staticmethod
+    def _requested_version(entry: Endpoint, version: str | date) -> str:
+        """``version`` as text: a ``YYYY-MM-DD`` date or an exact (undated) version label."""
+        if isinstance(version, str) and version in entry["undated_versions"]:
+            return version
+        if isinstance(version, datetime):
+            return version.date().isoformat()
+        if isinstance(version, date):
+            return version.isoformat()
+        if isinstance(version, str) and _DATE_RE.match(version.strip()):
+            return version.strip()  # an impossible date (2021-02-30) is refused by the catalogue
+        every = entry["versions"] + entry["undated_versions"]
+        msg = (
+            f"malformed resource version {version!r} for {entry['path']}: give a date as "
+            f"YYYY-MM-DD; versions: {', '.join(every) or 'none (not a JSON resource)'}"
+        )
+        raise VersionError(msg)
+
     def _version_for(self, entry: Endpoint, version: str | date | None) -> str:
         if version is not None:
-            requested = (
-                _iso_date(version, name="version") if not isinstance(version, str) else version
-            )
-            if isinstance(requested, str) and not _DATE_RE.match(requested):
-                msg = (
-                    f"version must be a date 'YYYY-MM-DD', not {version!r}; "
-                    f"{entry['path']} has versions {', '.join(entry['versions'])}"
-                )
-                raise VersionError(msg)
+            requested: str | None = self._requested_version(entry, version)
         else:
             requested = self.versions.get(entry["path"]) or self.default_version
         return self._catalog.resolve_version(entry, requested)
@@ -324,12 +380,26 @@ class Loket(BaseClient):
             A path template (``/providers/employers/{employerId}/departments``) with its
             parameters as keywords (``employerId=`` or ``employer_id=``), or a concrete path.
         params
-            Query parameters (``filter``, ``orderBy``, ``referenceDate``, ...). Paging
-            parameters are managed for you.
+            Query parameters (``filter``, ``orderBy``, ``referenceDate``, ...). The pager owns
+            paging: ``pageSize`` is taken as the page size to ask for (instead of the client's
+            ``page_size``), every page is loaded; ``pageNumber`` is refused.
         version
             Resource version date (newest on or before it); None = the client's choice.
         raw_names
             Keep the API's field names instead of snake_case.
+
+        Returns
+        -------
+        polars.DataFrame
+            Path ids first, then ``id``/``key``, then the item's fields in catalogue order;
+            the catalogue's dtypes, also when no rows come back.
+
+        Raises
+        ------
+        ConfigurationError
+            An unknown path, a missing path parameter, or ``pageNumber`` in ``params``.
+        VersionError
+            A malformed version or one before the resource's first version.
         """
         entry = self._entry(path)
         concrete = self._fill_path(entry, path, path_params)
@@ -374,6 +444,7 @@ class Loket(BaseClient):
         label: str | None = None,
         explode: Sequence[str] | None = None,
     ) -> pl.DataFrame:
+        _check_paging_params(params)
         if entry["kind"] != "json":
             msg = (
                 f"{entry['path']} returns a file ({entry['kind']}), not JSON data; "
@@ -385,8 +456,11 @@ class Loket(BaseClient):
         spec = frames.schema_for(entry, served, raw_names=raw_names, explode=explode)
         label = label or entry["operation_id"] or entry["path"]
 
+        lead = [c for _, c in spec.path_columns]
+
         def work(report: LoadReport) -> pl.DataFrame:
-            return self._fetch_frame(entry, concrete_path, spec, served, params, ids, report)
+            frame = self._fetch_frame(entry, concrete_path, spec, served, params, ids, report)
+            return _arrange(frame, lead)
 
         return self._run_load(label, self.base_url + concrete_path, work)
 
@@ -416,13 +490,19 @@ class Loket(BaseClient):
         headers = {"Accept": f"application/json;version={served}"}
 
         parse = frames.page_parser(spec, path_ids=dict(ids), cache=self._cache)
+        query = merge_params(params)
+        page_size = self.page_size
+        if entry["paging"] and "pageSize" in query:
+            # The pager sends pageSize on every page: a user's pageSize picks the page size
+            # rather than being sent twice.
+            page_size = _page_size(query.pop("pageSize"))
 
         pages = paginate(
             self._http,
             concrete_path,
-            strategy=PageNumberPaging(page_size=self.page_size) if entry["paging"] else None,
+            strategy=PageNumberPaging(page_size=page_size) if entry["paging"] else None,
             parse=parse,
-            params=merge_params(params),
+            params=query,
             headers=headers,
             max_concurrency=max_concurrency or self.max_concurrency,
             strict=self.strict,
@@ -465,18 +545,31 @@ class Loket(BaseClient):
         label: str,
         params: Mapping[str, Any] | None = None,
         version: str | date | None = None,
-        extra_ids: Mapping[str, Mapping[str, str]] | None = None,
+        constant_columns: Mapping[str, str] | None = None,
     ) -> pl.DataFrame:
-        """Load ``template`` once per parent id, ``max_concurrency`` parents at a time."""
+        """Load ``template`` once per parent id, ``max_concurrency`` parents at a time.
+
+        ``constant_columns`` (e.g. ``{"employer_id": ...}``) are added as leading String
+        columns: the items of per-employment/per-employee endpoints name no employer.
+        """
+        _check_paging_params(params)
         entry = self._entry(template)
         served = self._version_for(entry, version)
         spec = frames.schema_for(entry, served)
         parents = list(dict.fromkeys(parent_ids))
+        constants = dict(constant_columns or {})
+        lead = [*constants, *(c for _, c in spec.path_columns)]
+
+        def finish(frame: pl.DataFrame) -> pl.DataFrame:
+            frame = frame.with_columns(
+                pl.lit(v, pl.String()).alias(k) for k, v in constants.items()
+            )
+            return _arrange(frame, lead)
 
         def work(report: LoadReport) -> pl.DataFrame:
             def one(parent: str) -> pl.DataFrame:
                 path = entry["path"].replace("{" + parent_param + "}", quote(parent, safe=""))
-                ids = {parent_param: parent, **(extra_ids or {}).get(parent, {})}
+                ids = {parent_param: parent}
                 sub = LoadReport(label=label, url=self.base_url + path)
                 frame = self._fetch_frame(
                     entry, path, spec, served, params, ids, sub, max_concurrency=1, progress=False
@@ -485,13 +578,72 @@ class Loket(BaseClient):
                 return frame
 
             if not parents:
-                return frames.empty_frame(spec)
+                return finish(frames.empty_frame(spec))
             with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(parents))) as pool:
                 parts = list(pool.map(one, parents))
             parts = [p for p in parts if p.height]
-            return frames.concat_pages(parts, spec=spec) if parts else frames.empty_frame(spec)
+            frame = frames.concat_pages(parts, spec=spec) if parts else frames.empty_frame(spec)
+            return finish(frame)
 
         return self._run_load(label, self.base_url + entry["path"], work)
+
+    # -- what the server serves ----------------------------------------------------------------
+
+    def served_version(
+        self,
+        resource: str,
+        /,
+        *,
+        version: str | date | None = None,
+        params: Mapping[str, Any] | None = None,
+        **path_params: Any,
+    ) -> dict[str, str | None]:
+        """The resource version the server serves for ``resource``, from one small request.
+
+        Asks for a single item (``pageSize=1``, first page only; list endpoints are not walked)
+        and reads the envelope's ``version``.
+
+        Parameters
+        ----------
+        resource
+            A loader name (``"employees"``), a path template or a concrete path.
+        version
+            The version date to ask for; None = the client's choice for that resource.
+        params
+            Extra query parameters the endpoint requires (``startDate``/``endDate`` of the
+            calendar, for example).
+        **path_params
+            The path parameters (``employer_id=...`` or ``employerId=...``).
+
+        Returns
+        -------
+        dict
+            ``{"resource_version": "2021-03-29", "obsolete_date": None}`` (``None`` when the
+            server does not say).
+        """
+        _check_paging_params(params, allow_size=False)
+        template = RESOURCES.get(resource, resource)
+        entry = self._entry(template)
+        concrete = self._fill_path(entry, template, path_params)
+        served = self._version_for(entry, version)
+        query = merge_params(params)
+        if entry["paging"]:
+            query.update(pageNumber=1, pageSize=1)
+        response = self._http.get(
+            concrete, params=query, headers={"Accept": f"application/json;version={served}"}
+        )
+        raise_for_response(response, api="loket")
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            msg = f"{entry['path']} answered with malformed JSON: {exc}"
+            raise ResponseFormatError(msg, url=str(response.url)) from exc
+        got = body.get("version") if isinstance(body, dict) else None
+        got = got if isinstance(got, dict) else {}
+        return {
+            "resource_version": got.get("resourceVersion"),
+            "obsolete_date": got.get("obsoleteDate"),
+        }
 
     # -- named loaders -------------------------------------------------------------------------
 
@@ -507,25 +659,51 @@ class Loket(BaseClient):
         concrete = self._fill_path(entry, entry["path"], path_params)
         return self._load(entry, concrete, params=params, version=version, label=resource)
 
+    def _merged_report(self, earlier: LoadReport | None, label: str, rows: int) -> None:
+        """Make ``last_load`` cover a loader that made several loads (``earlier`` + the last)."""
+        last = self.last_load
+        if earlier is None or last is None or earlier is last:
+            return
+        merged = LoadReport(label=label, url=earlier.url)
+        merged.merge(earlier)
+        merged.merge(last)
+        merged.label = label
+        merged.rows = rows
+        merged.status = (
+            last.status if _RANK[last.status] >= _RANK[earlier.status] else earlier.status
+        )
+        self.last_load = merged
+
     def employers(
         self, *, version: str | date | None = None, filter: str | None = None
     ) -> pl.DataFrame:
-        """The employers the logged-in user may see."""
+        """The employers the logged-in user may see (others are not listed)."""
         return self._named("employers", version=version, params={"filter": filter})
 
     def employer(self, employer_id: str, *, version: str | date | None = None) -> pl.DataFrame:
-        """One employer (a one-row DataFrame)."""
+        """One employer (a one-row DataFrame).
+
+        Raises
+        ------
+        PermissionDeniedError
+            The user may not see that employer (403).
+        NotFoundError
+            No such employer.
+        """
         return self._named("employer", version=version, employerId=employer_id)
 
     def payroll_administrations(
         self, employer_id: str, *, version: str | date | None = None
     ) -> pl.DataFrame:
+        """Payroll administrations of an employer, with an ``employer_id`` column."""
         return self._named("payroll_administrations", version=version, employerId=employer_id)
 
     def departments(self, employer_id: str, *, version: str | date | None = None) -> pl.DataFrame:
+        """Departments of an employer (``sub_department_of_key`` = the parent's id)."""
         return self._named("departments", version=version, employerId=employer_id)
 
     def functions(self, employer_id: str, *, version: str | date | None = None) -> pl.DataFrame:
+        """Functions of an employer; a function is identified by ``key`` (a uuid)."""
         return self._named("functions", version=version, employerId=employer_id)
 
     def employees(
@@ -535,27 +713,96 @@ class Loket(BaseClient):
         version: str | date | None = None,
         filter: str | None = None,
     ) -> pl.DataFrame:
-        """Employees of an employer; ``version`` picks 2018-12-31 or 2021-03-29 (the default)."""
+        """Employees of an employer; ``version`` picks 2018-12-31 or 2021-03-29 (the default).
+
+        2021-03-29 adds ``contact_information_business_email_address``,
+        ``…_business_phone_number`` and ``…_business_mobile_phone_number``.
+        """
         return self._named(
             "employees", version=version, params={"filter": filter}, employerId=employer_id
         )
 
     def employments(
-        self, employer_id: str, *, version: str | date | None = None, filter: str | None = None
+        self,
+        employer_id: str,
+        *,
+        with_department: bool = False,
+        reference_date: str | date | None = None,
+        version: str | date | None = None,
+        filter: str | None = None,
     ) -> pl.DataFrame:
-        """Employments of an employer, with ``employer_id`` and ``employee_id`` columns."""
+        """Employments of an employer, with ``employer_id`` and ``employee_id`` columns.
+
+        Parameters
+        ----------
+        employer_id
+            The employer.
+        with_department
+            Also load :meth:`organizational_entities` and add ``department_id``,
+            ``department`` (its description), ``function_key`` and ``function`` (its
+            description), joined on the employment id; null where the employment has none.
+            (The employments resource itself names no department.)
+        reference_date
+            With ``with_department``: the date the organisation is taken at (None = the
+            server's today).
+        version, filter
+            The employments resource version; an API ``filter``.
+        """
         frame = self._named(
             "employments", version=version, params={"filter": filter}, employerId=employer_id
         )
-        if "employee_id" in frame.columns:
+        # employee_id (from the nested employee) is the join key users reach for first
+        frame = _arrange(frame, ["employer_id", "employee_id"])
+        if not with_department:
             return frame
-        return (
-            frame.with_columns(pl.col("employee_id_meta").alias("employee_id"))
-            if ("employee_id_meta" in frame.columns)
-            else frame
+        first = self.last_load
+        org = self.organizational_entities(employer_id, reference_date=reference_date)
+        pick = org.select(
+            pl.col("employment_id").alias("id"),
+            pl.col("organizational_entity_department_key").alias("department_id"),
+            pl.col("organizational_entity_department_description").alias("department"),
+            pl.col("organizational_entity_function_key").alias("function_key"),
+            pl.col("organizational_entity_function_description").alias("function"),
+        ).unique("id", keep="first", maintain_order=True)
+        added = [c for c in pick.columns if c != "id"]
+        frame = frame.drop([c for c in added if c in frame.columns]).join(
+            pick, on="id", how="left", maintain_order="left"
         )
+        frame = _arrange(frame, ["employer_id", "employee_id", "id", *added])
+        self._merged_report(first, "employments", frame.height)
+        return frame
+
+    def organizational_entities(
+        self,
+        employer_id: str,
+        reference_date: str | date | None = None,
+        *,
+        version: str | date | None = None,
+        filter: str | None = None,
+    ) -> pl.DataFrame:
+        """The organisational entity (department, function, …) of each employment at a date.
+
+        From ``GET /providers/employers/{employerId}/actualorganizationalentities``; one row per
+        employment, ``employment_id`` first, nested fields as
+        ``organizational_entity_department_key`` / ``…_description``,
+        ``organizational_entity_function_key`` / ``…_description``, ….
+
+        Parameters
+        ----------
+        reference_date
+            The date the organisation is taken at (``referenceDate``); None = the server's today.
+        """
+        params = {
+            "referenceDate": _iso_date(reference_date, name="reference_date"),
+            "filter": filter,
+        }
+        frame = self._named(
+            "organizational_entities", version=version, params=params, employerId=employer_id
+        )
+        return _arrange(frame, ["employer_id", "employment_id"])
 
     def leave_types(self, employer_id: str, *, version: str | date | None = None) -> pl.DataFrame:
+        """Leave types of an employer (``leave_type_key`` is what balances are asked by)."""
         return self._named("leave_types", version=version, employerId=employer_id)
 
     def leave_requests(
@@ -570,29 +817,40 @@ class Loket(BaseClient):
     ) -> pl.DataFrame:
         """Leave requests of an employer (or of one employment) overlapping [start, end].
 
-        ``start``/``end`` become the API's ``filter`` (``endDate ge start and startDate le end``).
+        ``start``/``end`` become the API's ``filter`` (``endDate ge start and startDate le end``),
+        combined with ``filter`` by ``and``. Employer-wide loads get an ``employee_id`` column
+        (the ``submitted_by_id`` of the request: the items name no employment); per-employment
+        loads get ``employment_id``.
         """
         start_s, end_s = _iso_date(start, name="start"), _iso_date(end, name="end")
         if start_s and end_s and start_s > end_s:
             msg = f"start ({start_s}) is after end ({end_s}); swap them"
             raise ConfigurationError(msg)
-        clauses = [c for c in (filter,) if c]
+        clauses = [f"({filter})" if filter and (start_s or end_s) else filter] if filter else []
         if start_s:
             clauses.append(f"endDate ge '{start_s}'")
         if end_s:
             clauses.append(f"startDate le '{end_s}'")
         params = {"filter": " and ".join(clauses) if clauses else None}
         if employment_id is not None:
-            return self._named(
+            frame = self._named(
                 "employment_leave_requests",
                 version=version,
                 params=params,
                 employmentId=employment_id,
             )
-        if employer_id is None:
+            lead = ["employment_id"]
+        elif employer_id is None:
             msg = "leave_requests needs an employer_id (or employment_id=...)"
             raise ConfigurationError(msg)
-        return self._named("leave_requests", version=version, params=params, employerId=employer_id)
+        else:
+            frame = self._named(
+                "leave_requests", version=version, params=params, employerId=employer_id
+            )
+            lead = ["employer_id"]
+        if "submitted_by_id" in frame.columns and "employee_id" not in frame.columns:
+            frame = frame.with_columns(pl.col("submitted_by_id").alias("employee_id"))
+        return _arrange(frame, [*lead, "employee_id"])
 
     def leave(
         self,
@@ -603,19 +861,22 @@ class Loket(BaseClient):
     ) -> pl.DataFrame:
         """The leave ledger (accruals and taken leave) of every employment of an employer.
 
-        The API has no employer-wide leave list, so this walks the employments concurrently.
+        The API has no employer-wide leave list, so this walks the employments concurrently
+        (``max_concurrency`` at a time). Columns ``employer_id``, ``employment_id`` lead.
         """
+        first = None
         if employment_ids is None:
             employment_ids = self._named("employments", employerId=employer_id)["id"].to_list()
-        ids = list(employment_ids)
+            first = self.last_load
         frame = self._walk(
             RESOURCES["leave"],
             "employmentId",
-            ids,
+            list(employment_ids),
             label="leave",
             version=version,
-            extra_ids={i: {"employerId": employer_id} for i in ids},
+            constant_columns={"employer_id": employer_id},
         )
+        self._merged_report(first, "leave", frame.height)
         return frame
 
     def leave_balances(
@@ -626,11 +887,45 @@ class Loket(BaseClient):
         leave_types: Sequence[int] | None = None,
         version: str | date | None = None,
     ) -> pl.DataFrame:
-        """Leave balances per employment × year × leave type (``leaveBalance[]`` exploded)."""
+        """Leave balances per employment × leave type in the year of ``reference_date``.
+
+        ``leaveBalance[]`` is exploded to one row per employment × year × leave type (an
+        employment without any balance has no row).
+
+        Parameters
+        ----------
+        reference_date
+            Splits usage into ``usage_through_reference_date`` / ``usage_after_reference_date``
+            and picks the year; None = the server's today.
+        leave_types
+            Leave type keys (``leave_type_key``) to load; None = every leave type of the
+            employer (loaded first with :meth:`leave_types`; the API alone would answer only
+            for its default type).
+        """
+        first = None
+        if leave_types is None:
+            types = self.leave_types(employer_id)["leave_type_key"].drop_nulls().unique()
+            leave_types = sorted(types.to_list())
+            first = self.last_load
         params: dict[str, Any] = {"referenceDate": _iso_date(reference_date, name="reference_date")}
-        if leave_types is not None:
-            params["leaveType"] = [int(t) for t in leave_types]
-        return self._named("leave_balances", version=version, params=params, employerId=employer_id)
+        keys = [int(t) for t in leave_types]
+        if keys:
+            params["leaveType"] = keys
+            frame = self._named(
+                "leave_balances", version=version, params=params, employerId=employer_id
+            )
+        else:
+            # No leave types, no balances; asking without leaveType would get the API default.
+            entry = self._entry(RESOURCES["leave_balances"])
+            spec = frames.schema_for(entry, self._version_for(entry, version))
+            frame = frames.empty_frame(spec)
+        if "leave_type_key" in frame.columns:
+            frame = frame.filter(pl.col("leave_type_key").is_not_null())
+        frame = _arrange(frame, ["employer_id", "employee_id", "id", "year", "leave_type_key"])
+        if self.last_load is not None:
+            self.last_load.rows = frame.height
+        self._merged_report(first, "leave_balances", frame.height)
+        return frame
 
     def absences(
         self,
@@ -642,24 +937,29 @@ class Loket(BaseClient):
         """Sick-leave absences of every employee of an employer (walks employees).
 
         ``start_date``/``end_date`` come from ``progress.startDate`` and
-        ``progress.endOfAbsence.date``.
+        ``progress.endOfAbsence.date`` (null while ongoing). Columns ``employer_id``,
+        ``employee_id`` lead.
         """
+        first = None
         if employee_ids is None:
             employee_ids = self._named("employees", employerId=employer_id)["id"].to_list()
-        ids = list(employee_ids)
+            first = self.last_load
         frame = self._walk(
             RESOURCES["absences"],
             "employeeId",
-            ids,
+            list(employee_ids),
             label="absences",
             version=version,
-            extra_ids={i: {"employerId": employer_id} for i in ids},
+            constant_columns={"employer_id": employer_id},
         )
-        return _absence_dates(frame)
+        frame = _arrange(_absence_dates(frame), ["employer_id", "employee_id", "id"])
+        self._merged_report(first, "absences", frame.height)
+        return frame
 
     def national_holidays(
         self, employer_id: str, *, version: str | date | None = None
     ) -> pl.DataFrame:
+        """National holidays of an employer, with their date in the current year."""
         return self._named("national_holidays", version=version, employerId=employer_id)
 
     def leave_calendar(
@@ -670,17 +970,50 @@ class Loket(BaseClient):
         *,
         version: str | date | None = None,
     ) -> pl.DataFrame:
-        """Submitted (not yet handled) leave requests per employee, from the calendar endpoint."""
+        """Submitted (not yet handled) leave requests per employment in [start, end].
+
+        One row per calendar entry (``calendar[]`` exploded): ``employee_id``,
+        ``employment_id``, the department, ``start_date``/``end_date``.
+        """
         start_s, end_s = _iso_date(start, name="start"), _iso_date(end, name="end")
         if start_s and end_s and start_s > end_s:
             msg = f"start ({start_s}) is after end ({end_s}); swap them"
             raise ConfigurationError(msg)
-        return self._named(
+        frame = self._named(
             "leave_calendar",
             version=version,
             params={"startDate": start_s, "endDate": end_s},
             employerId=employer_id,
         )
+        return _arrange(frame, ["employer_id", "employee_id", "employment_id"])
+
+
+_RANK = {"ok": 0, "warning": 1, "error": 2}
+
+
+def _check_paging_params(params: Mapping[str, Any] | None, *, allow_size: bool = True) -> None:
+    """Refuse paging parameters the pager owns (it walks every page itself)."""
+    owned = [
+        k for k in (params or {}) if k in _PAGING_PARAMS and (k != "pageSize" or not allow_size)
+    ]
+    if owned:
+        msg = (
+            f"{', '.join(owned)} is managed by the loader, which loads every page; leave it out "
+            "(pass params={'pageSize': n} to choose the page size, or filter=... to load fewer "
+            "rows)"
+        )
+        raise ConfigurationError(msg)
+
+
+def _page_size(value: Any) -> int:
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        size = 0
+    if isinstance(value, bool) or size < 1:
+        msg = f"pageSize must be a positive integer, not {value!r}"
+        raise ConfigurationError(msg)
+    return size
 
 
 def _absence_dates(frame: pl.DataFrame) -> pl.DataFrame:
@@ -694,4 +1027,5 @@ def _absence_dates(frame: pl.DataFrame) -> pl.DataFrame:
         for src, dst in renames.items()
         if src in frame.columns and dst not in frame.columns
     ]
-    return frame.with_columns(exprs) if exprs else frame
+    frame = frame.with_columns(exprs) if exprs else frame
+    return _arrange(frame, ["employer_id", "employee_id", "id", "start_date", "end_date"])

@@ -11,7 +11,9 @@ the OAuth authorization-code flow, loads vends and leave data, and writes:
 from __future__ import annotations
 
 import html
+import inspect
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -24,7 +26,16 @@ import polars as pl
 
 from loketvalinso import snapshots
 
-__all__ = ["DemoResult", "load_demo_frames", "render_report", "run_demo", "write_report"]
+__all__ = [
+    "DemoResult",
+    "employments_with_department",
+    "load_demo_frames",
+    "render_report",
+    "report_from_snapshots",
+    "run_demo",
+    "summary",
+    "write_report",
+]
 
 
 @dataclass
@@ -35,6 +46,14 @@ class DemoResult:
     parquet: dict[str, Path] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+
+
+def employments_with_department(loket: Any, employer_id: str) -> pl.DataFrame:
+    """Employments with their department (``department_id``, ``department``) when the loader
+    offers it (``with_department=True``), else the plain employments."""
+    if "with_department" in inspect.signature(loket.employments).parameters:
+        return loket.employments(employer_id, with_department=True)
+    return loket.employments(employer_id)
 
 
 def load_demo_frames(
@@ -63,7 +82,7 @@ def load_demo_frames(
         reports: dict[str, list[Any]] = {}
         for employer_id in frames["employers"]["id"].to_list():
             for name, load in (
-                ("employments", lambda e: loket.employments(e)),
+                ("employments", lambda e: employments_with_department(loket, e)),
                 ("departments", lambda e: loket.departments(e)),
                 ("leave_requests", lambda e: loket.leave_requests(e)),
                 ("leave_balances", lambda e: loket.leave_balances(e)),
@@ -140,6 +159,8 @@ def render_report(
         import vl_convert
 
         javascript = vl_convert.javascript_bundle()
+    # The bundle is inlined: it must not be able to end its own <script> element.
+    javascript = re.sub(r"</(script)", r"<\\/\1", javascript, flags=re.IGNORECASE)
     rows = "".join(
         "<tr>"
         + "".join(
@@ -155,8 +176,9 @@ def render_report(
             f"<section><h2>{html.escape(_TITLES.get(name, name))}</h2>"
             f'<div class="chart" id="chart-{i}" data-chart="{html.escape(name)}"></div></section>'
         )
-    # json.dumps + escaping "</" keeps a spec from closing the <script> element early.
-    spec_json = json.dumps(dict(specs)).replace("</", "<\\/")
+    # "<" only occurs inside JSON strings, where \u003c means the same; so no spec text can
+    # close the <script> element early or open an HTML comment.
+    spec_json = json.dumps(dict(specs)).replace("<", "\\u003c")
     generated = datetime.now(UTC).isoformat(timespec="seconds")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -169,7 +191,9 @@ section {{ margin: 2rem 0; }} .chart {{ min-height: 200px; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>Generated {generated} by loketvalinso. Data comes from the sources below; every frame is
-also saved next to this file as Parquet, with the same provenance in its metadata.</p>
+also saved next to this file as Parquet, with the same provenance in its metadata
+(<code>lv.snapshots.load(folder)</code> reads them back with no server). The charts are
+interactive: drag on a time axis to filter the linked panels, double-click to clear.</p>
 <table><tr><th>frame</th><th>rows</th><th>source</th><th>resource version</th><th>loaded at</th></tr>
 {rows}</table>
 {"".join(sections)}
@@ -222,14 +246,50 @@ def write_report(
     return result
 
 
+def summary(result: DemoResult) -> str:
+    """What a demo run wrote: the report, every chart image and every snapshot, one per line."""
+
+    def rel(path: Path) -> str:
+        try:
+            return str(path.relative_to(result.out))
+        except ValueError:
+            return str(path)
+
+    lines = [f"wrote {result.out}/ in {result.seconds:.1f} s:", f"  {rel(result.report)}"]
+    for name, files in result.charts.items():
+        lines.append(f"  {rel(files['svg'])}  {rel(files['png'])}  ({name})")
+    for name, path in result.parquet.items():
+        lines.append(f"  {rel(path)}  ({result.rows.get(name, 0):,} rows, provenance in metadata)")
+    lines.append(f"open {result.report} in a browser (it needs no network);")
+    lines.append(f"reload the data with no server: lv.snapshots.load({str(result.out)!r})")
+    return "\n".join(lines)
+
+
 def run_demo(
     *,
     out: str | Path = "data/demo",
     seed: int = 42,
     progress: bool | None = True,
+    sizes: Any = None,
+    images: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> DemoResult:
-    """The main job: mock → OAuth login → loads → charts → report.html + PNG/SVG + Parquet."""
+    """The main job: mock → OAuth login → loads → charts → report.html + PNG/SVG + Parquet.
+
+    Parameters
+    ----------
+    out
+        Output folder (created).
+    seed, sizes
+        The mock world (``sizes``: a :class:`~loketvalinso.mock.WorldSizes`; default the full
+        demo world: 200k vends, 600 employees).
+    progress
+        Progress bars while loading.
+    images
+        Also write SVG and PNG of every chart.
+    log
+        Where progress lines go (default: stdout; details on stderr).
+    """
     from loketvalinso import mock
 
     say = log or (
@@ -239,15 +299,28 @@ def run_demo(
     )
     started = time.perf_counter()
     say(f"starting the embedded mock (seed {seed}) over HTTP on loopback …")
-    with mock.serve(seed=seed) as server:
+    with mock.serve(seed=seed, sizes=sizes) as server:
         say(f"  mock on {server.url}; logging in through OAuth (authorization code + PKCE)")
         frames, provenance = load_demo_frames(server, progress=progress)
     for name, frame in frames.items():
         say(f"  loaded {name}: {frame.height:,} rows")
-    result = write_report(frames, provenance, out, log=say)
+    result = write_report(frames, provenance, out, images=images, log=say)
     result.seconds = time.perf_counter() - started
-    say(f"wrote {result.report}")
-    say(f"wrote {len(result.charts)} charts as SVG and PNG in {Path(out) / 'charts'}")
-    say(f"wrote {len(result.parquet)} Parquet snapshots in {Path(out)} (provenance in metadata)")
-    say(f"done in {result.seconds:.1f} s")
+    say(summary(result))
     return result
+
+
+def report_from_snapshots(
+    snapshot_dir: str | Path,
+    out: str | Path,
+    *,
+    title: str = "loketvalinso report (from snapshots)",
+    images: bool = True,
+) -> DemoResult:
+    """Rebuild the report from Parquet snapshots (a demo's output folder), with no server.
+
+    The provenance of each frame is carried over, so the new report says where the data came
+    from and when it was loaded.
+    """
+    snap = snapshots.load(snapshot_dir)
+    return write_report(dict(snap.frames), snap.provenance, out, title=title, images=images)

@@ -21,10 +21,10 @@ import polars as pl
 from loketvalinso import frames
 from loketvalinso._client import BaseClient, CacheOption, merge_params
 from loketvalinso.auth import ValinsoAuth, valinso_base_url
-from loketvalinso.errors import ConfigurationError
+from loketvalinso.errors import ConfigurationError, ResponseFormatError
 from loketvalinso.http import check_url_security
 from loketvalinso.loadreport import LoadReport
-from loketvalinso.paging import OffsetLimitPaging, paginate
+from loketvalinso.paging import OffsetLimitPaging, PageMeta, ParsedPage, paginate
 from loketvalinso.responses import raise_for_response
 from loketvalinso.retry import RetryPolicy
 
@@ -78,6 +78,11 @@ class Valinso(BaseClient):
         As for :class:`~loketvalinso.Loket`.
     limit
         Items per page requested (``limit``).
+    keep_for_offline
+        Also store responses the server marks as not reusable, so that a later
+        ``offline=True`` session with the same cache folder can load them (with a
+        :class:`~loketvalinso.errors.CacheWarning`). The data stays on disk in a folder only you
+        can read (mode 0700); such entries are still never served while online.
     """
 
     def __init__(
@@ -93,6 +98,7 @@ class Valinso(BaseClient):
         max_concurrency: int = 8,
         limit: int = 1000,
         strict: bool = False,
+        keep_for_offline: bool = False,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
@@ -115,6 +121,7 @@ class Valinso(BaseClient):
             identity=self._auth.identity,
             cache=cache,
             offline=offline,
+            keep_for_offline=keep_for_offline,
             progress=progress,
             max_concurrency=max_concurrency,
             strict=strict,
@@ -139,7 +146,7 @@ class Valinso(BaseClient):
     def _load_list(
         self, path: str, spec: Any, *, params: Mapping[str, Any] | None = None, label: str
     ) -> pl.DataFrame:
-        parse = frames.page_parser(spec, cache=self._cache)
+        parse = frames.page_parser(spec, cache=self._cache) if spec is not None else _parse_any
 
         def work(report: LoadReport) -> pl.DataFrame:
             pages = paginate(
@@ -156,6 +163,8 @@ class Valinso(BaseClient):
                 label=label,
             )
             parts = [p.data for p in pages if p.data is not None and len(p.data)]
+            if spec is None:
+                return frames.concat_pages(parts)
             return frames.concat_pages(parts, spec=spec) if parts else frames.empty_frame(spec)
 
         return self._run_load(label, self.base_url + path, work)
@@ -196,9 +205,18 @@ class Valinso(BaseClient):
         )
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
-        """Any GET endpoint whose ``result`` is an object or a list, as a DataFrame."""
+        """Any GET endpoint whose ``result`` is an object or a list, as a DataFrame.
+
+        Known resources (``/vends``, ``/devices``, ``/device/{id}``, ``/products``,
+        ``/locations``) get their typed columns; for any other path every field of the items
+        becomes a column, typed from the values (nested values as JSON text).
+        """
         path = "/" + path.strip("/")
-        return self._load_list(path, frames.valinso_spec(None), params=params, label=path)
+        first = path.strip("/").split("/", 1)[0]
+        known = {"device": "devices"}.get(first, first)
+        if known in frames.VALINSO_FIELDS:
+            return self._load_list(path, frames.valinso_spec(known), params=params, label=path)
+        return self._load_list(path, None, params=params, label=path)
 
     def post(self, path: str, payload: Mapping[str, Any]) -> Any:
         """POST JSON (e.g. ``post("/vends", {"items": [...]})``); returns ``result``.
@@ -215,3 +233,39 @@ class Valinso(BaseClient):
 
     def create_vends(self, items: Sequence[Mapping[str, Any]]) -> Any:
         return self.post("/vends", {"items": list(items)})
+
+
+def _parse_any(body: bytes, context: Any) -> ParsedPage:
+    """A page of an endpoint with no known fields: every item field becomes a column.
+
+    The slow path (Python objects), for ad-hoc endpoints only: dtypes come from all the values
+    of the page, nested objects and lists become JSON text so pages always concatenate.
+    """
+    url = getattr(context, "url", None)
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        msg = f"malformed JSON: {exc}"
+        raise ResponseFormatError(msg, url=url, page=getattr(context, "page", None)) from exc
+    if not isinstance(data, dict) or "result" not in data:
+        msg = "the response has no result"
+        raise ResponseFormatError(msg, url=url, page=getattr(context, "page", None))
+    result = data["result"]
+    items = result if isinstance(result, list) else [result]
+    rows = [
+        {
+            k: orjson.dumps(v).decode() if isinstance(v, dict | list) else v
+            for k, v in (it.items() if isinstance(it, dict) else {"value": it}.items())
+        }
+        for it in items
+        if it is not None
+    ]
+    frame = pl.from_dicts(rows, infer_schema_length=None) if rows else pl.DataFrame()
+    paging = data.get("paging") if isinstance(data.get("paging"), dict) else {}
+    meta = PageMeta(
+        item_count=len(rows),
+        offset=paging.get("offset"),
+        limit=paging.get("limit"),
+        total=paging.get("total"),
+    )
+    return ParsedPage(meta=meta, data=frame)

@@ -1,28 +1,35 @@
-"""Login and version widgets for Jupyter (``pip install loketvalinso[widgets]``).
+"""Login and version widgets for Jupyter (``pip install "loketvalinso[widgets]"``).
 
-Secrets typed into a widget are cleared as soon as they were used, so a saved notebook's
-widget state holds no client secret, pasted code or api key.
+Secrets typed into a widget are cleared as soon as they were used (or refused), so a saved
+notebook's widget state holds no client secret, pasted redirect URL or code, or api key. The
+secrets live on only inside the client object (:attr:`LoketLogin.client`), in memory.
 
->>> login = lv.widgets.LoketLogin(); login            # pick "embedded mock", click Log in
+>>> login = lv.widgets.LoketLogin(); login            # pick an environment, click Log in
 >>> loket = login.client
 >>> lv.widgets.VersionPicker(loket)
+>>> vlogin = lv.widgets.ValinsoLogin(); vlogin        # api key, Test connection
+>>> valinso = vlogin.client
 """
 
 from __future__ import annotations
 
 import html
+import warnings
+from collections.abc import Iterator
 from datetime import date
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from loketvalinso.errors import LoketValinsoError
+from loketvalinso.errors import LoketValinsoError, ObsoleteVersionWarning
 
 if TYPE_CHECKING:
     from loketvalinso.loket import Loket
-    from loketvalinso.mock import MockServer
+    from loketvalinso.mock import MockServer, WorldSizes
     from loketvalinso.valinso import Valinso
 
-__all__ = ["LoketLogin", "ValinsoLogin", "VersionPicker", "shared_mock"]
+__all__ = ["MOCK", "LoketLogin", "ValinsoLogin", "VersionPicker", "shared_mock", "widget_tree"]
 
+#: The value of the "embedded mock" choice in the environment/version dropdowns.
 MOCK = "embedded mock"
 _shared_mock: MockServer | None = None
 
@@ -36,14 +43,24 @@ def _ipywidgets() -> Any:
     return ipywidgets
 
 
-def shared_mock(seed: int = 42) -> MockServer:
-    """One embedded mock server per kernel, started on first use (over real HTTP)."""
+def shared_mock(seed: int = 42, *, sizes: WorldSizes | None = None) -> MockServer:
+    """One embedded mock server per kernel, started on first use (over real HTTP on loopback).
+
+    ``seed``/``sizes`` only matter for the first call (or after the server was closed).
+    """
     global _shared_mock
     if _shared_mock is None or _shared_mock._http is None:
         from loketvalinso import mock
 
-        _shared_mock = mock.serve(seed=seed)
+        _shared_mock = mock.serve(seed=seed, sizes=sizes)
     return _shared_mock
+
+
+def widget_tree(root: Any) -> Iterator[Any]:
+    """Every ipywidget under ``root`` (itself included): for state checks in tests."""
+    yield root
+    for child in getattr(root, "children", ()) or ():
+        yield from widget_tree(child)
 
 
 def _status_html(text: str, kind: str) -> str:
@@ -52,38 +69,79 @@ def _status_html(text: str, kind: str) -> str:
     return f'<span style="color:{colours[kind]}">{icon} {html.escape(text)}</span>'
 
 
+def _badge(text: str) -> str:
+    return (
+        '<span style="background:#fff8c5;color:#9a6700;border:1px solid #d4a72c;'
+        'border-radius:1em;padding:0 0.6em;font-size:0.85em;margin-left:0.5em">'
+        f"⚠ {html.escape(text)}</span>"
+    )
+
+
 def _error_text(exc: BaseException) -> str:
-    # Library errors never contain secrets; anything else is reduced to its type.
-    if isinstance(exc, LoketValinsoError | ValueError):
+    # Library errors are written never to contain secrets; anything else (which might echo an
+    # input) is reduced to its type.
+    if isinstance(exc, LoketValinsoError):
         return str(exc)
-    return f"{type(exc).__name__} (see the log for details)"
+    return f"{type(exc).__name__}: the request failed (check the settings and try again)"
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc or url
 
 
 class LoketLogin:
-    """Log in to Loket: environment, client id/secret, then the authorization link.
+    """Log in to Loket: environment, client id and secret, then the authorization link.
 
-    The authorization code flow is the only one that works when the kernel runs elsewhere:
-    click *Log in*, open the link, log in, and paste the URL you were redirected to (or its
-    ``code``) into the field, then click *Finish*. With the *embedded mock* the link is followed
-    for you. On success :attr:`client` is a logged-in :class:`~loketvalinso.Loket` and every
-    secret field is cleared.
+    The authorization-code flow (with PKCE) is the one that works when the kernel runs on
+    another machine: click *Log in*, open the link, log in at Loket, and paste the URL your
+    browser lands on (or just its ``code``) into the field, then click *Finish*. With the
+    *embedded mock* the mock's login page is followed for you.
+
+    On success :attr:`client` is a logged-in :class:`~loketvalinso.Loket`. The secret field is
+    cleared as soon as *Log in* is clicked and the pasted URL as soon as *Finish* is clicked,
+    whether or not they worked, so a saved notebook holds neither.
+
+    Parameters
+    ----------
+    environment
+        ``"embedded mock"`` (default), ``"production"``, ``"acceptance"`` or ``"test"``.
+    client_id, redirect_uri
+        Pre-filled values (not secrets), e.g. from environment variables.
+    client_options
+        Extra keyword arguments for :class:`~loketvalinso.Loket` (``cache=``, ``progress=``, or
+        ``base_url``/``token_url``/``authorize_url`` to point a real-environment login at another
+        server).
+    mock
+        The mock server to use for the *embedded mock* choice (default: :func:`shared_mock`).
     """
 
     def __init__(
-        self, *, environment: str = MOCK, client_options: dict[str, Any] | None = None
+        self,
+        *,
+        environment: str = MOCK,
+        client_id: str = "",
+        redirect_uri: str = "",
+        client_options: dict[str, Any] | None = None,
+        mock: MockServer | None = None,
     ) -> None:
         w = _ipywidgets()
         from loketvalinso.auth import LOKET_ENVIRONMENTS
 
         self._client_options = dict(client_options or {})
+        self._mock = mock
         self.client: Loket | None = None
         self._pending: Loket | None = None
-        self.environment = w.Dropdown(
-            options=[MOCK, *LOKET_ENVIRONMENTS], value=environment, description="Environment"
+        options = [("embedded mock (offline)", MOCK)] + [
+            (f"{name} ({_host(env.api_url)})", name) for name, env in LOKET_ENVIRONMENTS.items()
+        ]
+        self.environment = w.Dropdown(options=options, value=environment, description="Environment")
+        self.client_id = w.Text(
+            value=client_id, description="Client id", placeholder="from Loket.nl"
         )
-        self.client_id = w.Text(description="Client id", placeholder="from Loket.nl")
         self.client_secret = w.Password(description="Secret", placeholder="client secret")
-        self.redirect_uri = w.Text(description="Redirect URI", placeholder="https://…/callback")
+        self.redirect_uri = w.Text(
+            value=redirect_uri, description="Redirect URI", placeholder="https://…/callback"
+        )
         self.login_button = w.Button(description="Log in", button_style="primary", icon="sign-in")
         self.auth_link = w.HTML(value="")
         self.redirect = w.Password(
@@ -93,7 +151,7 @@ class LoketLogin:
         self.status = w.HTML(value=_status_html("not logged in", "info"))
         self.login_button.on_click(lambda _b: self.log_in())
         self.finish_button.on_click(lambda _b: self.finish())
-        self.environment.observe(lambda _c: self._sync_fields(), names="value")
+        self.environment.observe(lambda _c: self._environment_changed(), names="value")
         self.widget = w.VBox(
             [
                 self.environment,
@@ -108,10 +166,24 @@ class LoketLogin:
         )
         self._sync_fields()
 
+    # -- state ---------------------------------------------------------------------------------
+
     def _sync_fields(self) -> None:
         is_mock = self.environment.value == MOCK
         for field in (self.client_id, self.client_secret, self.redirect_uri):
             field.disabled = is_mock
+        self.redirect.disabled = is_mock
+
+    def _environment_changed(self) -> None:
+        self._abandon_pending()
+        self.auth_link.value = ""
+        self.finish_button.disabled = True
+        self._sync_fields()
+
+    def _abandon_pending(self) -> None:
+        if self._pending is not None:
+            self._pending.close()
+            self._pending = None
 
     def _set_status(self, text: str, kind: str) -> None:
         self.status.value = _status_html(text, kind)
@@ -124,43 +196,61 @@ class LoketLogin:
     def logged_in(self) -> bool:
         return self.client is not None
 
+    def widgets(self) -> list[Any]:
+        """Every ipywidget this login is made of."""
+        return list(widget_tree(self.widget))
+
+    # -- actions -------------------------------------------------------------------------------
+
     def log_in(self) -> None:
         """What the *Log in* button does."""
         from loketvalinso.loket import Loket
 
+        secret = self.client_secret.value or None
+        self._clear_secrets()  # used (or refused) now: never left in the widget state
+        self._abandon_pending()
         try:
             if self.environment.value == MOCK:
-                self.client = Loket.from_mock(shared_mock(), **self._client_options)
+                server = self._mock or shared_mock()
+                self.client = Loket.from_mock(server, **self._client_options)
                 self.auth_link.value = ""
-                self._set_status("logged in to the embedded mock", "ok")
+                self.finish_button.disabled = True
+                self._set_status(f"logged in to the embedded mock ({_host(server.url)})", "ok")
                 return
-            if not self.client_id.value.strip() or not self.redirect_uri.value.strip():
-                self._set_status("enter the client id and redirect URI first", "error")
+            client_id = self.client_id.value.strip()
+            redirect_uri = self.redirect_uri.value.strip()
+            if not client_id or not redirect_uri:
+                self._set_status(
+                    "enter the client id and redirect URI (and the secret, if your client has "
+                    "one), then click Log in again",
+                    "error",
+                )
                 return
             self._pending = Loket(
                 environment=self.environment.value,
-                client_id=self.client_id.value.strip(),
-                client_secret=self.client_secret.value or None,
-                redirect_uri=self.redirect_uri.value.strip(),
+                client_id=client_id,
+                client_secret=secret,
+                redirect_uri=redirect_uri,
                 **self._client_options,
             )
-            # The secret now lives only in the client object, not in the widget state.
-            self.client_secret.value = ""
             url = self._pending.authorization_url()
-            self.auth_link.value = (
-                f'<a href="{html.escape(url)}" target="_blank">Open the Loket login page</a>, '
-                "log in, then paste the URL you land on below and click Finish."
-            )
-            self.finish_button.disabled = False
-            self._set_status("waiting for the redirect URL", "info")
         except Exception as exc:  # shown in the widget, never raised into the event loop
-            self._clear_secrets()
+            self._abandon_pending()
             self._set_status(_error_text(exc), "error")
+            return
+        self.auth_link.value = (
+            f'1. <a href="{html.escape(url)}" target="_blank" rel="noopener">Open the Loket '
+            f"login page ({html.escape(_host(url))})</a> and log in.<br>"
+            "2. Paste the URL your browser lands on (or its <code>code</code>) below and "
+            "click <b>Finish</b>."
+        )
+        self.finish_button.disabled = False
+        self._set_status("waiting for the redirect URL", "info")
 
     def finish(self) -> None:
         """What the *Finish* button does: exchange the pasted redirect URL or code."""
         pasted = self.redirect.value.strip()
-        self.redirect.value = ""
+        self._clear_secrets()
         if self._pending is None:
             self._set_status("click Log in first", "error")
             return
@@ -170,12 +260,17 @@ class LoketLogin:
         try:
             self._pending.finish_login(pasted)
         except Exception as exc:
-            self._set_status(_error_text(exc), "error")
+            self._set_status(
+                f"{_error_text(exc)} — click Log in for a fresh link if the code was used or expired",
+                "error",
+            )
             return
         self.client, self._pending = self._pending, None
         self.finish_button.disabled = True
         self.auth_link.value = ""
-        self._set_status(f"logged in to {self.environment.value}", "ok")
+        self._set_status(
+            f"logged in to {self.environment.value} ({_host(self.client.base_url)})", "ok"
+        )
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -184,19 +279,47 @@ class LoketLogin:
 class ValinsoLogin:
     """Connect to Valinso: version (or base URL) and api key; *Test connection* checks it.
 
-    The key field is cleared after use; :attr:`client` is a :class:`~loketvalinso.Valinso`.
+    *Test connection* builds a client and loads the devices. The key field is cleared as soon
+    as it is used (whether the key worked or not); :attr:`client` is a
+    :class:`~loketvalinso.Valinso` once a test succeeded, None otherwise. With the
+    *embedded mock* and an empty key the mock's own key is used.
+
+    Parameters
+    ----------
+    version
+        ``"embedded mock"`` (default), ``"head"`` or ``"2.0.0"``.
+    base_url
+        Pre-filled base URL (overrides the version's URL).
+    client_options
+        Extra keyword arguments for :class:`~loketvalinso.Valinso` (``cache=``, ...).
+    mock
+        The mock server for the *embedded mock* choice (default: :func:`shared_mock`).
     """
 
     def __init__(
-        self, *, version: str = MOCK, client_options: dict[str, Any] | None = None
+        self,
+        *,
+        version: str = MOCK,
+        base_url: str = "",
+        client_options: dict[str, Any] | None = None,
+        mock: MockServer | None = None,
     ) -> None:
         w = _ipywidgets()
         self._client_options = dict(client_options or {})
+        self._mock = mock
         self.client: Valinso | None = None
         self.version = w.Dropdown(
-            options=[MOCK, "head", "2.0.0"], value=version, description="Version"
+            options=[
+                ("embedded mock (offline)", MOCK),
+                ("head (latest)", "head"),
+                ("2.0.0", "2.0.0"),
+            ],
+            value=version,
+            description="Version",
         )
-        self.base_url = w.Text(description="Base URL", placeholder="optional: overrides version")
+        self.base_url = w.Text(
+            value=base_url, description="Base URL", placeholder="optional: overrides the version"
+        )
         self.api_key = w.Password(description="API key", placeholder="from Valinso support")
         self.test_button = w.Button(description="Test connection", button_style="primary")
         self.status = w.HTML(value=_status_html("not connected", "info"))
@@ -212,33 +335,43 @@ class ValinsoLogin:
     def connected(self) -> bool:
         return self.client is not None
 
+    def widgets(self) -> list[Any]:
+        """Every ipywidget this login is made of."""
+        return list(widget_tree(self.widget))
+
     def test_connection(self) -> None:
         """What the *Test connection* button does: build a client and load the devices."""
         from loketvalinso.valinso import Valinso
 
         key = self.api_key.value.strip()
-        self.api_key.value = ""
+        self.api_key.value = ""  # used now: never left in the widget state
+        client: Valinso | None = None
         try:
             options = dict(self._client_options)
-            if self.version.value == MOCK and not self.base_url.value.strip():
-                server = shared_mock()
-                base_url = server.valinso_url
+            base_url = self.base_url.value.strip() or None
+            if self.version.value == MOCK:
+                server = self._mock or shared_mock()
+                base_url = base_url or server.valinso_url
                 key = key or server.credentials.valinso_api_key
                 version = "head"
             else:
-                base_url = self.base_url.value.strip() or None
-                version = "head" if self.version.value == MOCK else self.version.value
+                version = self.version.value
             if not key:
-                self._set_status("enter the api key first", "error")
+                self._set_status("enter the api key (from Valinso support) first", "error")
                 return
             client = Valinso(api_key=key, version=version, base_url=base_url, **options)
             devices = client.devices()
         except Exception as exc:
+            if client is not None:
+                client.close()
             self.client = None
-            self._set_status(_error_text(exc), "error")
+            hint = ""
+            if isinstance(exc, LoketValinsoError) and "api" not in str(exc).lower():
+                hint = " — check the api key and the base URL"
+            self._set_status(_error_text(exc) + hint, "error")
             return
         self.client = client
-        self._set_status(f"connected: {devices.height} devices", "ok")
+        self._set_status(f"connected to {_host(client.base_url)}: {devices.height} devices", "ok")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -247,19 +380,23 @@ class ValinsoLogin:
 class VersionPicker:
     """Choose the resource version per Loket resource, and see what the server serves.
 
-    Per resource: its documented versions, a date picker (newest version on or before it),
-    the served ``resourceVersion`` after *Check*, and a warning badge when that version has an
-    ``obsoleteDate``. *Apply* changes the client's choice (``loket.set_version``).
+    Per resource: its documented versions (the one the client asks for in bold), a date
+    picker (the newest version on or before the date is used; empty = the newest), *Apply*
+    (``loket.set_version``), and *Check*, which asks the server for one page and shows the
+    served ``resourceVersion`` with a warning badge when it has an ``obsoleteDate``.
     """
 
-    def __init__(self, loket: Loket, *, employer_id: str | None = None) -> None:
+    def __init__(
+        self, loket: Loket, *, employer_id: str | None = None, resource: str = "employees"
+    ) -> None:
         w = _ipywidgets()
         from loketvalinso.loket import RESOURCES
 
         self.loket = loket
         self._employer_id = employer_id
-        names = [n for n in RESOURCES if n != "employer"]
-        self.resource = w.Dropdown(options=names, value="employees", description="Resource")
+        self._ids: dict[str, str] = {}
+        names = [n for n in RESOURCES if "{" not in RESOURCES[n].rsplit("/", 1)[-1]]
+        self.resource = w.Dropdown(options=names, value=resource, description="Resource")
         self.versions = w.HTML(value="")
         self.date = w.DatePicker(description="On or before")
         self.apply_button = w.Button(description="Apply", button_style="primary")
@@ -267,7 +404,7 @@ class VersionPicker:
         self.served = w.HTML(value="")
         self.apply_button.on_click(lambda _b: self.apply())
         self.check_button.on_click(lambda _b: self.check())
-        self.resource.observe(lambda _c: self._show_versions(), names="value")
+        self.resource.observe(lambda _c: self._resource_changed(), names="value")
         self.widget = w.VBox(
             [
                 self.resource,
@@ -277,18 +414,25 @@ class VersionPicker:
                 self.served,
             ]
         )
+        self._resource_changed()
+
+    def _resource_changed(self) -> None:
+        from loketvalinso.loket import RESOURCES
+
+        chosen = self.loket.versions.get(RESOURCES[self.resource.value])
+        self.date.value = date.fromisoformat(chosen) if chosen else None
         self._show_versions()
 
     def _show_versions(self) -> None:
         name = self.resource.value
-        documented = self.loket.resource_versions(name)
+        documented = _documented_versions(self.loket, name)
         chosen = self.loket.resolve_version(name)
         items = ", ".join(f"<b>{v}</b>" if v == chosen else v for v in documented)
         self.versions.value = f"documented versions: {items} (bold = what the client asks for)"
         self.served.value = ""
 
     def apply(self) -> None:
-        """Set the chosen date (or clear it: newest) for the selected resource."""
+        """Set the chosen date (or, with no date, the newest version) for the resource."""
         picked: date | None = self.date.value
         try:
             self.loket.set_version(self.resource.value, picked)
@@ -297,47 +441,109 @@ class VersionPicker:
             return
         self._show_versions()
 
-    def _probe_params(self) -> dict[str, Any]:
-        from loketvalinso.loket import RESOURCES
+    # -- checking what is served ---------------------------------------------------------------
 
-        template = RESOURCES[self.resource.value]
-        params: dict[str, Any] = {}
-        if "{employerId}" in template:
-            if self._employer_id is None:
-                self._employer_id = self.loket.employers()["id"][0]
-            params["employerId"] = self._employer_id
-        if "{employmentId}" in template:
-            params["employmentId"] = self.loket.employments(self._need_employer())["id"][0]
-        if "{employeeId}" in template:
-            params["employeeId"] = self.loket.employees(self._need_employer())["id"][0]
-        return params
-
-    def _need_employer(self) -> str:
+    def _employer(self) -> str:
         if self._employer_id is None:
-            self._employer_id = self.loket.employers()["id"][0]
+            employers = self.loket.employers()
+            if employers.is_empty():
+                msg = "this login sees no employers, so there is nothing to check"
+                raise LoketValinsoError(msg)
+            self._employer_id = str(employers["id"][0])
         return self._employer_id
 
-    def check(self) -> None:
-        """Ask the server for one item of the resource and show the version it served."""
+    def _first_id(self, key: str, load: Any) -> str:
+        if key not in self._ids:
+            frame = load(self._employer())
+            if frame.is_empty():
+                msg = f"the first employer has no {key}s to check this resource with"
+                raise LoketValinsoError(msg)
+            self._ids[key] = str(frame["id"][0])
+        return self._ids[key]
+
+    def _probe_params(self, template: str) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        if "{employerId}" in template:
+            params["employerId"] = self._employer()
+        if "{employmentId}" in template:
+            params["employmentId"] = self._first_id("employment", self.loket.employments)
+        if "{employeeId}" in template:
+            params["employeeId"] = self._first_id("employee", self.loket.employees)
+        return params
+
+    def served_version(self) -> dict[str, str | None]:
+        """``{"resource_version", "obsolete_date"}`` of the selected resource, from one page."""
         from loketvalinso.loket import RESOURCES
 
         name = self.resource.value
-        query: dict[str, Any] = {"pageSize": 1}
-        if name == "leave_calendar":
-            query.update({"startDate": "2026-01-01", "endDate": "2026-12-31"})
+        template = RESOURCES[name]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ObsoleteVersionWarning)  # shown as a badge instead
+            params = self._probe_params(template)
+            served = getattr(self.loket, "served_version", None)
+            if served is not None:
+                extra: dict[str, Any] = {}
+                if name == "leave_calendar":
+                    extra["params"] = _calendar_window()
+                return dict(served(name, **extra, **params))
+            return _served_version_fallback(self.loket, name, params)
+
+    def check(self) -> None:
+        """What *Check served version* does."""
         try:
-            self.loket.get(RESOURCES[name], params=query, **self._probe_params())
+            info = self.served_version()
         except Exception as exc:
             self.served.value = _status_html(_error_text(exc), "error")
             return
-        report = self.loket.last_load
-        versions = sorted(getattr(report, "versions", []) or [])
-        obsolete = sorted(getattr(report, "obsolete_dates", []) or [])
-        text = f"served resourceVersion {', '.join(versions) or 'unknown'}"
+        version = info.get("resource_version") or "unknown"
+        obsolete = info.get("obsolete_date")
+        text = _status_html(f"served resourceVersion {version}", "warn" if obsolete else "ok")
         if obsolete:
-            self.served.value = _status_html(f"{text} — obsolete on {', '.join(obsolete)}", "warn")
-        else:
-            self.served.value = _status_html(text, "ok")
+            text += _badge(f"obsolete on {obsolete}: choose a newer version")
+        self.served.value = text
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
+
+
+def _calendar_window() -> dict[str, str]:
+    year = date.today().year
+    return {"startDate": f"{year}-01-01", "endDate": f"{year}-12-31"}
+
+
+def _documented_versions(loket: Loket, name: str) -> list[str]:
+    try:
+        return list(loket.resource_versions(name))
+    except AttributeError:  # Loket.resource_versions read the catalogue entry as an object
+        from loketvalinso.loket import RESOURCES
+
+        return list(loket._entry(RESOURCES[name])["versions"])
+
+
+def _served_version_fallback(
+    loket: Loket, name: str, path_params: dict[str, Any]
+) -> dict[str, str | None]:
+    """One page of the resource, read directly (until ``Loket.served_version`` exists)."""
+    import orjson
+
+    from loketvalinso.loket import RESOURCES
+    from loketvalinso.responses import raise_for_response
+
+    entry = loket._entry(RESOURCES[name])
+    path = loket._fill_path(entry, entry["path"], path_params)
+    version = loket.resolve_version(name)
+    query: dict[str, Any] = {}
+    if entry["paging"]:
+        query.update({"pageNumber": 1, "pageSize": 1})
+    if name == "leave_calendar":
+        query.update(_calendar_window())
+    response = loket._http.get(
+        path, params=query, headers={"Accept": f"application/json;version={version}"}
+    )
+    raise_for_response(response, api="loket")
+    body = orjson.loads(response.content) if response.content else {}
+    served = (body.get("version") if isinstance(body, dict) else None) or {}
+    return {
+        "resource_version": served.get("resourceVersion"),
+        "obsolete_date": served.get("obsoleteDate"),
+    }

@@ -89,6 +89,7 @@ ENDPOINTS: dict[str, tuple[str, ...]] = {
     "/providers/employers/employees/{employeeId}/absences": ("2020-03-16",),
     "/providers/employers/{employerId}/nationalholidays": _V2018,
     "/providers/employers/{employerId}/employees/employments/calendar/leaverequests": _V2018,
+    "/providers/employers/{employerId}/actualorganizationalentities": _V2018,
 }
 #: Image endpoints (no JSON version; ``Accept`` is not checked).
 IMAGE_ENDPOINTS = (
@@ -384,6 +385,9 @@ class LoketApi:
             "/providers/employers/{employerId}/nationalholidays": self._national_holidays,
             "/providers/employers/{employerId}/employees/employments/calendar/leaverequests": (
                 self._calendar_leave_requests
+            ),
+            "/providers/employers/{employerId}/actualorganizationalentities": (
+                self._actual_organizational_entities
             ),
         }
         for template, fn in routes.items():
@@ -1460,6 +1464,82 @@ class LoketApi:
                     "enddate": "end_date",
                     "incomerelationshipnumber": "income_relationship_number",
                     "payrolladministration.id": "payroll_administration_id",
+                    "organizationalentity.department.key": "department_id",
+                    "organizationalentity.function.key": "function_key",
+                }
+            )
+        )
+        return encoded, frame.with_row_index("_i")
+
+    def _reference_date(self, ctx: _Ctx, *, code: int) -> date:
+        """``referenceDate`` of the request, or the world's "today"."""
+        raw = ctx.req.param("referenceDate")
+        if not raw:
+            return self.world.reference_date
+        try:
+            return date.fromisoformat(raw[:10])
+        except ValueError:
+            raise _bad_request(
+                f"referenceDate must be a date (YYYY-MM-DD), got {raw!r}.",
+                code=code,
+                version=ctx.version,
+            ) from None
+
+    def _actual_organizational_entities(self, ctx: _Ctx, employerId: str) -> MockResponse:
+        """``GET …/{employerId}/actualorganizationalentities``: one item per employment.
+
+        The world gives each employment one organisational entity spanning the whole
+        employment, so the actual one on ``referenceDate`` is that one. The mock's choices:
+        employments that start after the reference date are left out; an employment that
+        ended before it keeps its last (only) entity, so ended employments still name their
+        department.
+        """
+        self._check_employer(employerId)
+        reference = self._reference_date(ctx, code=1040)
+        encoded, frame = self._param_renders.get_or_make(
+            ("organizational_entities", employerId, reference),
+            lambda: self._render_organizational_entities(employerId, reference),
+        )
+        resource = f"organizational_entities:{employerId}:{reference}"
+        selection = self._select(ctx, resource, frame, None)
+        return self._list(ctx, selection, encoded)
+
+    def _render_organizational_entities(
+        self, employer_id: str, reference: date
+    ) -> tuple[list[bytes], pl.DataFrame]:
+        employments = self.world.employments.filter(
+            (pl.col("employer_id") == employer_id) & (pl.col("start_date") <= reference)
+        )
+        encoded: list[bytes] = []
+        for row in employments.iter_rows(named=True):
+            entity: dict[str, Any] = {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"loketvalinso-orgentity-{row['id']}")),
+                "startDate": row["start_date"],
+                "endDate": row["end_date"],
+            }
+            # department/function are not nullable in the spec: left out when the world has none
+            department = self._department_meta.get(row["department_id"])
+            if department is not None:
+                entity["department"] = department
+            function = self._function_meta.get(row["function_key"])
+            if function is not None:
+                entity["function"] = function
+            entity.update(
+                standardFunction=None,
+                deviatingFunctionDescription=None,
+                deviatingFunctionGroup=None,
+                placeOfEmployment=None,
+                internalTelephoneExtensionNumber=None,
+            )
+            encoded.append(
+                orjson.dumps({"employmentId": row["id"], "organizationalEntity": entity})
+            )
+        frame = employments.select(
+            *self._cols(
+                {
+                    "employmentid": "id",
+                    "organizationalentity.startdate": "start_date",
+                    "organizationalentity.enddate": "end_date",
                     "organizationalentity.department.key": "department_id",
                     "organizationalentity.function.key": "function_key",
                 }

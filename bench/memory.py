@@ -1,0 +1,65 @@
+"""Peak RSS growth of one cold load, in a fresh process (``python -m bench.memory``).
+
+Reads ``{"url", "credentials", "dataset"}`` as JSON on standard input; prints one JSON line
+``{"growth_bytes", "frame_bytes", "rows"}``. The growth is the peak resident set during the load
+(``VmHWM``, reset just before it through ``/proc/self/clear_refs`` where the kernel allows) minus
+the resident set before it, after the imports and the login.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+
+def _status(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def main() -> int:
+    payload = json.loads(sys.stdin.read())
+    from loketvalinso.mock import Credentials
+
+    from bench.run import RemoteMock, toolkit_client, toolkit_load
+
+    remote = RemoteMock(payload["url"], Credentials(**payload["credentials"]))
+    dataset = payload["dataset"]
+    folder = Path(tempfile.mkdtemp(prefix="lv-bench-mem-"))
+    try:
+        client = toolkit_client(remote, dataset, folder)
+        before = _status("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        _reset_peak()
+        frame = toolkit_load(client, dataset)
+        peak = _status("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        client.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    out = {
+        "growth_bytes": max(0, peak - before),
+        "frame_bytes": int(frame.estimated_size()),
+        "rows": frame.height,
+    }
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,428 @@
+"""Generate the notebooks in ``notebooks/`` (committed without outputs).
+
+    python scripts/make_notebooks.py          # (re)write them
+    python scripts/make_notebooks.py --check  # exit 1 when a committed notebook is out of date
+
+Every notebook starts with ``USE_REAL_APIS = False``: against the embedded mock it runs top to
+bottom with no network; set it to True to use the real APIs with credentials from environment
+variables (never typed into a notebook). Cell ids are derived from the notebook and cell
+position, so regenerating gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from textwrap import dedent
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+
+Cell = tuple[str, str]  # ("md" | "code", source)
+
+
+def md(text: str) -> Cell:
+    return ("md", dedent(text).strip())
+
+
+def code(text: str) -> Cell:
+    return ("code", dedent(text).strip())
+
+
+REAL_APIS_NOTE = md(
+    """
+    > **Real APIs.** Set `USE_REAL_APIS = True` in the first cell. Credentials come from
+    > environment variables, never from the notebook: `LOKET_ENVIRONMENT` (production,
+    > acceptance or test), `LOKET_ACCESS_TOKEN` (or use the login widget of
+    > `01_quickstart.ipynb`), `VALINSO_API_KEY` and optionally `VALINSO_BASE_URL`.
+    """
+)
+
+
+def connect(sizes: str, *, loket: bool = True, valinso: bool = True, extra: str = "") -> Cell:
+    """The cell that builds the clients: the embedded mock, or the real APIs."""
+    real, mock = [], []
+    if loket:
+        real.append(
+            'loket = lv.Loket(environment=os.environ.get("LOKET_ENVIRONMENT", "production"),\n'
+            '                 access_token=os.environ["LOKET_ACCESS_TOKEN"])'
+        )
+        mock.append("loket = lv.Loket.from_mock(server, cache=False)  # OAuth login, over HTTP")
+    if valinso:
+        real.append(
+            'valinso = lv.Valinso(api_key=os.environ["VALINSO_API_KEY"],\n'
+            '                     base_url=os.environ.get("VALINSO_BASE_URL"))'
+        )
+        mock.append("valinso = lv.Valinso.from_mock(server, cache=False)")
+    indent = "    "
+    real_src = "\n".join(indent + line for block in real for line in block.splitlines())
+    mock_src = "\n".join(indent + line for line in mock)
+    return (
+        "code",
+        "if USE_REAL_APIS:\n"
+        "    server = None\n"
+        f"{real_src}\n"
+        "else:\n"
+        f"    # A small seeded world keeps this quick; the demo uses the full one.\n"
+        f"    server = lv.mock.serve(seed=42, sizes=lv.mock.WorldSizes({sizes}){extra})\n"
+        f"{mock_src}\n"
+        'print("using", "the real APIs" if USE_REAL_APIS else f"the embedded mock on {server.url}")',
+    )
+
+
+SETUP = code(
+    """
+    import os
+    from datetime import timedelta
+
+    import polars as pl
+
+    import loketvalinso as lv
+
+    USE_REAL_APIS = False  # True: the real Loket.nl and Valinso APIs (see the note below)
+
+    lv.charts.enable_offline_rendering()  # charts render with no CDN
+    """
+)
+
+CLOSE = code(
+    """
+    if server is not None:
+        server.close()
+    """
+)
+
+QUICKSTART: list[Cell] = [
+    md(
+        """
+        # Quickstart: Loket.nl and Valinso as Polars DataFrames
+
+        This notebook logs in to both APIs, loads a first few frames, looks at what a load did,
+        and draws a chart. It runs against the **embedded mock** of both APIs (real HTTP on
+        this machine, a seeded synthetic world), so it needs no account and no network.
+        """
+    ),
+    SETUP,
+    REAL_APIS_NOTE,
+    md(
+        """
+        ## 1. Log in with the widgets
+
+        `LoketLogin` picks the environment, takes the client id and secret, and shows the
+        Loket login link; after logging in you paste the URL your browser lands on (this works
+        even when the kernel runs on a server). `ValinsoLogin` takes the api key and tests it.
+        Every secret field is **cleared right after use**, so a saved notebook keeps none.
+
+        With the embedded mock the login page is followed for you: the cell clicks the buttons.
+        """
+    ),
+    code(
+        """
+        from IPython.display import display
+
+        if USE_REAL_APIS:
+            server = None
+            login = lv.widgets.LoketLogin(
+                environment=os.environ.get("LOKET_ENVIRONMENT", "production"),
+                client_id=os.environ.get("LOKET_CLIENT_ID", ""),
+                redirect_uri=os.environ.get("LOKET_REDIRECT_URI", ""),
+            )
+            valinso_login = lv.widgets.ValinsoLogin(version="head")
+        else:
+            server = lv.mock.serve(
+                seed=42, sizes=lv.mock.WorldSizes(employers=2, employees=60, vends=20_000)
+            )
+            login = lv.widgets.LoketLogin(mock=server, client_options={"cache": False})
+            valinso_login = lv.widgets.ValinsoLogin(mock=server, client_options={"cache": False})
+            login.login_button.click()  # what clicking "Log in" does
+            valinso_login.test_button.click()  # what clicking "Test connection" does
+        display(login, valinso_login)
+        """
+    ),
+    code(
+        """
+        loket, valinso = login.client, valinso_login.client
+        if loket is None or valinso is None:
+            raise RuntimeError("log in with the widgets above first, then run the cells below")
+        loket, valinso
+        """
+    ),
+    md(
+        """
+        Without widgets, in code: `lv.Loket.from_mock(server)` logs in to the mock through the
+        same OAuth flow; for a real environment use
+        `lv.Loket(environment="production", client_id=..., redirect_uri=...)`, open
+        `loket.authorization_url()` and call `loket.finish_login(pasted_url)`.
+
+        ## 2. First frames
+
+        Every loader returns a typed Polars DataFrame. Loket items do not carry their parent
+        ids, so the loaders add them (`employer_id` here).
+        """
+    ),
+    code(
+        """
+        employers = loket.employers()
+        employer_id = employers["id"][0]
+        employers.select("id", "company_name")
+        """
+    ),
+    code(
+        """
+        employees = loket.employees(employer_id)
+        employees.select("employer_id", "id", "employee_number", "formatted_name").head()
+        """
+    ),
+    md(
+        """
+        `last_load` says what the load did: requests and pages, rows, cache use, retries, the
+        **resource version** the server served, warnings and time.
+        """
+    ),
+    code("loket.last_load"),
+    code(
+        """
+        vends = valinso.vends()
+        print(f"{vends.height:,} vends from {vends['timestamp'].min()} to {vends['timestamp'].max()}")
+        vends.head()
+        """
+    ),
+    code("valinso.last_load"),
+    md(
+        """
+        ## 3. A chart
+
+        Charts take DataFrames (never the network), aggregate in Polars and return Altair
+        charts. Drag on the time series to filter the breakdowns.
+        """
+    ),
+    code("lv.charts.vends_daily(vends)"),
+    md(
+        """
+        ## Next
+
+        * `02_vends.ipynb` — vends by day, hour, product, payment type and location.
+        * `03_leave_trends.ipynb` — leave requests, ledger, balances and sick leave.
+        * `04_caching_and_versions.ipynb` — the cache, offline work and resource versions.
+        * `loketvalinso demo` writes all charts into one offline `report.html`.
+        """
+    ),
+    CLOSE,
+]
+
+VENDS: list[Cell] = [
+    md(
+        """
+        # Vends: when, what, how paid, and where
+
+        A year of vends from the Valinso API: revenue per day, the weekly rhythm, the best
+        sellers, the payment mix and the differences between locations. Revenue is
+        `price × quantity` over successful vends; times are shown in Europe/Amsterdam.
+        """
+    ),
+    SETUP,
+    REAL_APIS_NOTE,
+    connect("employers=1, employees=10, vends=30_000", loket=False),
+    md("## The catalogue: devices, products and locations"),
+    code(
+        """
+        devices, products, locations = valinso.devices(), valinso.products(), valinso.locations()
+        print(f"{devices.height} devices at {locations.height} locations, {products.height} products")
+        devices.head()
+        """
+    ),
+    md(
+        """
+        ## Loading vends, with filters
+
+        `since`/`until` take dates, datetimes or unix seconds and are sent to the API as
+        `from`/`to`; `device_id` asks for one machine only. The filters run on the server, so
+        a month of one device is a small download.
+        """
+    ),
+    code(
+        """
+        vends = valinso.vends()
+        last = vends["timestamp"].max()
+        month = valinso.vends(since=last - timedelta(days=30), until=last)
+        one_device = valinso.vends(device_id=int(devices["id"][0]))
+        print(f"all: {vends.height:,}  last 30 days: {month.height:,}  device {devices['id'][0]}: {one_device.height:,}")
+        assert month["timestamp"].min() >= last - timedelta(days=30)
+        assert one_device["device_id"].n_unique() == 1
+        """
+    ),
+    code(
+        """
+        vends.group_by("status").agg(pl.len().alias("vends")).sort("vends", descending=True)
+        """
+    ),
+    md(
+        """
+        ## Revenue per day
+
+        Revenue and count per day with a 7-day rolling mean. Drag on the upper chart to choose
+        days.
+        """
+    ),
+    code("lv.charts.vends_daily(vends)"),
+    md("## The weekly rhythm: hour × weekday"),
+    code("lv.charts.vends_heatmap(vends)"),
+    md("## Top products"),
+    code("lv.charts.top_products(vends, products=products)"),
+    md("## Payment mix"),
+    code("lv.charts.payment_mix(vends)"),
+    md("## Per location"),
+    code(
+        'lv.charts.device_comparison(vends, devices=devices, locations=locations, by="location")'
+    ),
+    md(
+        """
+        The same numbers in Polars, for a table: revenue per location over the last 30 days.
+        """
+    ),
+    code(
+        """
+        (
+            month.filter(pl.col("status") == "success")
+            .join(devices.select(pl.col("id").alias("device_id"), "location_id"), on="device_id", how="left", suffix="_device")
+            .group_by("location_id")
+            .agg(revenue=(pl.col("price") * pl.col("quantity")).sum(), vends=pl.len())
+            .sort("revenue", descending=True)
+            .head(10)
+        )
+        """
+    ),
+    md(
+        """
+        ## Everything linked
+
+        One overview: drag on the days to filter products, locations and payment types.
+        """
+    ),
+    code(
+        "lv.charts.vends_overview(vends, products=products, devices=devices, locations=locations)"
+    ),
+    CLOSE,
+]
+
+LEAVE: list[Cell] = [
+    md(
+        """
+        # Leave trends: requests, the ledger, balances and sick leave
+
+        From the Loket API: leave requests over two years (summer and Christmas peaks), the
+        leave ledger (accruals and leave taken), balances per employee and year, and sick-leave
+        absences (a winter peak) as a rate per month and department. At the end the frames are
+        saved as Parquet snapshots and the analysis is re-run from them, with no server.
+        """
+    ),
+    SETUP,
+    REAL_APIS_NOTE,
+    connect("employers=1, employees=80, vends=1_000", valinso=False),
+    code(
+        """
+        employer_id = loket.employers()["id"][0]
+        employments = lv.report.employments_with_department(loket, employer_id)
+        departments = loket.departments(employer_id)
+        print(f"{employments.height} employments in {departments.height} departments")
+        """
+    ),
+    md(
+        """
+        ## Leave requests
+
+        `start`/`end` become the API's `filter` (requests overlapping the period).
+        """
+    ),
+    code(
+        """
+        requests = loket.leave_requests(employer_id)
+        print(f"{requests.height:,} leave requests from {requests['start_date'].min()} to {requests['end_date'].max()}")
+        (
+            requests.group_by("leave_request_status")
+            .agg(pl.len().alias("requests"), pl.col("number_of_units").sum().alias("units"))
+            .sort("requests", descending=True)
+        )
+        """
+    ),
+    code(
+        """
+        start = requests["start_date"].max() - timedelta(days=90)
+        recent = loket.leave_requests(employer_id, start=start)
+        print(f"{recent.height} requests overlap the last 90 days")
+        """
+    ),
+    code("lv.charts.leave_hours_by_month(requests)"),
+    code("lv.charts.leave_requests_by_status(requests)"),
+    md(
+        """
+        ## The leave ledger
+
+        There is no employer-wide ledger in the API: `loket.leave(employer_id)` walks the
+        employments concurrently and adds `employment_id` to every row.
+        """
+    ),
+    code(
+        """
+        ledger = loket.leave(employer_id)
+        (
+            ledger.group_by("leave_type", "is_accrual")
+            .agg(pl.col("number_of_units").sum().round(1).alias("units"), pl.len().alias("entries"))
+            .sort("leave_type", "is_accrual")
+        )
+        """
+    ),
+    md("## Balances"),
+    code(
+        """
+        balances = loket.leave_balances(employer_id)
+        balances.select("employee_id", "year", "leave_type", "accrual", "usage_total", "balance").head()
+        """
+    ),
+    code("lv.charts.leave_balance_distribution(balances)"),
+    md(
+        """
+        ## Sick leave
+
+        Absences per employee (the loader walks the employees); the rate is sick person-days
+        over employed person-days per month, per department under the brush.
+        """
+    ),
+    code(
+        """
+        absences = loket.absences(employer_id)
+        print(f"{absences.height} absences")
+        lv.charts.sick_leave_rate(absences, employments, departments=departments)
+        """
+    ),
+    md("## Everything linked: drag on the months"),
+    code(
+        "lv.charts.leave_trends(requests, absences=absences, employments=employments, departments=departments)"
+    ),
+    md(
+        """
+        ## Reproducible: the same analysis from Parquet snapshots
+
+        `lv.snapshots.save` writes each frame with its provenance (source URL, resource
+        version, load time, rows) in the Parquet metadata; `lv.snapshots.load` reads them back
+        with **no server**. Point `SNAPSHOTS` at a folder you keep (or at the demo's
+        `data/demo`) to share the exact data behind a report.
+        """
+    ),
+    code(
+        """
+        import tempfile
+
+        SNAPSHOTS = tempfile.mkdtemp(prefix="leave-snapshots-")
+        lv.snapshots.save(
+            {"leave_requests": requests, "employments": employments, "absences": absences},
+            SNAPSHOTS,
+            provenance={"leave_requests": loket.last_load} if False else None,
+        )
+        """
+    ),
+    CLOSE,
+]

@@ -100,6 +100,10 @@ _EXTRA_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _DEFAULT_SIZE_LIMIT = 2**30
 _MEMO_SIZE = 8192
 
+#: ``request.extensions`` key (``loketvalinso.retry.REFETCH_EXTENSION``) set on a retry after a
+#: broken 2xx body: fetch from the origin, never answer from (or revalidate) the stored entry.
+_REFETCH_EXTENSION = "loketvalinso.refetch"
+
 #: Response fields that describe the encoded body; dropped when the body is handed on decoded.
 _ENCODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 #: Request fields that make a GET something this cache should not answer or store.
@@ -595,7 +599,7 @@ class DiskCache:
         loaded = self._load(key, url)
         return None if loaded is None else loaded[0]
 
-    def set(self, key: str, entry: CacheEntry, *, keep_extras: bool = False) -> None:
+    def set(self, key: str, entry: CacheEntry, *, keep_extras: bool = False) -> str:
         """Store ``entry`` under ``key``.
 
         Parameters
@@ -607,12 +611,18 @@ class DiskCache:
         keep_extras : bool, default False
             Keep the extras of the previous entry (only right when the body is unchanged, as
             after a 304); by default they are dropped.
+
+        Returns
+        -------
+        str
+            The sha256 hex digest of the stored body.
         """
         data, digest = _encode_entry(entry)
         if not keep_extras:
             self._cache.evict(key, retry=True)
         self._cache.set(key, data, tag=key, retry=True)
         self._remember(key, digest)
+        return digest
 
     def delete(self, key: str) -> bool:
         """Remove the entry under ``key`` and its extras; ``True`` when something was removed."""
@@ -863,13 +873,20 @@ class CacheTransport(httpx.BaseTransport):
 
         key = cache.key_for(request, identity=self.identity)
         if cache.offline:
-            return self._offline(request, key, cache.get(key, url=request.url))
+            loaded = cache._load(key, request.url)
+            if loaded is None:
+                return self._offline(request, key, None)
+            return self._offline(request, key, loaded[0], digest=loaded[1])
 
         # A caller's own conditional or range request is forwarded untouched and not stored.
         bypass = any(name in request.headers for name in _BYPASS_REQUEST_HEADERS)
-        entry = None if bypass else cache.get(key, url=request.url)
+        # A retry after a broken body asks for the origin's bytes: no lookup, no revalidation
+        # (a 304 would confirm the broken body); the new response replaces the entry.
+        refetch = bool(request.extensions.get(_REFETCH_EXTENSION))
+        loaded = None if bypass or refetch else cache._load(key, request.url)
+        entry, digest = loaded if loaded is not None else (None, None)
         if entry is not None and is_fresh(entry, cache.clock(), request_headers=request.headers):
-            return self._from_entry(request, key, entry, "hit")
+            return self._from_entry(request, key, entry, "hit", digest=digest)
 
         send = request
         if entry is not None and entry.has_validator:
@@ -890,11 +907,17 @@ class CacheTransport(httpx.BaseTransport):
             now = cache.clock()
             refreshed = refresh_from_304(entry, response.headers, now, request_time=request_time)
             if is_storable("GET", refreshed.status, refreshed.headers):
-                cache.set(key, refreshed, keep_extras=True)
+                digest = cache.set(key, refreshed, keep_extras=True)
             else:
                 cache.delete(key)
+                digest = None
             return self._from_entry(
-                request, key, refreshed, "revalidated", extensions=response.extensions
+                request,
+                key,
+                refreshed,
+                "revalidated",
+                extensions=response.extensions,
+                digest=digest,
             )
 
         try:
@@ -902,6 +925,7 @@ class CacheTransport(httpx.BaseTransport):
         finally:
             response.close()
         response_time = cache.clock()
+        stored: str | None = None
         if not bypass and should_store(
             "GET",
             response.status_code,
@@ -910,7 +934,7 @@ class CacheTransport(httpx.BaseTransport):
             request_headers=request.headers,
             keep_unreusable=cache.keep_unreusable,
         ):
-            cache.set(
+            stored = cache.set(
                 key,
                 CacheEntry(
                     status=response.status_code,
@@ -926,20 +950,24 @@ class CacheTransport(httpx.BaseTransport):
         passed_on = [
             (k, v) for k, v in response.headers.multi_items() if k.lower() not in _ENCODING_HEADERS
         ]
+        extensions = {**response.extensions, CACHE_EXTENSION: "miss", CACHE_KEY_EXTENSION: key}
+        if stored is not None:
+            extensions[CACHE_BODY_EXTENSION] = stored
         return httpx.Response(
             response.status_code,
             headers=passed_on,
             content=body,
             request=request,
-            extensions={
-                **response.extensions,
-                CACHE_EXTENSION: "miss",
-                CACHE_KEY_EXTENSION: key,
-            },
+            extensions=extensions,
         )
 
     def _offline(
-        self, request: httpx.Request, key: str, entry: CacheEntry | None
+        self,
+        request: httpx.Request,
+        key: str,
+        entry: CacheEntry | None,
+        *,
+        digest: str | None = None,
     ) -> httpx.Response:
         if entry is None:
             msg = (
@@ -950,7 +978,7 @@ class CacheTransport(httpx.BaseTransport):
             raise CacheMissError(msg)
         now = self._cache.clock()
         if is_fresh(entry, now):
-            return self._from_entry(request, key, entry, "hit")
+            return self._from_entry(request, key, entry, "hit", digest=digest)
         age = current_age(entry, now)
         lifetime = freshness_lifetime(entry) or 0.0
         warnings.warn(
@@ -960,7 +988,7 @@ class CacheTransport(httpx.BaseTransport):
             ),
             stacklevel=2,
         )
-        return self._from_entry(request, key, entry, "stale")
+        return self._from_entry(request, key, entry, "stale", digest=digest)
 
     def _from_entry(
         self,
@@ -970,15 +998,19 @@ class CacheTransport(httpx.BaseTransport):
         state: str,
         *,
         extensions: Mapping[str, Any] | None = None,
+        digest: str | None = None,
     ) -> httpx.Response:
         age = str(int(current_age(entry, self._cache.clock())))
         headers = [(k, v) for k, v in entry.headers if k.lower() != "age"] + [("age", age)]
+        ext = {**(extensions or {}), CACHE_EXTENSION: state, CACHE_KEY_EXTENSION: key}
+        if digest is not None:
+            ext[CACHE_BODY_EXTENSION] = digest
         return httpx.Response(
             entry.status,
             headers=headers,
             content=entry.body,
             request=request,
-            extensions={**(extensions or {}), CACHE_EXTENSION: state, CACHE_KEY_EXTENSION: key},
+            extensions=ext,
         )
 
 

@@ -34,7 +34,10 @@ Conventions
 
 from __future__ import annotations
 
+import hashlib
+import io
 import math
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -681,8 +684,12 @@ def _build_frame(items: pl.DataFrame, spec: FrameSpec) -> pl.DataFrame:
     return df.select(pl.col(_ROW), *(e for _, e in spec.outputs))
 
 
+_META_COLUMNS = (*_PAGING, "version", "messages", "paging")
+
+
 def _meta(env: pl.DataFrame, spec: FrameSpec) -> dict[str, Any]:
-    row = env.drop([k for k in spec.body_keys if k in env.columns]).row(0, named=True)
+    # one cell at a time: dropping the (big) item column first costs a query per page
+    row = {c: env.get_column(c).to_list()[0] for c in _META_COLUMNS if c in env.columns}
     meta: dict[str, Any] = {
         "item_count": 0,
         "current_page": row.get("currentPage"),
@@ -817,6 +824,57 @@ def parse_pages(
     return [m for m, _ in results], concat_pages([f for _, f in results], spec=spec)
 
 
+#: Bump when the layout of the cached parsed pages changes (old ones are then ignored).
+_PARSED_FORMAT = 1
+_META_LEN = struct.Struct(">I")
+_REUSABLE = frozenset({"hit", "revalidated", "stale"})
+
+
+def _spec_fingerprint(spec: FrameSpec, path_ids: dict[str, str] | None) -> str:
+    """A name for the parsed-page extra: changes whenever the frame it holds would differ."""
+    h = hashlib.sha256()
+    for part in (
+        f"lv-frame-{_PARSED_FORMAT}",
+        spec.api,
+        spec.envelope,
+        spec.name,
+        str(spec.version),
+        repr(list(spec.schema.items())),
+        repr(sorted(spec.known_paths)),
+        repr(spec.any_paths),
+        repr([(c, str(e)) for c, e in spec.explodes]),
+        repr([(c, str(e)) for c, e in spec.outputs]),
+        repr(spec.wrapped),
+        repr(spec.body_keys),
+        repr(sorted((path_ids or {}).items())),
+        pl.__version__,
+    ):
+        data = part.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "big"))
+        h.update(data)
+    return "frame-" + h.hexdigest()[:40]
+
+
+def encode_parsed(meta: dict[str, Any], frame: pl.DataFrame) -> bytes:
+    """A parsed page as bytes: ``u32 len | meta JSON | Arrow IPC stream`` (no pickle)."""
+    head = orjson.dumps(meta)
+    sink = io.BytesIO()
+    sink.write(_META_LEN.pack(len(head)))
+    sink.write(head)
+    frame.write_ipc_stream(sink, compression="uncompressed")
+    return sink.getvalue()
+
+
+def decode_parsed(blob: bytes) -> tuple[dict[str, Any], pl.DataFrame]:
+    """The inverse of :func:`encode_parsed`; raises ``ValueError`` on a malformed blob."""
+    (n,) = _META_LEN.unpack_from(blob)
+    meta = orjson.loads(blob[_META_LEN.size : _META_LEN.size + n])
+    if not isinstance(meta, dict):
+        raise ValueError("parsed page meta is not an object")
+    frame = pl.read_ipc_stream(io.BytesIO(blob[_META_LEN.size + n :]))
+    return meta, frame
+
+
 def page_parser(
     spec: FrameSpec,
     *,
@@ -832,12 +890,29 @@ def page_parser(
     path_ids
         Path parameter values to add as columns.
     cache
-        The client's :class:`~loketvalinso.cache.DiskCache` (or None); a parser may keep the
-        parsed page next to the cached response so a warm load skips JSON parsing.
+        The client's :class:`~loketvalinso.cache.DiskCache` (or None). When the cache stored
+        the response, the parsed page is kept next to it as Arrow IPC (an extra tied to the
+        body's sha256 and named after everything that shapes the frame: the spec, the path ids,
+        the Polars version); a later response served from that entry is not parsed again.
     """
+    from loketvalinso.cache import CACHE_BODY_EXTENSION, CACHE_EXTENSION, CACHE_KEY_EXTENSION
     from loketvalinso.paging import PageMeta, ParsedPage
 
+    use_cache = cache is not None and hasattr(cache, "get_extra")
+    name = _spec_fingerprint(spec, path_ids) if use_cache else ""
+
     def parse(body: bytes, context: Any) -> ParsedPage:
+        ext = getattr(context, "extensions", None) or {}
+        key = ext.get(CACHE_KEY_EXTENSION) if use_cache else None
+        digest = ext.get(CACHE_BODY_EXTENSION) if key else None
+        if digest and ext.get(CACHE_EXTENSION) in _REUSABLE:
+            blob = cache.get_extra(key, name, entry_sha256=digest)
+            if blob is not None:
+                try:
+                    meta, frame = decode_parsed(blob)
+                    return ParsedPage(meta=PageMeta(**meta), data=frame)
+                except Exception:  # noqa: BLE001 - a bad blob is a miss: parse the body
+                    pass
         meta, frame = parse_page(
             body,
             spec,
@@ -845,6 +920,11 @@ def page_parser(
             url=getattr(context, "url", None),
             page=getattr(context, "page", None),
         )
+        if digest:
+            try:
+                cache.set_extra(key, name, encode_parsed(meta, frame), entry_sha256=digest)
+            except Exception:  # noqa: BLE001 - keeping the parsed page is only an optimisation
+                pass
         return ParsedPage(meta=PageMeta(**meta), data=frame)
 
     return parse

@@ -328,7 +328,7 @@ class Loket(BaseClient):
 
     def resource_versions(self, resource: str) -> list[str]:
         """The documented versions of a resource (loader name or path template)."""
-        return list(self._entry(RESOURCES.get(resource, resource)).versions)
+        return list(self._entry(RESOURCES.get(resource, resource))["versions"])
 
     def resolve_version(self, resource: str, version: str | date | None = None) -> str:
         """The version that a request for ``resource`` would be served in."""

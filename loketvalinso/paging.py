@@ -78,6 +78,10 @@ __all__ = [
     "raise_for_status",
 ]
 
+#: ``response.extensions`` key where the cache puts the body's sha256 hex digest
+#: (``loketvalinso.cache.CACHE_BODY_EXTENSION``; spelled out to keep paging free of the cache).
+_BODY_SHA256 = "loketvalinso.body_sha256"
+
 #: At most this many warnings per load; the rest are summed up in one more.
 _MAX_WARNINGS = 10
 #: At most this many page numbers listed in one warning.
@@ -564,7 +568,7 @@ class NoPaging(PagingStrategy):
 class _Fetched:
     index: int
     page: ParsedPage
-    digest: bytes
+    digest: str
 
 
 class _Cancelled(Exception):
@@ -651,7 +655,7 @@ class _Walk:
         self.url_r = redact_url(full)
         self.label = safe_label(label) if label else _label_from_url(self.url_r)
         self.pages: dict[int, ParsedPage] = {}
-        self.seen: dict[bytes, int] = {}
+        self.seen: dict[str, int] = {}
         self.problems: list[tuple[str, int, str]] = []
         self.first_total: int | None = None
         self.stopped_at: int | None = None
@@ -689,7 +693,11 @@ class _Walk:
             msg = f"the parser returned {type(parsed).__name__}, not a ParsedPage"
             raise ResponseFormatError(msg, url=self.url_r, page=index)
         parsed.page = index
-        return _Fetched(index, parsed, hashlib.blake2b(body, digest_size=16).digest())
+        # the cache already hashed a body it stored or served: reuse that digest
+        digest = response.extensions.get(_BODY_SHA256)
+        if not isinstance(digest, str):
+            digest = hashlib.sha256(body).hexdigest()
+        return _Fetched(index, parsed, digest)
 
     # bookkeeping (calling thread only) ----------------------------------------------------------
 

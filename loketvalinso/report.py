@@ -158,7 +158,7 @@ def render_report(
     if javascript is None:
         import vl_convert
 
-        javascript = vl_convert.javascript_bundle()
+        javascript = vl_convert.javascript_bundle()  # type: ignore[call-arg]
     # The bundle is inlined: it must not be able to end its own <script> element.
     javascript = re.sub(r"</(script)", r"<\\/\1", javascript, flags=re.IGNORECASE)
     rows = "".join(

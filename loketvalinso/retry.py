@@ -31,6 +31,7 @@ from loketvalinso.errors import ConfigurationError
 __all__ = [
     "ATTEMPTS_EXTENSION",
     "JSON_EXTENSION",
+    "REFETCH_EXTENSION",
     "NEVER_RETRY_STATUSES",
     "RETRIES_EXTENSION",
     "RETRY_AFTER_EXTENSION",
@@ -50,6 +51,11 @@ RETRY_AFTER_EXTENSION = "loketvalinso.retry_after"
 
 #: ``response.extensions`` key: the parsed JSON body, when the transport already parsed it.
 JSON_EXTENSION = "loketvalinso.json"
+
+#: ``request.extensions`` key set (True) on a retry after a broken 2xx JSON body: a cache below
+#: must drop what it holds for the request and fetch it again unconditionally (a revalidation
+#: would answer 304 and keep the broken body).
+REFETCH_EXTENSION = "loketvalinso.refetch"
 
 #: Statuses that no policy may retry: a refused credential or a wrong request stays wrong.
 NEVER_RETRY_STATUSES = frozenset({401, 403, 404, 422})
@@ -320,6 +326,9 @@ class RetryTransport(httpx.BaseTransport):
                     return _tag(response, attempt)
                 _discard(response)
                 self._sleep(delay)
+                # A cache below may have stored the cut body as fresh: ask it (and any proxy) to
+                # go back to the origin instead of answering the retry with the same bytes.
+                request = _reload(request)
                 continue
             retry_after = _retry_after_of(response, self._wall_clock())
             if retry_after is not None:
@@ -406,6 +415,21 @@ def _broken_json(response: httpx.Response, request: httpx.Request, raw: bytes | 
     except orjson.JSONDecodeError:
         return True
     return False
+
+
+def _reload(request: httpx.Request) -> httpx.Request:
+    """``request`` with ``Cache-Control: no-cache`` (an end-to-end reload, RFC 9111 5.2.1.4)."""
+    if request.extensions.get(REFETCH_EXTENSION):
+        return request
+    headers = request.headers.copy()
+    headers["Cache-Control"] = "no-cache"
+    return httpx.Request(
+        request.method,
+        request.url,
+        headers=headers,
+        content=request.content,
+        extensions={**request.extensions, REFETCH_EXTENSION: True},
+    )
 
 
 def _tag(response: httpx.Response, attempts: int) -> httpx.Response:

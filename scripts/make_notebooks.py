@@ -76,7 +76,7 @@ def connect(sizes: str, *, loket: bool = True, valinso: bool = True, extra: str 
 SETUP = code(
     """
     import os
-    from datetime import timedelta
+    from datetime import date, timedelta
 
     import polars as pl
 
@@ -84,7 +84,7 @@ SETUP = code(
 
     USE_REAL_APIS = False  # True: the real Loket.nl and Valinso APIs (see the note below)
 
-    lv.charts.enable_offline_rendering()  # charts render with no CDN
+    renderer = lv.charts.enable_offline_rendering()  # charts render with no CDN
     """
 )
 
@@ -173,7 +173,7 @@ QUICKSTART: list[Cell] = [
     code(
         """
         employees = loket.employees(employer_id)
-        employees.select("employer_id", "id", "employee_number", "formatted_name").head()
+        employees.select("employer_id", "id", "employee_number", "personal_details_formatted_name").head()
         """
     ),
     md(
@@ -225,7 +225,7 @@ VENDS: list[Cell] = [
     ),
     SETUP,
     REAL_APIS_NOTE,
-    connect("employers=1, employees=10, vends=30_000", loket=False),
+    connect("employers=1, employees=10, vends=15_000", loket=False),
     md("## The catalogue: devices, products and locations"),
     code(
         """
@@ -275,9 +275,7 @@ VENDS: list[Cell] = [
     md("## Payment mix"),
     code("lv.charts.payment_mix(vends)"),
     md("## Per location"),
-    code(
-        'lv.charts.device_comparison(vends, devices=devices, locations=locations, by="location")'
-    ),
+    code('lv.charts.device_comparison(vends, devices=devices, locations=locations, by="location")'),
     md(
         """
         The same numbers in Polars, for a table: revenue per location over the last 30 days.
@@ -340,6 +338,7 @@ LEAVE: list[Cell] = [
     code(
         """
         requests = loket.leave_requests(employer_id)
+        provenance = {"leave_requests": loket.last_load}  # for the snapshots at the end
         print(f"{requests.height:,} leave requests from {requests['start_date'].min()} to {requests['end_date'].max()}")
         (
             requests.group_by("leave_request_status")
@@ -394,6 +393,7 @@ LEAVE: list[Cell] = [
     code(
         """
         absences = loket.absences(employer_id)
+        provenance["absences"] = loket.last_load
         print(f"{absences.height} absences")
         lv.charts.sick_leave_rate(absences, employments, departments=departments)
         """
@@ -418,11 +418,231 @@ LEAVE: list[Cell] = [
 
         SNAPSHOTS = tempfile.mkdtemp(prefix="leave-snapshots-")
         lv.snapshots.save(
-            {"leave_requests": requests, "employments": employments, "absences": absences},
+            {"leave_requests": requests, "absences": absences, "employments": employments,
+             "departments": departments},
             SNAPSHOTS,
-            provenance={"leave_requests": loket.last_load} if False else None,
+            provenance=provenance,
         )
+        if server is not None:
+            server.close()  # from here on there is no server
+        """
+    ),
+    code(
+        """
+        snap = lv.snapshots.load(SNAPSHOTS)
+        snap.describe()  # where each frame came from, in which version, when
+        """
+    ),
+    code(
+        """
+        assert snap["leave_requests"].equals(requests)
+        lv.charts.sick_leave_rate(snap["absences"], snap["employments"], departments=snap["departments"])
+        """
+    ),
+]
+
+CACHE: list[Cell] = [
+    md(
+        """
+        # Caching, offline work and resource versions
+
+        Loket says "in most cases caching is not allowed": its list pages come with an
+        `Expires` in the past, so the cache keeps them only to **revalidate** (ETag, 304) or
+        for offline work you ask for. Here the mock is started with `expires=2`, announcing
+        two seconds of freshness, to show a cache hit, a 304 and expiry. Then: offline mode,
+        and the resource versions Loket serves, with their `obsoleteDate` warnings.
+        """
+    ),
+    SETUP,
+    REAL_APIS_NOTE,
+    code(
+        """
+        import tempfile
+        import time
+        import warnings
+
+        from loketvalinso.cache import cache_info
+
+        CACHE_DIR = tempfile.mkdtemp(prefix="loketvalinso-cache-")  # your own folder: cache=True
+        SIZES = lv.mock.WorldSizes(employers=1, employees=40, vends=1_000)
+        """
+    ),
+    code(
+        """
+        if USE_REAL_APIS:
+            server = None
+            loket = lv.Loket(environment=os.environ.get("LOKET_ENVIRONMENT", "production"),
+                             access_token=os.environ["LOKET_ACCESS_TOKEN"], cache=CACHE_DIR)
+        else:
+            # expires=2: list pages are fresh for two seconds (the real API: not at all)
+            server = lv.mock.serve(seed=42, sizes=SIZES, expires=2)
+            # the password grant gives a login identity that stays the same across sessions
+            loket = lv.Loket.from_mock(server, flow="password", cache=CACHE_DIR, keep_for_offline=True)
+        employer_id = loket.employers()["id"][0]
+        """
+    ),
+    md("## A miss, a hit, and expiry"),
+    code(
+        """
+        loket.employees(employer_id)
+        print("first: ", loket.last_load)
+        loket.employees(employer_id)
+        print("again: ", loket.last_load)
+        time.sleep(2.5)
+        loket.employees(employer_id)
+        print("later: ", loket.last_load)  # expired: fetched again
+        """
+    ),
+    md(
+        """
+        ## Revalidation: 304 Not Modified
+
+        Details carry an `ETag`. Asked again, the cache sends `If-None-Match` and the server
+        answers `304` with no body: the cached bytes are used.
+        """
+    ),
+    code(
+        """
+        loket.employer(employer_id)
+        loket.employer(employer_id)
+        print(loket.last_load)
+        assert USE_REAL_APIS or loket.last_load.revalidations == 1
+        """
+    ),
+    md("`loketvalinso cache info` in a terminal shows the same as:"),
+    code("cache_info(CACHE_DIR)"),
+    md(
+        """
+        ## Offline
+
+        `offline=True` serves from the cache only (stale entries with a warning) and never
+        touches the network: here the server is stopped first. The client needs the same login
+        identity as the one that filled the cache.
+        """
+    ),
+    code(
+        """
+        if not USE_REAL_APIS:
+            offline = lv.Loket.from_mock(server, flow="password", cache=CACHE_DIR, offline=True)
+            server.close()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                staff = offline.employees(employer_id)
+            print(f"{staff.height} employees, from the cache, with the server down")
+            print(offline.last_load)
+            for w in caught:
+                print("warning:", w.message)
+            server = lv.mock.serve(seed=42, sizes=SIZES)  # back online
+            loket = lv.Loket.from_mock(server, cache=False)
+            employer_id = loket.employers()["id"][0]
+        """
+    ),
+    md(
+        """
+        ## Resource versions
+
+        Each Loket resource has documented versions; a client asks for the newest by default
+        (`Accept: application/json;version=...`). A date picks the newest version on or before
+        it. The response says which version was served, and whether it has an `obsoleteDate`.
+        """
+    ),
+    code(
+        """
+        print("employees versions:", loket.catalog().filter(pl.col("path").str.ends_with("/{employerId}/employees"))["versions"].to_list())
+        print("default:", loket.resolve_version("employees"))
+        print("on 2019-01-01:", loket.resolve_version("employees", "2019-01-01"))
+        """
+    ),
+    code(
+        """
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            old = loket.employees(employer_id, version="2019-01-01")
+        print(loket.last_load)
+        for w in caught:
+            print(type(w.message).__name__, ":", w.message)
+        """
+    ),
+    code(
+        """
+        print("default: ", loket.served_version("employees", employer_id=employer_id))
+        print("asked for 2019-01-01: ", loket.served_version("employees", employer_id=employer_id, version="2019-01-01"))
+        """
+    ),
+    md(
+        """
+        `set_version` changes the client's choice for one resource; the `VersionPicker`
+        widget does the same with a date picker, and *Check* shows what is served, with a
+        warning badge for an obsolete version.
+        """
+    ),
+    code(
+        """
+        picker = lv.widgets.VersionPicker(loket, employer_id=employer_id)
+        picker.date.value = date(2019, 1, 1)  # what picking a date does
+        picker.apply_button.click()
+        picker.check_button.click()
+        picker
+        """
+    ),
+    code(
+        """
+        print(loket.resolve_version("employees"))
+        loket.set_version("employees", None)  # back to the newest
+        print(loket.resolve_version("employees"))
         """
     ),
     CLOSE,
 ]
+
+NOTEBOOKS: dict[str, list[Cell]] = {
+    "01_quickstart.ipynb": QUICKSTART,
+    "02_vends.ipynb": VENDS,
+    "03_leave_trends.ipynb": LEAVE,
+    "04_caching_and_versions.ipynb": CACHE,
+}
+
+
+def build(name: str, cells: list[Cell]) -> nbformat.NotebookNode:
+    nb = new_notebook()
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    stem = name.split("_", 1)[0]
+    for i, (kind, source) in enumerate(cells):
+        cell = new_markdown_cell(source) if kind == "md" else new_code_cell(source)
+        cell.id = f"nb{stem}-{i:02d}"
+        nb.cells.append(cell)
+    nbformat.validate(nb)
+    return nb
+
+
+def render(name: str, cells: list[Cell]) -> str:
+    return nbformat.writes(build(name, cells)) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only check they are up to date")
+    parser.add_argument("--out", type=Path, default=NOTEBOOKS_DIR)
+    args = parser.parse_args(argv)
+    stale = []
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, cells in NOTEBOOKS.items():
+        path = args.out / name
+        text = render(name, cells)
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            path.write_text(text)
+            print(f"wrote {path}")
+    if stale:
+        print(f"out of date: {', '.join(stale)}; run python scripts/make_notebooks.py")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

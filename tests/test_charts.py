@@ -715,3 +715,26 @@ def test_missing_altair_hint(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake)
     with pytest.raises(ImportError, match=r"loketvalinso\[charts\]"):
         charts.payment_mix(pl.DataFrame())
+
+
+def test_sick_leave_rate_names_departments_from_the_employments_column() -> None:
+    """``Loket.employments(with_department=True)`` carries ``department``: no lookup needed."""
+    import json
+    from datetime import date
+
+    absences = pl.DataFrame(
+        {"employee_id": ["e1"], "start_date": [date(2024, 1, 3)], "end_date": [date(2024, 1, 10)]}
+    )
+    employments = pl.DataFrame(
+        {
+            "id": ["m1"],
+            "employee_id": ["e1"],
+            "start_date": [date(2023, 1, 1)],
+            "end_date": [None],
+            "department_id": ["7"],
+            "department": ["Sales"],
+        },
+        schema_overrides={"end_date": pl.Date},
+    )
+    spec = json.dumps(charts.sick_leave_rate(absences, employments).to_dict())
+    assert "Sales" in spec and "no department" not in spec

@@ -92,3 +92,14 @@ def test_every_named_loader_takes_version(mock, employer_id) -> None:
             c.absences(employer_id, employee_ids=[], version="2019-01-01")
         with pytest.raises(VersionError):
             c.leave_balances(employer_id, leave_types=[16], version="2010-01-01")
+
+
+def test_resource_versions_lists_the_documented_versions() -> None:
+    import loketvalinso as lv
+
+    loket = lv.Loket(base_url="http://mock.local/v2", access_token="t", cache=False)
+    assert loket.resource_versions("employees") == ["2018-12-31", "2021-03-29"]
+    assert loket.resource_versions("employments") == ["2019-12-16"]
+    assert loket.resource_versions("/providers/employers/employees/{employeeId}/absences") == [
+        "2020-03-16"
+    ]

@@ -1,0 +1,281 @@
+"""Secrets never leak: not into the cache, logs, warnings, errors, progress, reprs or notebooks.
+
+Every login flow is used (authorization code + PKCE, password, refresh, a given access token,
+the Valinso api key) with the disk cache on; then every place a secret could end up is searched
+for every secret the mock ever issued or accepted.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import stat
+import sys
+import warnings
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import httpx
+import pytest
+
+import loketvalinso as lv
+from loketvalinso.errors import LoketValinsoError
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _variants(secret: str) -> set[bytes]:
+    """The secret as it could be written: raw, URL-encoded, JSON-escaped, base64."""
+    forms = {secret, quote(secret, safe=""), quote_plus(secret), secret.replace("/", "\\/")}
+    out = {f.encode() for f in forms}
+    out.add(base64.b64encode(secret.encode()).rstrip(b"="))
+    return out
+
+
+def _issued_secrets(m, creds) -> dict[str, str]:
+    """Every secret the mock knows: the fixed credentials, and every token and code it issued."""
+    found = {
+        "client_secret": creds.client_secret,
+        "password": creds.password,
+        "valinso_api_key": creds.valinso_api_key,
+    }
+    oauth = m.app.oauth
+    for i, token in enumerate(oauth._access):
+        found[f"access_token[{i}]"] = token
+    for i, token in enumerate(oauth._refresh):
+        found[f"refresh_token[{i}]"] = token
+    for i, code in enumerate([*oauth._codes, *oauth._used_codes]):
+        found[f"authorization_code[{i}]"] = code
+    return found
+
+
+def _search(haystacks: dict[str, bytes], secrets: dict[str, str]) -> list[str]:
+    leaks = []
+    for where, blob in haystacks.items():
+        for name, secret in secrets.items():
+            if len(secret) < 8:
+                continue
+            if any(v in blob for v in _variants(secret)):
+                leaks.append(f"{name} found in {where}")
+    return leaks
+
+
+def _cache_bytes(folder: Path) -> dict[str, bytes]:
+    return {f"cache:{p.relative_to(folder)}": p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _error_texts(exc: BaseException) -> str:
+    parts = [str(exc), repr(exc), *map(str, exc.args), *getattr(exc, "__notes__", [])]
+    for attr in ("url", "messages", "errors", "hint"):
+        parts.append(repr(getattr(exc, attr, None)))
+    if exc.__cause__ is not None:
+        parts.append(_error_texts(exc.__cause__))
+    if exc.__context__ is not None and exc.__context__ is not exc.__cause__:
+        parts.append(_error_texts(exc.__context__))
+    return "\n".join(parts)
+
+
+def test_no_secret_anywhere_after_every_flow(small_world, employer_id, tmp_path, caplog, capsys):
+    cache_dir = tmp_path / "cache"
+    seen_tokens: list[dict] = []
+    caplog.set_level(logging.DEBUG)  # root: every logger, httpx and httpcore included
+    for name in ("httpx", "httpcore", "loketvalinso", "hpack", "urllib3"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    texts: list[str] = []
+    with (
+        lv.mock.serve(seed=7, world=small_world, expires=600, token_lifetime=30) as m,
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
+        creds = m.credentials
+        options = {"cache": cache_dir, "progress": True, "on_token": seen_tokens.append}
+
+        # 1. authorization code + PKCE, 2. password grant
+        code_client = lv.Loket.from_mock(m, **options)
+        password_client = lv.Loket.from_mock(m, flow="password", **options)
+        code_client.employees(employer_id)
+        password_client.leave_requests(employer_id)
+        code_client.leave(employer_id)  # a walk, with the cache on
+        # 3. refresh: a client holding only a refresh token
+        refresh_token = seen_tokens[-1]["refresh_token"]
+        refresh_client = lv.Loket(
+            base_url=m.loket_url,
+            token_url=m.token_url,
+            client_id=creds.client_id,
+            client_secret=creds.client_secret,
+            refresh_token=refresh_token,
+            **options,
+        )
+        refresh_client.employments(employer_id)
+        code_client.oauth.refresh()
+        # 4. an access token obtained elsewhere
+        token_client = lv.Loket(
+            base_url=m.loket_url, access_token=code_client.oauth.access_token, cache=cache_dir, progress=True
+        )
+        token_client.departments(employer_id)
+        token_client.employees(employer_id)  # again: served from the cache
+        # 5. Valinso api key
+        valinso = lv.Valinso.from_mock(m, cache=cache_dir, progress=True, limit=1000)
+        valinso.vends()
+        valinso.devices()
+
+        # Errors, each with secrets at hand.
+        forbidden = small_world.employers.filter(~small_world.employers["accessible"])["id"][0]
+        failing = [
+            lambda: code_client.departments(forbidden),
+            lambda: lv.Valinso(api_key=creds.valinso_api_key + "x", base_url=m.valinso_url, cache=cache_dir).vends(),
+            lambda: lv.Loket(
+                base_url=m.loket_url, token_url=m.token_url, client_id=creds.client_id,
+                client_secret=creds.client_secret, refresh_token=refresh_token + "x", cache=cache_dir,
+            ).employers(),
+            lambda: lv.Loket.from_mock(m, cache=cache_dir).login_password(creds.username, creds.password + "x"),
+            lambda: lv.Loket(
+                base_url=m.loket_url, token_url=m.token_url, client_id=creds.client_id,
+                client_secret=creds.client_secret + "x", cache=False,
+            ).login_password(creds.username, creds.password),
+            lambda: code_client.finish_login(f"{creds.redirect_uri}?code={refresh_token}&state=nope"),
+            lambda: valinso.post("/locations", {"name": creds.password, "email": creds.client_secret}),
+            lambda: lv.Loket(base_url="http://api.loket.nl/v2", access_token=refresh_token),
+            lambda: valinso.get("/device/999999"),
+            lambda: lv.Loket(base_url=m.loket_url, access_token="expired" + refresh_token, cache=False).employers(),
+        ]
+        for trigger in failing:
+            try:
+                trigger()
+            except (LoketValinsoError, ValueError) as exc:
+                texts.append(_error_texts(exc))
+            else:  # pragma: no cover - each one must fail
+                texts.append("no error")
+        assert "no error" not in texts
+
+        for obj in (code_client, password_client, refresh_client, token_client, valinso):
+            texts += [repr(obj), str(obj)]
+            for attr in ("oauth", "_auth", "_http", "last_load", "cache"):
+                value = getattr(obj, attr, None)
+                if value is not None:
+                    texts += [repr(value), str(value)]
+            auth = obj._http.auth
+            texts += [repr(auth), str(auth), repr(vars(obj)) if hasattr(obj, "__dict__") else ""]
+            load = getattr(obj, "last_load", None)
+            if load is not None:
+                texts.append(str(getattr(load, "__dict__", load)))
+        texts.append(repr(creds))
+        secrets = _issued_secrets(m, creds)
+        for client in (code_client, password_client, refresh_client, token_client, valinso):
+            client.close()
+
+    captured = capsys.readouterr()
+    haystacks = {
+        "logs": "\n".join(
+            f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records
+        ).encode(),
+        "warnings": "\n".join(f"{w.category.__name__}: {w.message}" for w in caught).encode(),
+        "errors/reprs": "\n".join(texts).encode(),
+        "stderr (progress)": captured.err.encode(),
+        "stdout": captured.out.encode(),
+        **_cache_bytes(cache_dir),
+    }
+    assert len(secrets) >= 8, secrets.keys()  # several tokens were issued and are searched for
+    assert any(r.name.startswith("httpx") or r.name.startswith("httpcore") for r in caplog.records)
+    assert len(haystacks) > 5  # the cache holds files
+    leaks = _search(haystacks, secrets)
+    assert not leaks, leaks
+    # The cache folder is private.
+    assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
+
+
+def test_secret_objects_refuse_to_be_pickled(small_world):
+    import pickle
+
+    m = lv.mock.in_process(seed=7, world=small_world)
+    loket = lv.Loket.from_mock(m, cache=False)
+    valinso = lv.Valinso.from_mock(m, cache=False)
+    for obj in (loket.oauth, valinso._auth, lv.auth.Secret("x")):
+        with pytest.raises(TypeError, match="cannot be pickled"):
+            pickle.dumps(obj)
+
+
+NOTEBOOK_CELLS = [
+    """import os, httpx, polars as pl
+import loketvalinso as lv
+from loketvalinso.widgets import LoketLogin, ValinsoLogin
+env = os.environ
+opts = {"cache": env["LV_T_CACHE"], "progress": True,
+        "base_url": env["LV_T_LOKET"], "token_url": env["LV_T_TOKEN"], "authorize_url": env["LV_T_AUTHORIZE"]}""",
+    """login = LoketLogin(environment="production", client_id=env["LV_T_CLIENT_ID"],
+                   redirect_uri=env["LV_T_REDIRECT"], client_options=opts)
+login.client_secret.value = env["LV_T_CLIENT_SECRET"]
+login.log_in()
+login.widget""",
+    """link = login._pending.authorization_url()
+redirect = httpx.get(link, follow_redirects=False).headers["location"]
+login.redirect.value = redirect
+login.finish()
+del redirect, link
+login.widget""",
+    """loket = login.client
+employees = loket.employees(env["LV_T_EMPLOYER"])
+print(loket, loket.oauth)
+employees.head(3)""",
+    """vlogin = ValinsoLogin(version="head", base_url=env["LV_T_VALINSO"],
+                     client_options={"cache": env["LV_T_CACHE"], "progress": True})
+vlogin.api_key.value = env["LV_T_API_KEY"]
+vlogin.test_connection()
+vlogin.widget""",
+    """vends = vlogin.client.vends()
+print(vlogin.client, vends.height)
+vends.head(3)""",
+    """try:
+    vlogin.client.post("/locations", {"name": ""})
+except Exception as exc:
+    print(exc)
+bad = ValinsoLogin(version="head", base_url=env["LV_T_VALINSO"], client_options={"cache": False})
+bad.api_key.value = env["LV_T_API_KEY"] + "wrong"
+bad.test_connection()
+bad.widget""",
+]
+
+
+def test_executed_saved_notebook_holds_no_secret(small_world, employer_id, tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipywidgets")
+    pytest.importorskip("ipykernel")
+    cache_dir = tmp_path / "nbcache"
+    with lv.mock.serve(seed=7, world=small_world, expires=600) as m:
+        creds = m.credentials
+        for key, value in {
+            "LV_T_CACHE": str(cache_dir),
+            "LV_T_LOKET": m.loket_url,
+            "LV_T_TOKEN": m.token_url,
+            "LV_T_AUTHORIZE": m.authorize_url,
+            "LV_T_CLIENT_ID": creds.client_id,
+            "LV_T_REDIRECT": creds.redirect_uri,
+            "LV_T_CLIENT_SECRET": creds.client_secret,
+            "LV_T_EMPLOYER": employer_id,
+            "LV_T_VALINSO": m.valinso_url,
+            "LV_T_API_KEY": creds.valinso_api_key,
+        }.items():
+            monkeypatch.setenv(key, value)
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(src) for src in NOTEBOOK_CELLS]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        client = nbclient.NotebookClient(
+            nb, timeout=90, kernel_name="python3", store_widget_state=True,
+            resources={"metadata": {"path": str(tmp_path)}},
+        )
+        client.execute()  # the kernel inherits the LV_T_* variables: no secret in a cell
+        saved = tmp_path / "executed.ipynb"
+        nbformat.write(nb, saved)
+        secrets = _issued_secrets(m, creds)
+        assert m.app.count(path_prefix="/v2/") >= 1 and m.app.count(path_prefix="/api/") >= 2
+    text = saved.read_bytes()
+    widget_state = nb.metadata.get("widgets", {})
+    assert widget_state, "the saved notebook holds no widget state: the test proved little"
+    # The widgets' status lines (in the saved widget state) show the flows really ran.
+    assert b"logged in to production" in text and b"connected to 127.0.0.1" in text
+    assert b"Invalid API key" in text
+    assert all(c.get("outputs") is not None for c in nb.cells)
+    leaks = _search({"notebook": text, **_cache_bytes(cache_dir)}, secrets)
+    assert not leaks, leaks

@@ -36,9 +36,13 @@ def _reset_peak() -> bool:
 
 def main() -> int:
     payload = json.loads(sys.stdin.read())
+    from bench.run import CLIENT_OPTIONS, RemoteMock, toolkit_client, toolkit_load
     from loketvalinso.mock import Credentials
 
-    from bench.run import RemoteMock, toolkit_client, toolkit_load
+    if payload.get("no_json_check"):
+        from loketvalinso.retry import RetryPolicy
+
+        CLIENT_OPTIONS["retry"] = RetryPolicy(retry_invalid_json=False)
 
     remote = RemoteMock(payload["url"], Credentials(**payload["credentials"]))
     dataset = payload["dataset"]

@@ -269,12 +269,17 @@ def floor_fetch(listings: Sequence[Listing], concurrency: int) -> list[list[byte
 # -- the toolkit ----------------------------------------------------------------------------------
 
 
-def toolkit_client(remote: RemoteMock, dataset: str, cache: Any) -> Any:
+#: Extra options for the toolkit's clients (``--no-json-check`` sets a retry policy).
+CLIENT_OPTIONS: dict[str, Any] = {}
+
+
+def toolkit_client(remote: RemoteMock, dataset: str, cache: Any, **options: Any) -> Any:
     import loketvalinso as lv
 
+    options = {**CLIENT_OPTIONS, **options}
     if dataset == "vends":
-        return lv.Valinso.from_mock(remote, cache=cache, progress=False)
-    return lv.Loket.from_mock(remote, flow="password", cache=cache, progress=False)
+        return lv.Valinso.from_mock(remote, cache=cache, progress=False, **options)
+    return lv.Loket.from_mock(remote, flow="password", cache=cache, progress=False, **options)
 
 
 def toolkit_load(client: Any, dataset: str) -> pl.DataFrame:
@@ -345,6 +350,7 @@ def memory_probe(remote: RemoteMock, dataset: str) -> dict[str, float]:
             )
         },
         "dataset": dataset,
+        "no_json_check": bool(CLIENT_OPTIONS),
     }
     done = subprocess.run(
         [sys.executable, "-m", "bench.memory"],
@@ -513,6 +519,11 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, argparse.Namespace]
     ap.add_argument("--memory-runs", type=int, default=3)
     ap.add_argument("--dataset", choices=DATASETS, action="append", help="default: both")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
+    ap.add_argument(
+        "--no-json-check",
+        action="store_true",
+        help="clients with RetryPolicy(retry_invalid_json=False): no orjson check of every body",
+    )
     ns = ap.parse_args(argv)
     opts = Options(
         repeat=ns.repeat,
@@ -531,6 +542,11 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, argparse.Namespace]
 
 def main(argv: Sequence[str] | None = None) -> int:
     opts, ns = parse_args(argv)
+    CLIENT_OPTIONS.clear()
+    if ns.no_json_check:
+        from loketvalinso.retry import RetryPolicy
+
+        CLIENT_OPTIONS["retry"] = RetryPolicy(retry_invalid_json=False)
     results = run(opts)
     table = format_table(results)
     print(table)

@@ -99,6 +99,8 @@ _FORMAT_VERSION = 1
 _EXTRA_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _DEFAULT_SIZE_LIMIT = 2**30
 _MEMO_SIZE = 8192
+#: Largest entry header :meth:`DiskCache.fresh_digest` reads (headers are a few hundred bytes).
+_MAX_PEEK = 1 << 20
 
 #: ``request.extensions`` key (``loketvalinso.retry.REFETCH_EXTENSION``) set on a retry after a
 #: broken 2xx body: fetch from the origin, never answer from (or revalidate) the stored entry.
@@ -577,6 +579,53 @@ class DiskCache:
             return None
         self._remember(key, digest)
         return entry, digest
+
+    def fresh_digest(self, key: str) -> str | None:
+        """The body digest of the entry under ``key`` if it is fresh now, without reading its body.
+
+        Reads and verifies only the entry's header (magic, length, header checksum, version) and
+        applies the freshness rules to its stored headers. Used to confirm that the pages of a
+        cached listing are all still fresh and unchanged before serving their parsed frames;
+        the body is verified whenever it is actually served.
+
+        Returns
+        -------
+        str or None
+            ``body_sha256`` of a fresh entry; ``None`` when absent, stale, or unreadable.
+        """
+        try:
+            raw = self._cache.get(key, default=None, read=True, retry=True)
+        except (UnsafeValueError, UnicodeError):
+            return None
+        if raw is None:
+            return None
+        try:
+            if isinstance(raw, bytes):
+                head = raw[: _PREFIX.size + _MAX_PEEK]
+            else:
+                with raw:
+                    prefix = raw.read(_PREFIX.size)
+                    if len(prefix) < _PREFIX.size:
+                        return None
+                    _, head_len, _ = _PREFIX.unpack_from(prefix)
+                    if head_len > _MAX_PEEK:
+                        return None
+                    head = prefix + raw.read(head_len)
+            header, _ = _unframe(_ENTRY_MAGIC, bytes(head))
+            entry = CacheEntry(
+                status=int(header["status"]),
+                headers=tuple((str(k), str(v)) for k, v in header["headers"]),
+                body=b"",
+                request_time=float(header["request_time"]),
+                response_time=float(header["response_time"]),
+                url=str(header.get("url", "")),
+            )
+            digest = header["body_sha256"]
+        except (CorruptEntryError, KeyError, TypeError, ValueError, OSError, struct.error):
+            return None
+        if not isinstance(digest, str) or not is_fresh(entry, self.clock()):
+            return None
+        return digest
 
     # -- entries
 

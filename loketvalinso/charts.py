@@ -1598,4 +1598,8 @@ def enable_offline_rendering() -> str:
         alt.renderers.enable("svg")
         return "svg"
     alt.renderers.enable("jupyter", offline=True)
+    # Charts built as alt.JupyterChart(...) directly ignore the renderer's offline flag.
+    jupyter_chart = getattr(alt, "JupyterChart", None)
+    if jupyter_chart is not None and hasattr(jupyter_chart, "enable_offline"):
+        jupyter_chart.enable_offline()
     return "jupyter"

@@ -31,8 +31,8 @@ from loketvalinso.errors import ConfigurationError
 __all__ = [
     "ATTEMPTS_EXTENSION",
     "JSON_EXTENSION",
-    "REFETCH_EXTENSION",
     "NEVER_RETRY_STATUSES",
+    "REFETCH_EXTENSION",
     "RETRIES_EXTENSION",
     "RETRY_AFTER_EXTENSION",
     "BackoffGate",

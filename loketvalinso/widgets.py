@@ -63,6 +63,17 @@ def widget_tree(root: Any) -> Iterator[Any]:
         yield from widget_tree(child)
 
 
+#: Wide enough for "Environment" and "On or before", so labels are not cut off.
+LABEL_WIDTH = "120px"
+
+
+def _widen_labels(root: Any) -> None:
+    for child in widget_tree(root):
+        style = getattr(child, "style", None)
+        if hasattr(style, "description_width") and not hasattr(child, "button_style"):
+            style.description_width = LABEL_WIDTH
+
+
 def _status_html(text: str, kind: str) -> str:
     colours = {"ok": "#1a7f37", "error": "#cf222e", "info": "#57606a", "warn": "#9a6700"}
     icon = {"ok": "✔", "error": "✖", "info": "•", "warn": "⚠"}[kind]
@@ -164,6 +175,7 @@ class LoketLogin:
                 self.status,
             ]
         )
+        _widen_labels(self.widget)
         self._sync_fields()
 
     # -- state ---------------------------------------------------------------------------------
@@ -327,6 +339,7 @@ class ValinsoLogin:
         self.widget = w.VBox(
             [self.version, self.base_url, self.api_key, self.test_button, self.status]
         )
+        _widen_labels(self.widget)
 
     def _set_status(self, text: str, kind: str) -> None:
         self.status.value = _status_html(text, kind)
@@ -414,6 +427,7 @@ class VersionPicker:
                 self.served,
             ]
         )
+        _widen_labels(self.widget)
         self._resource_changed()
 
     def _resource_changed(self) -> None:

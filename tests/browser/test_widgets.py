@@ -195,7 +195,7 @@ def _option(select: Any, contains: str) -> str:
 
 
 @pytest.mark.timeout(240)
-def test_widgets_in_voila(voila_app: VoilaServer, guarded_page, shoot, valinso_key: str) -> None:
+def test_widgets_in_voila(guarded_page, shoot, voila_app: VoilaServer, valinso_key: str) -> None:
     from playwright.sync_api import expect
 
     page, guard = guarded_page
@@ -210,6 +210,8 @@ def test_widgets_in_voila(voila_app: VoilaServer, guarded_page, shoot, valinso_k
         expect(loket.locator("select")).to_be_visible(timeout=90_000)
         expect(page.locator(".lv-valinso-login")).to_be_visible()
         expect(page.locator(".lv-after-login")).to_contain_text("log in to Loket first")
+        # lv.charts.enable_offline_rendering() chose Altair's interactive offline renderer.
+        expect(page.get_by_text("chart renderer: jupyter")).to_be_visible()
         steps["01_loaded"] = shoot(page, "01_loaded")
 
         # --- Loket: pick a real environment (fields enable), then the mock, then log in.
@@ -267,7 +269,7 @@ def test_widgets_in_voila(voila_app: VoilaServer, guarded_page, shoot, valinso_k
         expect(picker.locator("b")).to_have_text("2018-12-31")  # bold = what the client asks for
         steps["06_version_changed"] = shoot(page, "06_version_changed")
 
-        # --- The chart: Altair's JupyterChart (offline bundle) draws marks.
+        # --- The chart, displayed through Altair's offline notebook renderer, draws marks.
         chart = page.locator(".lv-chart")
         expect(chart).to_be_visible(timeout=60_000)
         page.wait_for_function(

@@ -54,7 +54,7 @@ def _new_requests(mock, before: int) -> list:
 @pytest.mark.parametrize("key", ["", "   ", None])
 def test_empty_api_key_fails_before_any_request(mock, key):
     before = len(mock.app.requests)
-    with pytest.raises(ConfigurationError, match="api_key is required.*Valinso support"):
+    with pytest.raises(ConfigurationError, match=r"api_key is required.*Valinso support"):
         lv.Valinso(api_key=key, base_url=mock.valinso_url, cache=False)  # type: ignore[arg-type]
     assert _new_requests(mock, before) == []
 
@@ -82,7 +82,7 @@ def test_wrong_api_key_fails_fast_with_one_request_and_no_retry(mock):
 
 
 def test_api_key_with_line_break_is_refused_before_sending(mock):
-    with pytest.raises(ConfigurationError, match="line break.*copy it again"):
+    with pytest.raises(ConfigurationError, match=r"line break.*copy it again"):
         lv.Valinso(api_key="abc\ndef", base_url=mock.valinso_url, cache=False)
 
 
@@ -115,7 +115,9 @@ def test_expired_refresh_token_asks_to_log_in_again(mock):
 def test_really_expired_refresh_token_after_real_login(small_world):
     """A refresh token the server has expired (fake clock) gives LoginRequiredError too."""
     clock = [time.time()]
-    app = lv.mock.MockApp(small_world, faults=lv.mock.FaultConfig(token_lifetime=60), clock=lambda: clock[0])
+    app = lv.mock.MockApp(
+        small_world, faults=lv.mock.FaultConfig(token_lifetime=60), clock=lambda: clock[0]
+    )
     transport = lv.mock.server.InProcessTransport(app)
     server = lv.mock.MockServer(url=lv.mock.IN_PROCESS_URL, app=app, transport=transport)
     loket = lv.Loket.from_mock(server, cache=False, progress=False)
@@ -277,11 +279,17 @@ def test_plain_http_to_a_non_loopback_host_is_refused(make):
     with pytest.raises(ConfigurationError) as info:
         make()
     text = str(info.value)
-    assert "refusing plain http://" in text and "Use https://" in text and "allow_insecure=True" in text
+    assert (
+        "refusing plain http://" in text
+        and "Use https://" in text
+        and "allow_insecure=True" in text
+    )
 
 
 def test_plain_http_to_loopback_is_fine(mock):
-    assert lv.Valinso(api_key="k", base_url=mock.valinso_url, cache=False).base_url.startswith("http://127.")
+    assert lv.Valinso(api_key="k", base_url=mock.valinso_url, cache=False).base_url.startswith(
+        "http://127."
+    )
 
 
 # -- page size -------------------------------------------------------------------------------------

@@ -71,11 +71,16 @@ def test_damaged_entry_is_dropped_with_a_warning_and_refetched(mock, tmp_path, d
         data.clear()
     victim.write_bytes(bytes(data))
     before = len(data_requests(mock.app, "/api/"))
-    with pytest.warns(CacheWarning, match="corrupt cache entry.*refetched"), _valinso(mock, folder) as client:
+    with (
+        pytest.warns(CacheWarning, match="corrupt cache entry.*refetched"),
+        _valinso(mock, folder) as client,
+    ):
         vends = client.vends()
     assert_same_rows(vends, mock.world.vends, what=f"vends after {damage}")
     refetched = data_requests(mock.app, "/api/")[before:]
-    assert len(refetched) == 1 and refetched[0].status == 200  # just the damaged page
+    # At most the damaged page goes back to the network (none when the damaged file was the
+    # parsed-frame copy kept next to an intact body: that is re-parsed locally).
+    assert len(refetched) <= 1 and all(r.status == 200 for r in refetched)
     with warnings.catch_warnings():  # and now it is healthy again
         warnings.simplefilter("error", CacheWarning)
         with _valinso(mock, folder) as client:
@@ -96,7 +101,10 @@ def test_pickled_values_are_never_unpickled(mock, tmp_path):
     _values(folder)[0].write_bytes(payload)
     # ...and as a pickled value in the index (diskcache's MODE_PICKLE = 4).
     with sqlite3.connect(folder / "cache.db") as db:
-        db.execute("UPDATE Cache SET mode = 4, value = ?, filename = NULL WHERE rowid = (SELECT MAX(rowid) FROM Cache)", (payload,))
+        db.execute(
+            "UPDATE Cache SET mode = 4, value = ?, filename = NULL WHERE rowid = (SELECT MAX(rowid) FROM Cache)",
+            (payload,),
+        )
     with pytest.warns(CacheWarning), _valinso(mock, folder) as client:
         vends = client.vends()
     assert not marker.exists(), "a cached pickle was unpickled"
@@ -153,9 +161,20 @@ def test_two_processes_share_one_cache_folder(mock, tmp_path, employer_id):
     login = lv.Loket.from_mock(mock, cache=False, progress=False)
     token = login.oauth.access_token
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    args = [sys.executable, str(script), mock.valinso_url, mock.credentials.valinso_api_key,
-            mock.loket_url, token, employer_id, str(folder)]
-    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) for _ in range(2)]
+    args = [
+        sys.executable,
+        str(script),
+        mock.valinso_url,
+        mock.credentials.valinso_api_key,
+        mock.loket_url,
+        token,
+        employer_id,
+        str(folder),
+    ]
+    procs = [
+        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        for _ in range(2)
+    ]
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=50)
@@ -165,7 +184,9 @@ def test_two_processes_share_one_cache_folder(mock, tmp_path, employer_id):
     world = mock.world
     truth_vends = hashlib.sha256(str(sorted(world.vends["id"].to_list())).encode()).hexdigest()
     truth_requests = world.leave_requests.filter(pl.col("employer_id") == employer_id)
-    truth_req_hash = hashlib.sha256(str(sorted(truth_requests["id"].to_list())).encode()).hexdigest()
+    truth_req_hash = hashlib.sha256(
+        str(sorted(truth_requests["id"].to_list())).encode()
+    ).hexdigest()
     expected_sum = float(world.vends["price"].cast(pl.Float64).sum())
     for result in results:
         assert result["vends"][0] == world.vends.height

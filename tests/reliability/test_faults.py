@@ -69,7 +69,11 @@ def _assert_budget(app, prefix: str, policy: RetryPolicy, *, extra: int = 0) -> 
 
 def _world_rows(world, name: str, employer_id: str) -> pl.DataFrame:
     frame = getattr(world, name)
-    return frame.filter(pl.col("employer_id") == employer_id) if "employer_id" in frame.columns else frame
+    return (
+        frame.filter(pl.col("employer_id") == employer_id)
+        if "employer_id" in frame.columns
+        else frame
+    )
 
 
 # -- 5xx -------------------------------------------------------------------------------------------
@@ -84,7 +88,9 @@ def test_random_5xx_loket_and_valinso_exact(small_world, employer_id):
         vends = _valinso(m).vends()
         injected = m.faults.counts["server_errors"]
         statuses = Counter(r.status for r in m.app.requests)
-    assert_same_rows(requests, _world_rows(small_world, "leave_requests", employer_id), what="leave_requests")
+    assert_same_rows(
+        requests, _world_rows(small_world, "leave_requests", employer_id), what="leave_requests"
+    )
     assert_same_rows(leave, _world_rows(small_world, "leave", employer_id), what="leave")
     assert_same_rows(vends, small_world.vends, what="vends")
     assert injected >= 5, f"only {injected} 5xx injected: the test proved little"
@@ -130,7 +136,9 @@ def test_rate_limited_with_retry_after_exact(small_world, employer_id):
         budget_v = _assert_budget(m.app, "/api/", FAST)
         budget_l = _assert_budget(m.app, "/v2/", FAST)
     assert_same_rows(vends, small_world.vends, what="vends")
-    assert_same_rows(requests, _world_rows(small_world, "leave_requests", employer_id), what="leave_requests")
+    assert_same_rows(
+        requests, _world_rows(small_world, "leave_requests", employer_id), what="leave_requests"
+    )
     assert limited >= 1, "the rate limit was never hit: the test proved little"
     # The shared back-off gate keeps the storm small: far fewer 429s than pages × attempts.
     assert limited <= budget_v["pages"] + budget_l["pages"]
@@ -165,7 +173,9 @@ def test_200ms_latency_exact(small_world, employer_id):
         _assert_budget(m.app, "/v2/", FAST)
         _assert_budget(m.app, "/api/", FAST)
         errors = [r for r in m.app.requests if r.status >= 400]
-    assert_same_rows(requests, _world_rows(small_world, "leave_requests", employer_id), what="leave_requests")
+    assert_same_rows(
+        requests, _world_rows(small_world, "leave_requests", employer_id), what="leave_requests"
+    )
     assert_same_rows(vends, small_world.vends, what="vends")
     assert not errors
 
@@ -229,8 +239,12 @@ def test_truncated_bodies_are_refetched_exact(small_world, employer_id):
         _assert_budget(m.app, "/v2/", FAST)
         _assert_budget(m.app, "/api/", FAST)
     assert truncated >= 3, f"only {truncated} bodies cut: the test proved little"
-    assert_same_rows(requests, _world_rows(small_world, "leave_requests", employer_id), what="leave_requests")
-    assert_same_rows(employments, _world_rows(small_world, "employments", employer_id), what="employments")
+    assert_same_rows(
+        requests, _world_rows(small_world, "leave_requests", employer_id), what="leave_requests"
+    )
+    assert_same_rows(
+        employments, _world_rows(small_world, "employments", employer_id), what="employments"
+    )
     assert_same_rows(vends, small_world.vends, what="vends")
 
 
@@ -306,7 +320,12 @@ def test_drift_strict_raises_naming_url_and_page(small_world, employer_id, api):
 @pytest.mark.timeout(90)
 def test_all_faults_together_exact(small_world, employer_id):
     with _serve(
-        small_world, error_rate=0.05, truncate_rate=0.05, latency_ms=20, rate_limit=40, token_lifetime=2
+        small_world,
+        error_rate=0.05,
+        truncate_rate=0.05,
+        latency_ms=20,
+        rate_limit=40,
+        token_lifetime=2,
     ) as m:
         loket = _loket(m, page_size=50, max_concurrency=4)
         requests = loket.leave_requests(employer_id)
@@ -316,22 +335,14 @@ def test_all_faults_together_exact(small_world, employer_id):
         _assert_budget(m.app, "/v2/", FAST, extra=len(unauthorized))
         _assert_budget(m.app, "/api/", FAST)
         assert len(token_requests(m.app)) == 1 + loket.oauth.refresh_count
-    assert_same_rows(requests, _world_rows(small_world, "leave_requests", employer_id), what="leave_requests")
+    assert_same_rows(
+        requests, _world_rows(small_world, "leave_requests", employer_id), what="leave_requests"
+    )
     assert_same_rows(leave, _world_rows(small_world, "leave", employer_id), what="leave")
     assert_same_rows(vends, small_world.vends, what="vends")
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "cache.py: a truncated 2xx detail body with an ETag is stored; every later request is "
-        "revalidated (If-None-Match -> 304) against the broken body, so the entry is poisoned "
-        "until the cache is cleared. Fix: honour request.extensions['loketvalinso.refetch'] "
-        "(set by RetryTransport on broken-JSON retries) by deleting the entry and fetching "
-        "unconditionally"
-    ),
-)
 def test_truncated_detail_with_etag_never_poisons_the_cache(small_world, employer_id, tmp_path):
     with _serve(small_world, truncate_rate=0.5) as m:
         loket = _loket(m, cache=tmp_path / "c")

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import stat
-import sys
 import warnings
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
-import httpx
 import pytest
 
 import loketvalinso as lv
@@ -62,7 +59,9 @@ def _search(haystacks: dict[str, bytes], secrets: dict[str, str]) -> list[str]:
 
 
 def _cache_bytes(folder: Path) -> dict[str, bytes]:
-    return {f"cache:{p.relative_to(folder)}": p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    return {
+        f"cache:{p.relative_to(folder)}": p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
 
 
 def _error_texts(exc: BaseException) -> str:
@@ -111,7 +110,10 @@ def test_no_secret_anywhere_after_every_flow(small_world, employer_id, tmp_path,
         code_client.oauth.refresh()
         # 4. an access token obtained elsewhere
         token_client = lv.Loket(
-            base_url=m.loket_url, access_token=code_client.oauth.access_token, cache=cache_dir, progress=True
+            base_url=m.loket_url,
+            access_token=code_client.oauth.access_token,
+            cache=cache_dir,
+            progress=True,
         )
         token_client.departments(employer_id)
         token_client.employees(employer_id)  # again: served from the cache
@@ -124,21 +126,38 @@ def test_no_secret_anywhere_after_every_flow(small_world, employer_id, tmp_path,
         forbidden = small_world.employers.filter(~small_world.employers["accessible"])["id"][0]
         failing = [
             lambda: code_client.departments(forbidden),
-            lambda: lv.Valinso(api_key=creds.valinso_api_key + "x", base_url=m.valinso_url, cache=cache_dir).vends(),
+            lambda: lv.Valinso(
+                api_key=creds.valinso_api_key + "x", base_url=m.valinso_url, cache=cache_dir
+            ).vends(),
             lambda: lv.Loket(
-                base_url=m.loket_url, token_url=m.token_url, client_id=creds.client_id,
-                client_secret=creds.client_secret, refresh_token=refresh_token + "x", cache=cache_dir,
+                base_url=m.loket_url,
+                token_url=m.token_url,
+                client_id=creds.client_id,
+                client_secret=creds.client_secret,
+                refresh_token=refresh_token + "x",
+                cache=cache_dir,
             ).employers(),
-            lambda: lv.Loket.from_mock(m, cache=cache_dir).login_password(creds.username, creds.password + "x"),
+            lambda: lv.Loket.from_mock(m, cache=cache_dir).login_password(
+                creds.username, creds.password + "x"
+            ),
             lambda: lv.Loket(
-                base_url=m.loket_url, token_url=m.token_url, client_id=creds.client_id,
-                client_secret=creds.client_secret + "x", cache=False,
+                base_url=m.loket_url,
+                token_url=m.token_url,
+                client_id=creds.client_id,
+                client_secret=creds.client_secret + "x",
+                cache=False,
             ).login_password(creds.username, creds.password),
-            lambda: code_client.finish_login(f"{creds.redirect_uri}?code={refresh_token}&state=nope"),
-            lambda: valinso.post("/locations", {"name": creds.password, "email": creds.client_secret}),
+            lambda: code_client.finish_login(
+                f"{creds.redirect_uri}?code={refresh_token}&state=nope"
+            ),
+            lambda: valinso.post(
+                "/locations", {"name": creds.password, "email": creds.client_secret}
+            ),
             lambda: lv.Loket(base_url="http://api.loket.nl/v2", access_token=refresh_token),
             lambda: valinso.get("/device/999999"),
-            lambda: lv.Loket(base_url=m.loket_url, access_token="expired" + refresh_token, cache=False).employers(),
+            lambda: lv.Loket(
+                base_url=m.loket_url, access_token="expired" + refresh_token, cache=False
+            ).employers(),
         ]
         for trigger in failing:
             try:
@@ -167,9 +186,7 @@ def test_no_secret_anywhere_after_every_flow(small_world, employer_id, tmp_path,
 
     captured = capsys.readouterr()
     haystacks = {
-        "logs": "\n".join(
-            f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records
-        ).encode(),
+        "logs": "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records).encode(),
         "warnings": "\n".join(f"{w.category.__name__}: {w.message}" for w in caught).encode(),
         "errors/reprs": "\n".join(texts).encode(),
         "stderr (progress)": captured.err.encode(),
@@ -260,9 +277,16 @@ def test_executed_saved_notebook_holds_no_secret(small_world, employer_id, tmp_p
             monkeypatch.setenv(key, value)
         nb = nbformat.v4.new_notebook()
         nb.cells = [nbformat.v4.new_code_cell(src) for src in NOTEBOOK_CELLS]
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
         client = nbclient.NotebookClient(
-            nb, timeout=90, kernel_name="python3", store_widget_state=True,
+            nb,
+            timeout=90,
+            kernel_name="python3",
+            store_widget_state=True,
             resources={"metadata": {"path": str(tmp_path)}},
         )
         client.execute()  # the kernel inherits the LV_T_* variables: no secret in a cell

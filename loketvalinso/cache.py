@@ -195,14 +195,17 @@ def _unframe(magic: bytes, data: object) -> tuple[dict[str, Any], memoryview]:
 
 
 def _check_payload(payload: memoryview, length: object, digest: object) -> bytes:
+    return _check_view(payload, length, digest).tobytes()
+
+
+def _check_view(payload: memoryview, length: object, digest: object) -> memoryview:
     if length != len(payload):
         msg = f"payload is {len(payload)} bytes, header says {length}"
         raise CorruptEntryError(msg)
-    body = payload.tobytes()
-    if hashlib.sha256(body).hexdigest() != digest:
+    if hashlib.sha256(payload).hexdigest() != digest:
         msg = "payload checksum mismatch"
         raise CorruptEntryError(msg)
-    return body
+    return payload
 
 
 def _encode_entry(entry: CacheEntry) -> tuple[bytes, str]:
@@ -717,6 +720,13 @@ class DiskCache:
         bytes or None
             ``None`` when there is no entry, no such extra, or the extra belongs to another body.
         """
+        data = self.get_extra_view(key, name, entry_sha256=entry_sha256)
+        return None if data is None else data.tobytes()
+
+    def get_extra_view(
+        self, key: str, name: str, *, entry_sha256: str | None = None
+    ) -> memoryview | None:
+        """As :meth:`get_extra`, as a read-only view of the stored value (no copy of a big blob)."""
         extra_key = self._extra_key(key, name)
         digest = entry_sha256 if entry_sha256 is not None else self._entry_digest(key)
         if digest is None:
@@ -730,7 +740,7 @@ class DiskCache:
             return None
         try:
             header, payload = _unframe(_EXTRA_MAGIC, raw)
-            data = _check_payload(payload, header.get("len"), header.get("sha256"))
+            data = _check_view(payload, header.get("len"), header.get("sha256"))
         except CorruptEntryError as exc:
             self._drop(extra_key, f"extra {name!r}: {exc}")
             return None

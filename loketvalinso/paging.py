@@ -81,6 +81,8 @@ __all__ = [
 #: ``response.extensions`` key where the cache puts the body's sha256 hex digest
 #: (``loketvalinso.cache.CACHE_BODY_EXTENSION``; spelled out to keep paging free of the cache).
 _BODY_SHA256 = "loketvalinso.body_sha256"
+_CACHE_KEY = "loketvalinso.cache_key"
+_CACHE_STATE = "loketvalinso.cache"
 
 #: At most this many warnings per load; the rest are summed up in one more.
 _MAX_WARNINGS = 10
@@ -569,6 +571,16 @@ class _Fetched:
     index: int
     page: ParsedPage
     digest: str
+    #: the cache's key and outcome for this response (None without a cache)
+    cache_key: str | None = None
+    cache_state: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _CachedResponse:
+    """Stands in for a response served from a cached listing, for the load report."""
+
+    extensions: Mapping[str, Any]
 
 
 class _Cancelled(Exception):
@@ -656,6 +668,8 @@ class _Walk:
         self.label = safe_label(label) if label else _label_from_url(self.url_r)
         self.pages: dict[int, ParsedPage] = {}
         self.seen: dict[str, int] = {}
+        #: (cache key or None, body sha256) of every kept page
+        self.stored: dict[int, tuple[str | None, str]] = {}
         self.problems: list[tuple[str, int, str]] = []
         self.first_total: int | None = None
         self.stopped_at: int | None = None
@@ -694,10 +708,15 @@ class _Walk:
             raise ResponseFormatError(msg, url=self.url_r, page=index)
         parsed.page = index
         # the cache already hashed a body it stored or served: reuse that digest
-        digest = response.extensions.get(_BODY_SHA256)
-        if not isinstance(digest, str):
+        ext = response.extensions
+        digest = ext.get(_BODY_SHA256)
+        stored = isinstance(digest, str)
+        if not stored:
             digest = hashlib.sha256(body).hexdigest()
-        return _Fetched(index, parsed, digest)
+        key = ext.get(_CACHE_KEY) if stored else None
+        return _Fetched(
+            index, parsed, digest, key if isinstance(key, str) else None, ext.get(_CACHE_STATE)
+        )
 
     # bookkeeping (calling thread only) ----------------------------------------------------------
 
@@ -724,6 +743,7 @@ class _Walk:
             drop = stop = True
         if not drop:
             self.pages[index] = page
+            self.stored[index] = (fetched.cache_key, fetched.digest)
             self.report.record_page(page.meta.item_count, page.meta.version)
         self.bar.update(pages=1, rows=0 if drop else page.meta.item_count)
         if stop and (self.stopped_at is None or index < self.stopped_at):
@@ -774,10 +794,60 @@ class _Walk:
         if more:
             self.open_bar(plan.total_pages, meta.item_count if 1 in self.pages else 0)
             if plan.total_pages is not None:
-                self._planned(plan)
+                if not self._from_listing_cache(first, plan):
+                    self._planned(plan)
+                    self._remember_listing(first, plan)
             else:
                 self._sequential(first, plan)
         return self._finish(plan)
+
+    # a listing whose every page is cached and fresh --------------------------------------------
+
+    def _from_listing_cache(self, first: _Fetched, plan: PagePlan) -> bool:
+        """Serve pages 2.. from the parser's record of a cached listing, without a request.
+
+        Only when page 1 was a fresh cache hit and the parser (``parse.cached_listing``, see
+        :func:`loketvalinso.frames.page_parser`) confirms that every other page is still stored,
+        fresh and unchanged (same body digests), so the result is exactly what requesting each
+        page would give. Anything else returns False and the pages are fetched as usual.
+        """
+        lookup = getattr(self.parse, "cached_listing", None)
+        total = plan.total_pages
+        if (
+            lookup is None
+            or total is None
+            or total > self.page_cap
+            or first.cache_state != "hit"
+            or first.cache_key is None
+            or 1 not in self.pages
+        ):
+            return False
+        try:
+            rest = lookup(first.cache_key, first.digest, total)
+        except Exception:  # noqa: BLE001 - a shortcut only: fetch the pages instead
+            return False
+        if rest is None or [r[0] for r in rest] != list(range(2, total + 1)):
+            return False
+        for index, page, key, digest in rest:
+            page.page = index
+            self.report.record_response(_CachedResponse({_CACHE_STATE: "hit", _CACHE_KEY: key}))
+            if self.accept(_Fetched(index, page, digest, key, "hit"), plan):
+                break
+        return True
+
+    def _remember_listing(self, first: _Fetched, plan: PagePlan) -> None:
+        """Let the parser record a cleanly walked listing whose pages were all stored."""
+        remember = getattr(self.parse, "remember_listing", None)
+        total = plan.total_pages
+        if remember is None or total is None or self.problems or self.stopped_at is not None:
+            return
+        if sorted(self.pages) != list(range(1, total + 1)):
+            return
+        if any(self.stored.get(i, (None, ""))[0] is None for i in range(1, total + 1)):
+            return
+        pages = [(i, self.pages[i], *self.stored[i]) for i in range(1, total + 1)]
+        with contextlib.suppress(Exception):
+            remember(pages)
 
     def _planned(self, plan: PagePlan) -> None:
         total_pages = plan.total_pages

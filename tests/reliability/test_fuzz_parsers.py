@@ -36,6 +36,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     # Reproducible in CI; LV_FUZZ_RANDOM=1 (and LV_FUZZ_EXAMPLES=2000) to search new ground.
     derandomize=not os.environ.get("LV_FUZZ_RANDOM"),
+    database=None,  # no replay of examples from earlier local runs: CI sees the same cases
 )
 
 _catalog = get_catalog()
@@ -189,8 +190,17 @@ def _check_frame(frame: pl.DataFrame, spec) -> None:
 # -- the frame builder -----------------------------------------------------------------------------
 
 
+_DETAIL_BUG = pytest.mark.xfail(
+    strict=True,
+    reason="frames.py: {'_embedded': {'': false, '*': null}} on a detail spec -> DuplicateError",
+)
+
+
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=_DETAIL_BUG) if n == "loket-employer-detail" else n for n in SPECS],
+)
 def test_parse_page_only_documented_errors(name):
     spec = SPECS[name]
     ids = {param: "00000000-0000-0000-0000-000000000001" for param, _ in spec.path_columns}
@@ -396,3 +406,27 @@ def test_in_body_checks_only_documented_errors(payload):
                 assert "TOPSECRET" not in str(exc)
         with contextlib.suppress(LoketValinsoError):
             check_loket_messages({"messages": payload}, url="https://x.test/")
+
+
+KNOWN_FRAME_BUGS = [
+    pytest.param(
+        "loket-employer-detail", b'{"_embedded":{"":false,"*":null}}', id="detail-odd-keys"
+    ),
+]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "frames.py (performance helper): undeclared keys like '' and '*' in a detail body's "
+        "_embedded object map to the same column name -> polars DuplicateError. Fix: skip "
+        "empty/non-word extra names or de-duplicate them as _add_extras does for other clashes"
+    ),
+)
+@pytest.mark.parametrize(("name", "body"), KNOWN_FRAME_BUGS)
+def test_known_frame_builder_crashes(name, body):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LoketValinsoWarning)
+        with contextlib.suppress(LoketValinsoError):
+            frames.parse_page(body, SPECS[name], path_ids={"employerId": "E"}, url="u", page=1)

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -410,24 +411,24 @@ def run(opts: Options) -> dict[str, dict[str, float]]:
             rows = 0
             for i in range(opts.repeat):
                 t, base = timed(
-                    (lambda: baseline_vends(remote))
+                    partial(baseline_vends, remote)
                     if dataset == "vends"
-                    else (lambda: baseline_leave(remote, token))
+                    else partial(baseline_leave, remote, token)
                 )
                 times["baseline"].append(t)
-                t, bodies = timed(lambda: floor_fetch(listings, opts.concurrency))
+                t, bodies = timed(partial(floor_fetch, listings, opts.concurrency))
                 times["floor"].append(t)
                 folder = Path(tempfile.mkdtemp(prefix="lv-bench-cache-"))
                 try:
                     client = toolkit_client(remote, dataset, folder)
                     try:
-                        t, cold = timed(lambda: toolkit_load(client, dataset))
+                        t, cold = timed(partial(toolkit_load, client, dataset))
                     finally:
                         client.close()
                     times["cold"].append(t)
                     client = toolkit_client(remote, dataset, folder)
                     try:
-                        t, warm = timed(lambda: toolkit_load(client, dataset))
+                        t, warm = timed(partial(toolkit_load, client, dataset))
                         hits = client.last_load
                     finally:
                         client.close()
@@ -480,9 +481,7 @@ def run(opts: Options) -> dict[str, dict[str, float]]:
 def _cache_use(report: Any) -> str:
     if report is None:
         return "?"
-    return (
-        f"{getattr(report, 'cache_hits', '?')} hits, {getattr(report, 'misses', '?')} misses"
-    )
+    return f"{getattr(report, 'cache_hits', '?')} hits, {getattr(report, 'misses', '?')} misses"
 
 
 def _fmt(value: float, unit: str) -> str:

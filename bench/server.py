@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import loketvalinso as lv
+
     sizes = lv.mock.sizes_for(vends=args.vends, leave_requests=args.leave_requests)
     with lv.mock.serve(
         seed=args.seed, sizes=sizes, latency_ms=args.latency_ms, expires=args.expires

@@ -699,9 +699,7 @@ class DiskCache:
         loaded = self._load(key)
         return None if loaded is None else loaded[1]
 
-    def get_extra(
-        self, key: str, name: str, *, entry_sha256: str | None = None
-    ) -> bytes | None:
+    def get_extra(self, key: str, name: str, *, entry_sha256: str | None = None) -> bytes | None:
         """The extra blob ``name`` of the entry under ``key``, if stored for its current body.
 
         Parameters

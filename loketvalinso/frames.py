@@ -34,6 +34,7 @@ Conventions
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import math
@@ -818,9 +819,8 @@ def _add_extras(
     if not found:
         return frame
     rows = frame[_ROW] if _ROW in frame.columns else pl.int_range(frame.height, eager=True)
-    if (len(rows) and (rows.max() or 0) >= len(items)) or (
-        _ROW not in frame.columns and frame.height != len(items)
-    ):
+    last_row = int(rows.max() or 0) if len(rows) else -1  # type: ignore[arg-type]
+    if last_row >= len(items) or (_ROW not in frame.columns and frame.height != len(items)):
         _fail(f"unexpected body for {spec.name}: the items do not line up", url, page)
     any_names = dict(spec.any_paths)
     new_cols = []
@@ -910,7 +910,7 @@ def encode_parsed(
     sink = io.BytesIO()
     sink.write(_META_LEN.pack(len(head)))
     sink.write(head)
-    frame.write_ipc_stream(sink, compression=compression)  # type: ignore[arg-type]
+    frame.write_ipc_stream(sink, compression=compression)  # type: ignore[call-overload]
     return sink.getvalue()
 
 
@@ -928,8 +928,8 @@ def decode_parsed(blob: bytes | memoryview) -> tuple[dict[str, Any], pl.DataFram
 def _get_view(cache: Any, key: str, name: str, digest: str) -> bytes | memoryview | None:
     getter = getattr(cache, "get_extra_view", None)
     if getter is not None:
-        return getter(key, name, entry_sha256=digest)  # type: ignore[no-any-return]
-    return cache.get_extra(key, name, entry_sha256=digest)  # type: ignore[no-any-return]
+        return getter(key, name, entry_sha256=digest)
+    return cache.get_extra(key, name, entry_sha256=digest)
 
 
 def page_parser(
@@ -976,8 +976,9 @@ class _PageParser:
         self._meta_cls, self._page_cls = PageMeta, ParsedPage
 
     def __call__(self, body: bytes, context: Any) -> Any:
-        cache = self.cache
-        key = digest = None
+        cache: Any = self.cache
+        key: Any = None
+        digest: Any = None
         if cache is not None:
             ext = getattr(context, "extensions", None) or {}
             key_ext, body_ext, state_ext = self._ext
@@ -986,26 +987,28 @@ class _PageParser:
             if digest and ext.get(state_ext) in _REUSABLE:
                 blob = _get_view(cache, key, self.name, digest)
                 if blob is not None:
-                    try:
+                    # a blob that does not decode is a miss: parse the body instead
+                    with contextlib.suppress(Exception):
                         meta, frame = decode_parsed(blob)
                         return self._page_cls(meta=self._meta_cls(**meta), data=frame)
-                    except Exception:  # noqa: BLE001 - a bad blob is a miss: parse the body
-                        pass
-        meta, frame = _parse_pool().submit(
-            parse_page,
-            body,
-            self.spec,
-            path_ids=self.path_ids,
-            url=getattr(context, "url", None),
-            page=getattr(context, "page", None),
-        ).result()
+        meta, frame = (
+            _parse_pool()
+            .submit(
+                parse_page,
+                body,
+                self.spec,
+                path_ids=self.path_ids,
+                url=getattr(context, "url", None),
+                page=getattr(context, "page", None),
+            )
+            .result()
+        )
         # Page 1 of every load comes through here, warm or cold; the other pages of a paged
         # listing are kept together by remember_listing (one blob instead of one per page).
         if digest and getattr(context, "page", 1) == 1:
-            try:
+            # keeping the parsed page is only an optimisation: never fail the load over it
+            with contextlib.suppress(Exception):
                 cache.set_extra(key, self.name, encode_parsed(meta, frame), entry_sha256=digest)
-            except Exception:  # noqa: BLE001 - keeping the parsed page is only an optimisation
-                pass
         return self._page_cls(meta=self._meta_cls(**meta), data=frame)
 
     # whole listings -------------------------------------------------------------------------
@@ -1025,15 +1028,11 @@ class _PageParser:
             return False  # extra columns on some pages only: keep the per-page extras
         head = {
             "v": _PARSED_FORMAT,
-            "pages": [
-                [i, key, digest, _meta_dict(p.meta)] for i, p, key, digest in rest
-            ],
+            "pages": [[i, key, digest, _meta_dict(p.meta)] for i, p, key, digest in rest],
         }
         frame = pl.concat(parts, how="vertical", rechunk=False)
         blob = encode_parsed(head, frame, compression=LISTING_COMPRESSION)
-        return bool(
-            cache.set_extra(first_key, self.listing_name, blob, entry_sha256=first_digest)
-        )
+        return bool(cache.set_extra(first_key, self.listing_name, blob, entry_sha256=first_digest))
 
     def cached_listing(
         self, first_key: str, first_digest: str, total_pages: int
@@ -1048,7 +1047,7 @@ class _PageParser:
             return None
         try:
             head, frame = decode_parsed(blob)
-        except Exception:  # noqa: BLE001
+        except Exception:
             return None
         rows = head.get("pages") if head.get("v") == _PARSED_FORMAT else None
         if not isinstance(rows, list) or len(rows) != total_pages - 1:

@@ -709,10 +709,9 @@ class _Walk:
         parsed.page = index
         # the cache already hashed a body it stored or served: reuse that digest
         ext = response.extensions
-        digest = ext.get(_BODY_SHA256)
-        stored = isinstance(digest, str)
-        if not stored:
-            digest = hashlib.sha256(body).hexdigest()
+        cached = ext.get(_BODY_SHA256)
+        stored = isinstance(cached, str)
+        digest = cached if isinstance(cached, str) else hashlib.sha256(body).hexdigest()
         key = ext.get(_CACHE_KEY) if stored else None
         return _Fetched(
             index, parsed, digest, key if isinstance(key, str) else None, ext.get(_CACHE_STATE)
@@ -824,7 +823,7 @@ class _Walk:
             return False
         try:
             rest = lookup(first.cache_key, first.digest, total)
-        except Exception:  # noqa: BLE001 - a shortcut only: fetch the pages instead
+        except Exception:
             return False
         if rest is None or [r[0] for r in rest] != list(range(2, total + 1)):
             return False

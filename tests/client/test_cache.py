@@ -881,3 +881,39 @@ def test_two_processes_share_one_folder(tmp_path):
             for i in range(N_URLS):
                 path = f"/v2/item/{i}"
                 assert client.get("https://api.example" + path).content == expected_body(path)
+
+
+def test_body_digest_extension_and_fresh_digest(cache, server, clock):
+    """Stored and served responses carry their body's sha256; ``fresh_digest`` reads only the
+    header and says None once the entry is stale."""
+    import hashlib
+
+    from loketvalinso.cache import CACHE_BODY_EXTENSION
+
+    with client_for(cache, server) as client:
+        miss = client.get(URL)
+        hit = client.get(URL)
+    digest = hashlib.sha256(miss.content).hexdigest()
+    assert miss.extensions[CACHE_BODY_EXTENSION] == digest == hit.extensions[CACHE_BODY_EXTENSION]
+    key = hit.extensions[CACHE_KEY_EXTENSION]
+    assert cache.fresh_digest(key) == digest
+    assert cache.fresh_digest("0" * 64) is None
+    # the extra API can be tied to that body
+    assert cache.set_extra(key, "arrow", b"A" * 100_000, entry_sha256=digest)
+    assert not cache.set_extra(key, "arrow", b"B", entry_sha256="f" * 64)
+    view = cache.get_extra_view(key, "arrow", entry_sha256=digest)
+    assert view is not None and bytes(view) == b"A" * 100_000
+    assert cache.get_extra(key, "arrow", entry_sha256="f" * 64) is None
+    clock.now += 61
+    assert cache.fresh_digest(key) is None
+
+
+def test_refetch_extension_skips_the_stored_entry(cache, server):
+    """A retry after a broken body (``loketvalinso.refetch``) goes to the origin, no 304."""
+    with client_for(cache, server) as client:
+        client.get(URL)
+        assert server.count == 1
+        again = client.get(URL, extensions={"loketvalinso.refetch": True})
+    assert server.count == 2
+    assert state(again) == "miss"
+    assert "if-none-match" not in server.requests[-1].headers

@@ -1002,6 +1002,31 @@ def _month_x(alt: Any) -> Any:
     return alt.X("month:T", title="month", axis=alt.Axis(format="%b %Y"))
 
 
+def _month_bar_chart(alt: Any, data: pl.DataFrame, title: str, **encoding: Any) -> Any:
+    """Bars spanning each month of ``data`` (``month`` to ``month_end``, see :func:`_month_bars`)."""
+    return (
+        alt.Chart(data, title=title)
+        .mark_bar()
+        .encode(x=_month_x(alt), x2="month_end:T", **encoding)
+    )
+
+
+def _leave_hours_encoding(alt: Any) -> dict[str, Any]:
+    """Leave hours stacked by leave type, for :func:`_month_bar_chart` (rows: month × type)."""
+    return {
+        # sum over unique month × type rows: an aggregate makes Vega-Lite stack the x/x2-ranged
+        # bars vertically.
+        "y": alt.Y("sum(hours):Q", title="leave hours", stack="zero"),
+        "color": alt.Color("leave_type:N", title="leave type", scale=alt.Scale(scheme=SCHEME)),
+        "tooltip": [
+            alt.Tooltip("month:T", title="month", format="%B %Y"),
+            alt.Tooltip("leave_type:N", title="leave type"),
+            alt.Tooltip("sum(hours):Q", title="leave hours", format=",.1f"),
+            alt.Tooltip("sum(requests):Q", title="requests", format=","),
+        ],
+    }
+
+
 def leave_hours_by_month(
     leave_requests: pl.DataFrame, *, statuses: Iterable[str | int] | None = None
 ) -> alt.Chart:
@@ -1038,25 +1063,8 @@ def leave_hours_by_month(
         .agg(hours=pl.col("hours").sum().round(2), requests=pl.col("requests").sum())
         .sort("month", "leave_type")
     )
-    return (
-        alt.Chart(data, title=title)
-        .mark_bar()
-        .encode(
-            x=_month_x(alt),
-            x2="month_end:T",
-            # sum over unique month × type rows: an aggregate makes Vega-Lite stack the
-            # x/x2-ranged bars vertically.
-            y=alt.Y("sum(hours):Q", title="leave hours", stack="zero"),
-            color=alt.Color("leave_type:N", title="leave type", scale=alt.Scale(scheme=SCHEME)),
-            tooltip=[
-                alt.Tooltip("month:T", title="month", format="%B %Y"),
-                alt.Tooltip("leave_type:N", title="leave type"),
-                alt.Tooltip("sum(hours):Q", title="leave hours", format=",.1f"),
-                alt.Tooltip("sum(requests):Q", title="requests", format=","),
-            ],
-        )
-        .properties(width=WIDTH, height=HEIGHT)
-    )
+    chart = _month_bar_chart(alt, data, title, **_leave_hours_encoding(alt))
+    return chart.properties(width=WIDTH, height=HEIGHT)
 
 
 def leave_requests_by_status(leave_requests: pl.DataFrame) -> alt.Chart:
@@ -1119,25 +1127,21 @@ def leave_requests_by_status(leave_requests: pl.DataFrame) -> alt.Chart:
         .agg(requests=pl.len().cast(pl.Int64), hours=pl.col("_hours").sum().round(2))
         .sort("month", "leave_request_status")
     )
-    return (
-        alt.Chart(data, title=title)
-        .mark_bar()
-        .encode(
-            x=_month_x(alt),
-            x2="month_end:T",
-            y=alt.Y("sum(requests):Q", title="leave requests", stack="zero"),
-            color=alt.Color(
-                "leave_request_status:N", title="status", sort=order, scale=alt.Scale(scheme="set2")
-            ),
-            tooltip=[
-                alt.Tooltip("month:T", title="month submitted", format="%B %Y"),
-                alt.Tooltip("leave_request_status:N", title="status"),
-                alt.Tooltip("sum(requests):Q", title="requests", format=","),
-                alt.Tooltip("sum(hours):Q", title="hours requested", format=",.1f"),
-            ],
-        )
-        .properties(width=WIDTH, height=HEIGHT)
-    )
+    return _month_bar_chart(
+        alt,
+        data,
+        title,
+        y=alt.Y("sum(requests):Q", title="leave requests", stack="zero"),
+        color=alt.Color(
+            "leave_request_status:N", title="status", sort=order, scale=alt.Scale(scheme="set2")
+        ),
+        tooltip=[
+            alt.Tooltip("month:T", title="month submitted", format="%B %Y"),
+            alt.Tooltip("leave_request_status:N", title="status"),
+            alt.Tooltip("sum(requests):Q", title="requests", format=","),
+            alt.Tooltip("sum(hours):Q", title="hours requested", format=",.1f"),
+        ],
+    ).properties(width=WIDTH, height=HEIGHT)
 
 
 def _sick_frames(
@@ -1529,20 +1533,12 @@ def leave_trends(
     data = _month_bars(months)
     brush = _brush()
     top = (
-        alt.Chart(data, title="Leave hours per month by leave type")
-        .mark_bar()
-        .encode(
-            x=_month_x(alt),
-            x2="month_end:T",
-            y=alt.Y("sum(hours):Q", title="leave hours", stack="zero"),
-            color=alt.Color("leave_type:N", title="leave type", scale=alt.Scale(scheme=SCHEME)),
+        _month_bar_chart(
+            alt,
+            data,
+            "Leave hours per month by leave type",
+            **_leave_hours_encoding(alt),
             opacity=alt.when(brush).then(alt.value(1.0)).otherwise(alt.value(0.35)),
-            tooltip=[
-                alt.Tooltip("month:T", title="month", format="%B %Y"),
-                alt.Tooltip("leave_type:N", title="leave type"),
-                alt.Tooltip("sum(hours):Q", title="leave hours", format=",.1f"),
-                alt.Tooltip("sum(requests):Q", title="requests", format=","),
-            ],
         )
         .add_params(brush)
         .properties(width=WIDTH + 100, height=HEIGHT)

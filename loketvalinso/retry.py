@@ -410,10 +410,31 @@ def _broken_json(response: httpx.Response, request: httpx.Request, raw: bytes | 
             return True
     if not content:
         return False
+    if looks_complete_json(content):
+        return False
     try:
         response.extensions[JSON_EXTENSION] = orjson.loads(content)
     except orjson.JSONDecodeError:
         return True
+    return False
+
+
+def looks_complete_json(content: bytes) -> bool:
+    """Whether a JSON document is evidently whole, without parsing it.
+
+    A document cut short leaves an object or array open, so its brackets do not balance; a
+    whole one ends with its closing bracket. Counting bytes runs at memory speed, where a full
+    parse of every page cost about a millisecond and a thousand Python objects. When brackets
+    inside strings unbalance the counts the caller parses fully, so the answer is never wrong
+    in the unsafe direction for a truncated body.
+    """
+    # The root's own bracket pair is enough: a cut anywhere leaves the root open. One pair
+    # of counts instead of two halves the cost on large pages.
+    head, tail = content.lstrip()[:1], content.rstrip()[-1:]
+    if head == b"{":
+        return tail == b"}" and content.count(b"{") == content.count(b"}")
+    if head == b"[":
+        return tail == b"]" and content.count(b"[") == content.count(b"]")
     return False
 
 

@@ -31,9 +31,10 @@ import time
 import uuid
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any, cast
 
 import orjson
@@ -246,6 +247,7 @@ class _Lru:
         return value
 
 
+#: The employee summary (``employee``, ``submittedBy``) in query frames: API field → world column.
 _EMPLOYEE_META_COLS = {
     "id": "id",
     "employeenumber": "employee_number",
@@ -255,6 +257,75 @@ _EMPLOYEE_META_COLS = {
     "prefix": "prefix",
     "lastname": "last_name",
     "dateofbirth": "date_of_birth",
+}
+
+
+def _employee_meta_columns(prefix: str) -> dict[str, str]:
+    """Query columns of an employee summary joined in under ``prefix`` (``LoketApi._with_employee``)."""
+    return {f"{prefix}.{api}": f"{prefix}.{api}" for api in _EMPLOYEE_META_COLS}
+
+
+@dataclass(frozen=True, slots=True)
+class _Resource:
+    """A world frame served row for row: each row is one list item, and maybe one detail.
+
+    - ``name``: the key of its cached renders, query frame and selections;
+    - ``frame``: the :class:`~loketvalinso.mock.world.World` attribute served;
+    - ``columns``: its query frame (what ``filter``/``orderBy`` see): lower-cased API dot path,
+      or a private ``_…`` scope column → world column;
+    - ``render``: world row → API item; also given the served version when ``versioned``;
+    - ``employee_prefix``: the employee summary columns are joined in under this prefix first;
+    - ``reference``: a reference list, whose pages may be kept a day (``Expires``);
+    - ``id_param``: the path parameter that names one row (detail endpoints, and whose employer
+      decides 403 on every path that carries it); ``label`` names such a row in 404 messages.
+    """
+
+    name: str
+    frame: str
+    columns: Mapping[str, str]
+    render: Callable[..., dict[str, Any]]
+    versioned: bool = False
+    employee_prefix: str | None = None
+    reference: bool = False
+    id_param: str | None = None
+    label: str = ""
+
+
+#: List endpoints: path template → (resource, scope column). A page holds the resource's rows whose
+#: scope column equals the path's id; on a path without an id, the rows where it is true.
+_LISTS: dict[str, tuple[str, str]] = {
+    "/providers/employers": ("employers", "_accessible"),
+    "/providers/employers/{employerId}/payrolladministrations": (
+        "payroll_administrations",
+        "_employer_id",
+    ),
+    "/providers/employers/{employerId}/departments": ("departments", "_employer_id"),
+    "/providers/employers/{employerId}/functions": ("functions", "_employer_id"),
+    "/providers/employers/{employerId}/employees": ("employees", "_employer_id"),
+    "/providers/employers/{employerId}/employees/employments": ("employments", "_employer_id"),
+    "/providers/employers/{employerId}/employees/employments/leaverequests": (
+        "leave_requests",
+        "_employer_id",
+    ),
+    "/providers/employers/employees/employments/{employmentId}/leaverequests": (
+        "leave_requests",
+        "_employment_id",
+    ),
+    "/providers/employers/employees/employments/{employmentId}/leave": ("leave", "_employment_id"),
+    "/providers/employers/employees/employments/{employmentId}/leavebalances": (
+        "employment_leave_balances",
+        "_employment_id",
+    ),
+    "/providers/employers/{employerId}/leavetypes": ("leave_types", "_employer_id"),
+    "/providers/employers/employees/{employeeId}/absences": ("absences", "_employee_id"),
+    "/providers/employers/{employerId}/nationalholidays": ("national_holidays", "_employer_id"),
+}
+#: Detail endpoints: path template → resource; the row is the one the path's id names.
+_DETAILS: dict[str, str] = {
+    "/providers/employers/{employerId}": "employers",
+    "/providers/employers/employees/{employeeId}": "employees",
+    "/providers/employers/employees/employments/{employmentId}": "employments",
+    "/providers/employers/employees/employments/leaverequests/{leaveRequestId}": "leave_requests",
 }
 
 
@@ -288,10 +359,11 @@ class LoketApi:
         self._lock = threading.RLock()
         self._encoded: dict[tuple[str, str], list[bytes]] = {}
         self._qframes: dict[str, pl.DataFrame] = {}
-        self._parts: dict[tuple[str, str], dict[Any, pl.DataFrame]] = {}
+        self._parts: dict[tuple[Hashable, str], dict[Any, pl.DataFrame]] = {}
         self._selections = _Lru(1024)
         self._param_renders = _Lru(32)
         self._images = _Lru(256)
+        self._resources = self._declare_resources()
         self._build_indexes()
         self._router = Router()
         self._register()
@@ -300,6 +372,246 @@ class LoketApi:
         return f"LoketApi(seed={self.world.seed!r}, endpoints={len(ENDPOINTS)})"
 
     # -- set-up ------------------------------------------------------------------------------
+
+    def _declare_resources(self) -> dict[str, _Resource]:
+        """Every resource :data:`_LISTS` and :data:`_DETAILS` serve (see :class:`_Resource`)."""
+        employer_scope = {"_employer_id": "employer_id"}
+        resources = (
+            _Resource(
+                "employers",
+                "employers",
+                {
+                    "id": "id",
+                    "employernumber": "employer_number",
+                    "companyname": "company_name",
+                    "chamberofcommercenumber": "chamber_of_commerce_number",
+                    "address.street": "address_street",
+                    "address.housenumber": "address_house_number",
+                    "address.postalcode": "address_postal_code",
+                    "address.city": "address_city",
+                    "contactinformation.emailaddress": "contact_information_email_address",
+                    "contactinformation.website": "contact_information_website",
+                    "legalform.key": "legal_form_key",
+                    "legalform.value": "legal_form",
+                    "sbi.key": "sbi_key",
+                    "sbi.value": "sbi",
+                    "sbi.sbicode": "sbi_sbi_code",
+                    "_accessible": "accessible",
+                },
+                self._render_employer,
+                id_param="employerId",
+                label="Employer",
+            ),
+            _Resource(
+                "payroll_administrations",
+                "payroll_administrations",
+                {
+                    "id": "id",
+                    "name": "name",
+                    "description": "description",
+                    "clientnumber": "client_number",
+                    "groupcode": "group_code",
+                    "startdate": "start_date",
+                    "enddate": "end_date",
+                    "payrollperiodtype.key": "payroll_period_type_key",
+                    "payrollperiodtype.value": "payroll_period_type",
+                    **employer_scope,
+                },
+                self._render_payroll_administration,
+            ),
+            _Resource(
+                "departments",
+                "departments",
+                {
+                    "id": "id",
+                    "code": "code",
+                    "description": "description",
+                    "emailleaverequest": "email_leave_request",
+                    "subdepartmentof.key": "sub_department_of_key",
+                    **employer_scope,
+                },
+                self._render_department,
+            ),
+            _Resource(
+                "functions",
+                "functions",
+                {"key": "key", "description": "description", "group": "group", **employer_scope},
+                self._render_function,
+            ),
+            _Resource(
+                "employees",
+                "employees",
+                {
+                    "id": "id",
+                    "employeenumber": "employee_number",
+                    "personaldetails.firstname": "first_name",
+                    "personaldetails.initials": "initials",
+                    "personaldetails.prefix": "prefix",
+                    "personaldetails.lastname": "last_name",
+                    "personaldetails.formattedname": "formatted_name",
+                    "personaldetails.dateofbirth": "date_of_birth",
+                    "personaldetails.aowdate": "aow_date",
+                    "personaldetails.gender.key": "gender_key",
+                    "personaldetails.gender.value": "gender",
+                    "address.street": "address_street",
+                    "address.housenumber": "address_house_number",
+                    "address.postalcode": "address_postal_code",
+                    "address.city": "address_city",
+                    "contactinformation.emailaddress": "email_address",
+                    "contactinformation.phonenumber": "phone_number",
+                    "contactinformation.mobilephonenumber": "mobile_phone_number",
+                    "exclusionfromabsencestatus": "exclusion_from_absence_status",
+                    "travel.traveldistancetowork": "travel_distance_to_work",
+                    **employer_scope,
+                },
+                self._render_employee,
+                versioned=True,
+                id_param="employeeId",
+                label="Employee",
+            ),
+            _Resource(
+                "employments",
+                "employments",
+                {
+                    "id": "id",
+                    **_employee_meta_columns("employee"),
+                    "startdate": "start_date",
+                    "enddate": "end_date",
+                    "incomerelationshipnumber": "income_relationship_number",
+                    "payrollid": "payroll_id",
+                    "payrolladministration.id": "payroll_administration_id",
+                    "employmentdurationtype.key": "employment_duration_type_key",
+                    "employmentdurationtype.value": "employment_duration_type",
+                    "typeofemployee.key": "type_of_employee_key",
+                    "typeofemployee.value": "type_of_employee",
+                    "isoncallemployment": "is_on_call_employment",
+                    **employer_scope,
+                    "_employee_id": "employee_id",
+                },
+                self._render_employment,
+                employee_prefix="employee",
+                id_param="employmentId",
+                label="Employment",
+            ),
+            _Resource(
+                "leave_requests",
+                "leave_requests",
+                {
+                    "id": "id",
+                    "startdate": "start_date",
+                    "enddate": "end_date",
+                    "numberofunits": "number_of_units",
+                    "unittype.key": "unit_type_key",
+                    "unittype.value": "unit_type",
+                    "isaccrual": "is_accrual",
+                    "leavetype.key": "leave_type_key",
+                    "leavetype.value": "leave_type",
+                    "leaverequeststatus.key": "leave_request_status_key",
+                    "leaverequeststatus.value": "leave_request_status",
+                    "currentlyavailableunits": "currently_available_units",
+                    "commentemployee": "comment_employee",
+                    "commenthandler": "comment_handler",
+                    **_employee_meta_columns("submittedby"),
+                    "submittedon": "submitted_on",
+                    "handledby.id": "handled_by_id",
+                    "handledtime": "handled_time",
+                    **employer_scope,
+                    "_employment_id": "employment_id",
+                },
+                self._render_leave_request,
+                employee_prefix="submittedby",
+                id_param="leaveRequestId",
+                label="Leave request",
+            ),
+            _Resource(
+                "leave",
+                "leave",
+                {
+                    "id": "id",
+                    "startdate": "start_date",
+                    "enddate": "end_date",
+                    "numberofunits": "number_of_units",
+                    "unittype.key": "unit_type_key",
+                    "unittype.value": "unit_type",
+                    "isaccrual": "is_accrual",
+                    "leavetype.key": "leave_type_key",
+                    "leavetype.value": "leave_type",
+                    "comment": "comment",
+                    "relatedleaverequest.id": "related_leave_request_id",
+                    "origin.meansofcreation.key": "means_of_creation_key",
+                    "origin.meansofcreation.value": "means_of_creation",
+                    "_employment_id": "employment_id",
+                },
+                self._render_leave,
+            ),
+            _Resource(
+                "employment_leave_balances",
+                "leave_balances",
+                {
+                    "year": "year",
+                    "leavetype.key": "leave_type_key",
+                    "leavetype.value": "leave_type",
+                    "balancepreviousyear": "balance_previous_year",
+                    "accrual": "accrual",
+                    "usagethroughtoday": "usage_through_reference_date",
+                    "usageaftertoday": "usage_after_reference_date",
+                    "usagetotal": "usage_total",
+                    "expires": "expires",
+                    "balance": "balance",
+                    "_employment_id": "employment_id",
+                },
+                partial(self._render_balance, employer_wide=False),
+            ),
+            _Resource(
+                "leave_types",
+                "leave_types",
+                {
+                    "id": "id",
+                    "leavetype.key": "leave_type_key",
+                    "leavetype.value": "leave_type",
+                    "leavetype.balanceexceedsyear": "balance_exceeds_year",
+                    "leavetype.employeecanrequestincrease": "employee_can_request_increase",
+                    "leavetype.enabled": "enabled",
+                    **employer_scope,
+                },
+                self._render_leave_type,
+                reference=True,
+            ),
+            _Resource(
+                "absences",
+                "absences",
+                {
+                    "id": "id",
+                    "causeofabsence.key": "cause_of_absence_key",
+                    "causeofabsence.value": "cause_of_absence",
+                    "isworkrelatedillness": "is_work_related_illness",
+                    "isrecoveredwithintwoweeks": "is_recovered_within_two_weeks",
+                    "isdisruptedemploymentrelationship": "is_disrupted_employment_relationship",
+                    "progress.startdate": "start_date",
+                    "progress.currentincapacitypercentage": "current_incapacity_percentage",
+                    "progress.endofabsence.date": "end_date",
+                    "progress.endofabsence.reason.key": "end_of_absence_reason_key",
+                    "progress.endofabsence.reason.value": "end_of_absence_reason",
+                    "_employee_id": "employee_id",
+                },
+                self._render_absence,
+            ),
+            _Resource(
+                "national_holidays",
+                "national_holidays",
+                {
+                    "id": "id",
+                    "nationalholiday.key": "national_holiday_key",
+                    "nationalholiday.value": "national_holiday",
+                    "nationalholiday.dateincurrentyear": "date_in_current_year",
+                    "nationalholiday.enabled": "enabled",
+                    **employer_scope,
+                },
+                self._render_national_holiday,
+                reference=True,
+            ),
+        )
+        return {resource.name: resource for resource in resources}
 
     def _build_indexes(self) -> None:
         w = self.world
@@ -311,15 +623,16 @@ class LoketApi:
             return {v: i for i, v in enumerate(frame[key].to_list())}
 
         self._employer_accessible: dict[str, bool] = mapping(w.employers, "id", "accessible")
-        self._employee_employer = mapping(w.employees, "id", "employer_id")
-        self._employment_employer = mapping(w.employments, "id", "employer_id")
-        self._position = {
-            "employers": positions(w.employers),
-            "employees": positions(w.employees),
-            "employments": positions(w.employments),
-            "leave_requests": positions(w.leave_requests),
-        }
-        self._leave_request_employer = mapping(w.leave_requests, "id", "employer_id")
+        # Path ids: the resource whose row each names, that row's position and its employer (an
+        # employer is its own).
+        self._id_resource = {r.id_param: r for r in self._resources.values() if r.id_param}
+        self._position: dict[str, dict[str, int]] = {}
+        self._employer_of: dict[str, dict[str, str]] = {}
+        for resource in self._id_resource.values():
+            frame = getattr(w, resource.frame)
+            self._position[resource.name] = positions(frame)
+            owner = "id" if resource.name == "employers" else "employer_id"
+            self._employer_of[resource.name] = mapping(frame, "id", owner)
         emp_cols = list(_EMPLOYEE_META_COLS.values())
         self._employee_meta: dict[str, dict[str, Any]] = {
             row["id"]: self._render_employee_meta(row)
@@ -356,33 +669,8 @@ class LoketApi:
         }
 
     def _register(self) -> None:
-        routes: dict[str, Callable[..., MockResponse]] = {
-            "/providers/employers": self._employers,
-            "/providers/employers/{employerId}": self._employer,
-            "/providers/employers/{employerId}/payrolladministrations": self._payroll_administrations,
-            "/providers/employers/{employerId}/departments": self._departments,
-            "/providers/employers/{employerId}/functions": self._functions,
-            "/providers/employers/{employerId}/employees": self._employees,
-            "/providers/employers/employees/{employeeId}": self._employee,
-            "/providers/employers/{employerId}/employees/employments": self._employments,
-            "/providers/employers/employees/employments/{employmentId}": self._employment,
-            "/providers/employers/{employerId}/employees/employments/leaverequests": (
-                self._employer_leave_requests
-            ),
-            "/providers/employers/employees/employments/{employmentId}/leaverequests": (
-                self._employment_leave_requests
-            ),
-            "/providers/employers/employees/employments/leaverequests/{leaveRequestId}": (
-                self._leave_request
-            ),
-            "/providers/employers/employees/employments/{employmentId}/leave": self._leave,
+        handlers: dict[str, Callable[..., MockResponse]] = {
             "/providers/employers/{employerId}/leavebalances": self._employer_leave_balances,
-            "/providers/employers/employees/employments/{employmentId}/leavebalances": (
-                self._employment_leave_balances
-            ),
-            "/providers/employers/{employerId}/leavetypes": self._leave_types,
-            "/providers/employers/employees/{employeeId}/absences": self._absences,
-            "/providers/employers/{employerId}/nationalholidays": self._national_holidays,
             "/providers/employers/{employerId}/employees/employments/calendar/leaverequests": (
                 self._calendar_leave_requests
             ),
@@ -390,8 +678,13 @@ class LoketApi:
                 self._actual_organizational_entities
             ),
         }
-        for template, fn in routes.items():
-            self._router.add("GET", template, _Route(template, ENDPOINTS[template], fn))
+        for template, (name, scope_column) in _LISTS.items():
+            handlers[template] = partial(self._list_rows, self._resources[name], scope_column)
+        for template, name in _DETAILS.items():
+            handlers[template] = partial(self._detail_row, self._resources[name])
+        # In ENDPOINTS order: of two equally good matches the router takes the first added.
+        for template, versions in ENDPOINTS.items():
+            self._router.add("GET", template, _Route(template, versions, handlers[template]))
         for template in IMAGE_ENDPOINTS:
             fn = self._photo if "photo" in template else self._logo
             self._router.add("GET", template, _Route(template, (), fn))
@@ -455,23 +748,18 @@ class LoketApi:
             raise _ApiError(json_response(403, FORBIDDEN))
 
     def _check_access(self, params: Mapping[str, str]) -> None:
-        owners = {
-            "employeeId": (self._employee_employer, "Employee"),
-            "employmentId": (self._employment_employer, "Employment"),
-            "leaveRequestId": (self._leave_request_employer, "Leave request"),
-        }
-        for name, value in params.items():
-            if name == "employerId":
-                self._check_employer(value)
-            elif name in owners:
-                self._check_owned(*owners[name], value)
+        """404 for a path id that names nothing, 403 when its employer is not the user's.
 
-    def _check_owned(self, owners: Mapping[str, str], entity: str, entity_id: str) -> str:
-        employer_id = owners.get(entity_id)
-        if employer_id is None:
-            raise _not_found(f"{entity} {entity_id} does not exist.")
-        self._check_employer(employer_id)
-        return employer_id
+        Run for every route before its handler, so handlers need no checks of their own.
+        """
+        for name, value in params.items():
+            resource = self._id_resource.get(name)
+            if resource is None:
+                continue  # not an id (an image's version)
+            employer_id = self._employer_of[resource.name].get(value)
+            if employer_id is None:
+                raise _not_found(f"{resource.label} {value} does not exist.")
+            self._check_employer(employer_id)
 
     # -- envelopes ---------------------------------------------------------------------------
 
@@ -619,7 +907,7 @@ class LoketApi:
         return found
 
     def _partition(
-        self, resource: str, frame: pl.DataFrame, column: str, value: Any
+        self, resource: Hashable, frame: pl.DataFrame, column: str, value: Any
     ) -> pl.DataFrame:
         key = (resource, column)
         parts = self._parts.get(key)
@@ -633,9 +921,12 @@ class LoketApi:
         return found if found is not None else frame.clear()
 
     def _select(
-        self, ctx: _Ctx, resource: str, frame: pl.DataFrame, scope: tuple[str, Any] | None
+        self, ctx: _Ctx, resource: Hashable, frame: pl.DataFrame, scope: tuple[str, Any] | None
     ) -> list[int]:
-        """Row positions of ``frame`` in ``scope``, filtered and ordered per the request."""
+        """Row positions of ``frame`` in ``scope``, filtered and ordered per the request.
+
+        ``resource`` names ``frame`` in the selection cache (and its partitions by ``scope``).
+        """
         flt = ctx.req.param("filter")
         order = ctx.req.param("orderBy")
         key = (resource, scope, flt or None, order or None)
@@ -649,21 +940,6 @@ class LoketApi:
             return selected["_i"].to_list()
 
         return self._selections.get_or_make(key, make)
-
-    def _simple_list(
-        self,
-        ctx: _Ctx,
-        resource: str,
-        *,
-        qframe: Callable[[], pl.DataFrame],
-        render: Callable[[str], list[bytes]],
-        scope: tuple[str, Any] | None,
-        reference: bool = False,
-    ) -> MockResponse:
-        frame = self._qframe(resource, qframe)
-        selection = self._select(ctx, resource, frame, scope)
-        encoded = self._encoded_for(resource, ctx.version, lambda: render(ctx.version))
-        return self._list(ctx, selection, encoded, reference=reference)
 
     # -- renderers -----------------------------------------------------------------------------
 
@@ -763,18 +1039,19 @@ class LoketApi:
             "contact": None,
         }
 
-    @staticmethod
-    def _render_department(
-        row: dict[str, Any], parents: Mapping[str, dict[str, Any]]
-    ) -> dict[str, Any]:
+    def _render_department(self, row: dict[str, Any]) -> dict[str, Any]:
         parent = row["sub_department_of_key"]
         return {
             "id": row["id"],
             "code": row["code"],
             "description": row["description"],
             "emailLeaveRequest": row["email_leave_request"],
-            "subDepartmentOf": parents.get(parent) if parent is not None else None,
+            "subDepartmentOf": self._department_meta.get(parent) if parent is not None else None,
         }
+
+    @staticmethod
+    def _render_function(row: dict[str, Any]) -> dict[str, Any]:
+        return {"key": row["key"], "description": row["description"], "group": row["group"]}
 
     def _render_employee(self, row: dict[str, Any], version: str) -> dict[str, Any]:
         contact: dict[str, Any] = {
@@ -1014,6 +1291,33 @@ class LoketApi:
             "actionToBeTakenByOccupationalHealthAndSafetyService": {"key": 1, "value": "Geen"},
         }
 
+    @staticmethod
+    def _render_leave_type(row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": row["id"],
+            "leaveType": {
+                "key": row["leave_type_key"],
+                "value": row["leave_type"],
+                "balanceExceedsYear": bool(row["balance_exceeds_year"]),
+                "employeeCanRequestIncrease": bool(row["employee_can_request_increase"]),
+                "enabled": bool(row["enabled"]),
+            },
+            "deviations": None,
+        }
+
+    @staticmethod
+    def _render_national_holiday(row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": row["id"],
+            "nationalHoliday": {
+                "key": row["national_holiday_key"],
+                "value": row["national_holiday"],
+                "dateInCurrentYear": row["date_in_current_year"],
+                "enabled": bool(row["enabled"]),
+            },
+            "deviations": None,
+        }
+
     # -- query frames (columns = lower-cased API dot paths) -----------------------------------
 
     @staticmethod
@@ -1038,323 +1342,52 @@ class LoketApi:
             maintain_order="left",
         )
 
-    # -- endpoints -----------------------------------------------------------------------------
+    # -- endpoints over one resource (see _LISTS and _DETAILS) ---------------------------------
 
-    def _employers(self, ctx: _Ctx) -> MockResponse:
-        def qframe() -> pl.DataFrame:
-            return self.world.employers.select(
-                *self._cols(
-                    {
-                        "id": "id",
-                        "employernumber": "employer_number",
-                        "companyname": "company_name",
-                        "chamberofcommercenumber": "chamber_of_commerce_number",
-                        "address.street": "address_street",
-                        "address.housenumber": "address_house_number",
-                        "address.postalcode": "address_postal_code",
-                        "address.city": "address_city",
-                        "contactinformation.emailaddress": "contact_information_email_address",
-                        "contactinformation.website": "contact_information_website",
-                        "legalform.key": "legal_form_key",
-                        "legalform.value": "legal_form",
-                        "sbi.key": "sbi_key",
-                        "sbi.value": "sbi",
-                        "sbi.sbicode": "sbi_sbi_code",
-                        "_accessible": "accessible",
-                    }
-                )
-            )
+    def _list_rows(
+        self, resource: _Resource, scope_column: str, ctx: _Ctx, **path_ids: str
+    ) -> MockResponse:
+        """A page of ``resource``'s rows whose ``scope_column`` is the path's id (or true)."""
+        scope = (scope_column, next(iter(path_ids.values()), True))
+        selection = self._select(ctx, resource.name, self._query_frame(resource), scope)
+        encoded = self._encoded_rows(resource, ctx.version)
+        return self._list(ctx, selection, encoded, reference=resource.reference)
 
-        return self._simple_list(
-            ctx,
-            "employers",
-            qframe=qframe,
-            render=lambda v: self._dump_rows(self.world.employers, self._render_employer),
-            scope=("_accessible", True),
-        )
+    def _detail_row(self, resource: _Resource, ctx: _Ctx, **path_ids: str) -> MockResponse:
+        """The row of ``resource`` the path's id names (access checks have found it)."""
+        (row_id,) = path_ids.values()
+        encoded = self._encoded_rows(resource, ctx.version)
+        return self._detail(ctx, encoded[self._position[resource.name][row_id]])
 
-    def _employer(self, ctx: _Ctx, employerId: str) -> MockResponse:
-        self._check_employer(employerId)
-        encoded = self._encoded_for(
-            "employers",
-            ctx.version,
-            lambda: self._dump_rows(self.world.employers, self._render_employer),
-        )
-        return self._detail(ctx, encoded[self._position["employers"][employerId]])
+    def _query_frame(self, resource: _Resource) -> pl.DataFrame:
+        def build() -> pl.DataFrame:
+            frame = getattr(self.world, resource.frame)
+            if resource.employee_prefix is not None:
+                frame = self._with_employee(frame, resource.employee_prefix)
+            return frame.select(*self._cols(resource.columns))
 
-    def _payroll_administrations(self, ctx: _Ctx, employerId: str) -> MockResponse:
-        self._check_employer(employerId)
-        frame = self.world.payroll_administrations
-        return self._simple_list(
-            ctx,
-            "payroll_administrations",
-            qframe=lambda: frame.select(
-                *self._cols(
-                    {
-                        "id": "id",
-                        "name": "name",
-                        "description": "description",
-                        "clientnumber": "client_number",
-                        "groupcode": "group_code",
-                        "startdate": "start_date",
-                        "enddate": "end_date",
-                        "payrollperiodtype.key": "payroll_period_type_key",
-                        "payrollperiodtype.value": "payroll_period_type",
-                        "_employer_id": "employer_id",
-                    }
-                )
-            ),
-            render=lambda v: self._dump_rows(frame, self._render_payroll_administration),
-            scope=("_employer_id", employerId),
-        )
+        return self._qframe(resource.name, build)
 
-    def _departments(self, ctx: _Ctx, employerId: str) -> MockResponse:
-        self._check_employer(employerId)
-        frame = self.world.departments
-        parents = self._department_meta
-        return self._simple_list(
-            ctx,
-            "departments",
-            qframe=lambda: frame.select(
-                *self._cols(
-                    {
-                        "id": "id",
-                        "code": "code",
-                        "description": "description",
-                        "emailleaverequest": "email_leave_request",
-                        "subdepartmentof.key": "sub_department_of_key",
-                        "_employer_id": "employer_id",
-                    }
-                )
-            ),
-            render=lambda v: self._dump_rows(frame, lambda r: self._render_department(r, parents)),
-            scope=("_employer_id", employerId),
-        )
+    def _encoded_rows(self, resource: _Resource, version: str) -> list[bytes]:
+        frame = getattr(self.world, resource.frame)
+        if resource.versioned:
 
-    def _functions(self, ctx: _Ctx, employerId: str) -> MockResponse:
-        self._check_employer(employerId)
-        frame = self.world.functions
-        return self._simple_list(
-            ctx,
-            "functions",
-            qframe=lambda: frame.select(
-                *self._cols(
-                    {
-                        "key": "key",
-                        "description": "description",
-                        "group": "group",
-                        "_employer_id": "employer_id",
-                    }
-                )
-            ),
-            render=lambda v: self._dump_rows(
-                frame,
-                lambda r: {"key": r["key"], "description": r["description"], "group": r["group"]},
-            ),
-            scope=("_employer_id", employerId),
-        )
+            def render(row: dict[str, Any]) -> dict[str, Any]:
+                return resource.render(row, version)
+        else:
+            render = resource.render
+        return self._encoded_for(resource.name, version, lambda: self._dump_rows(frame, render))
 
-    def _employees_qframe(self) -> pl.DataFrame:
-        return self.world.employees.select(
-            *self._cols(
-                {
-                    "id": "id",
-                    "employeenumber": "employee_number",
-                    "personaldetails.firstname": "first_name",
-                    "personaldetails.initials": "initials",
-                    "personaldetails.prefix": "prefix",
-                    "personaldetails.lastname": "last_name",
-                    "personaldetails.formattedname": "formatted_name",
-                    "personaldetails.dateofbirth": "date_of_birth",
-                    "personaldetails.aowdate": "aow_date",
-                    "personaldetails.gender.key": "gender_key",
-                    "personaldetails.gender.value": "gender",
-                    "address.street": "address_street",
-                    "address.housenumber": "address_house_number",
-                    "address.postalcode": "address_postal_code",
-                    "address.city": "address_city",
-                    "contactinformation.emailaddress": "email_address",
-                    "contactinformation.phonenumber": "phone_number",
-                    "contactinformation.mobilephonenumber": "mobile_phone_number",
-                    "exclusionfromabsencestatus": "exclusion_from_absence_status",
-                    "travel.traveldistancetowork": "travel_distance_to_work",
-                    "_employer_id": "employer_id",
-                }
-            )
-        )
-
-    def _employees_encoded(self, version: str) -> list[bytes]:
-        return self._encoded_for(
-            "employees",
-            version,
-            lambda: self._dump_rows(
-                self.world.employees, lambda r: self._render_employee(r, version)
-            ),
-        )
-
-    def _employees(self, ctx: _Ctx, employerId: str) -> MockResponse:
-        self._check_employer(employerId)
-        frame = self._qframe("employees", self._employees_qframe)
-        selection = self._select(ctx, "employees", frame, ("_employer_id", employerId))
-        return self._list(ctx, selection, self._employees_encoded(ctx.version))
-
-    def _employee(self, ctx: _Ctx, employeeId: str) -> MockResponse:
-        self._check_owned(self._employee_employer, "Employee", employeeId)
-        encoded = self._employees_encoded(ctx.version)
-        return self._detail(ctx, encoded[self._position["employees"][employeeId]])
-
-    def _employments_qframe(self) -> pl.DataFrame:
-        frame = self._with_employee(self.world.employments, "employee")
-        return frame.select(
-            *self._cols(
-                {
-                    "id": "id",
-                    **{f"employee.{api}": f"employee.{api}" for api in _EMPLOYEE_META_COLS},
-                    "startdate": "start_date",
-                    "enddate": "end_date",
-                    "incomerelationshipnumber": "income_relationship_number",
-                    "payrollid": "payroll_id",
-                    "payrolladministration.id": "payroll_administration_id",
-                    "employmentdurationtype.key": "employment_duration_type_key",
-                    "employmentdurationtype.value": "employment_duration_type",
-                    "typeofemployee.key": "type_of_employee_key",
-                    "typeofemployee.value": "type_of_employee",
-                    "isoncallemployment": "is_on_call_employment",
-                    "_employer_id": "employer_id",
-                    "_employee_id": "employee_id",
-                }
-            )
-        )
-
-    def _employments_encoded(self, version: str) -> list[bytes]:
-        return self._encoded_for(
-            "employments",
-            version,
-            lambda: self._dump_rows(self.world.employments, self._render_employment),
-        )
-
-    def _employments(self, ctx: _Ctx, employerId: str) -> MockResponse:
-        self._check_employer(employerId)
-        frame = self._qframe("employments", self._employments_qframe)
-        selection = self._select(ctx, "employments", frame, ("_employer_id", employerId))
-        return self._list(ctx, selection, self._employments_encoded(ctx.version))
-
-    def _employment(self, ctx: _Ctx, employmentId: str) -> MockResponse:
-        self._check_owned(self._employment_employer, "Employment", employmentId)
-        encoded = self._employments_encoded(ctx.version)
-        return self._detail(ctx, encoded[self._position["employments"][employmentId]])
-
-    def _leave_requests_qframe(self) -> pl.DataFrame:
-        frame = self._with_employee(self.world.leave_requests, "submittedby")
-        return frame.select(
-            *self._cols(
-                {
-                    "id": "id",
-                    "startdate": "start_date",
-                    "enddate": "end_date",
-                    "numberofunits": "number_of_units",
-                    "unittype.key": "unit_type_key",
-                    "unittype.value": "unit_type",
-                    "isaccrual": "is_accrual",
-                    "leavetype.key": "leave_type_key",
-                    "leavetype.value": "leave_type",
-                    "leaverequeststatus.key": "leave_request_status_key",
-                    "leaverequeststatus.value": "leave_request_status",
-                    "currentlyavailableunits": "currently_available_units",
-                    "commentemployee": "comment_employee",
-                    "commenthandler": "comment_handler",
-                    **{f"submittedby.{api}": f"submittedby.{api}" for api in _EMPLOYEE_META_COLS},
-                    "submittedon": "submitted_on",
-                    "handledby.id": "handled_by_id",
-                    "handledtime": "handled_time",
-                    "_employer_id": "employer_id",
-                    "_employment_id": "employment_id",
-                }
-            )
-        )
-
-    def _leave_requests_encoded(self, version: str) -> list[bytes]:
-        return self._encoded_for(
-            "leave_requests",
-            version,
-            lambda: self._dump_rows(self.world.leave_requests, self._render_leave_request),
-        )
-
-    def _employer_leave_requests(self, ctx: _Ctx, employerId: str) -> MockResponse:
-        self._check_employer(employerId)
-        frame = self._qframe("leave_requests", self._leave_requests_qframe)
-        selection = self._select(ctx, "leave_requests", frame, ("_employer_id", employerId))
-        return self._list(ctx, selection, self._leave_requests_encoded(ctx.version))
-
-    def _employment_leave_requests(self, ctx: _Ctx, employmentId: str) -> MockResponse:
-        self._check_owned(self._employment_employer, "Employment", employmentId)
-        frame = self._qframe("leave_requests", self._leave_requests_qframe)
-        selection = self._select(ctx, "leave_requests", frame, ("_employment_id", employmentId))
-        return self._list(ctx, selection, self._leave_requests_encoded(ctx.version))
-
-    def _leave_request(self, ctx: _Ctx, leaveRequestId: str) -> MockResponse:
-        self._check_owned(self._leave_request_employer, "Leave request", leaveRequestId)
-        encoded = self._leave_requests_encoded(ctx.version)
-        return self._detail(ctx, encoded[self._position["leave_requests"][leaveRequestId]])
-
-    def _leave(self, ctx: _Ctx, employmentId: str) -> MockResponse:
-        self._check_owned(self._employment_employer, "Employment", employmentId)
-        frame = self.world.leave
-        return self._simple_list(
-            ctx,
-            "leave",
-            qframe=lambda: frame.select(
-                *self._cols(
-                    {
-                        "id": "id",
-                        "startdate": "start_date",
-                        "enddate": "end_date",
-                        "numberofunits": "number_of_units",
-                        "unittype.key": "unit_type_key",
-                        "unittype.value": "unit_type",
-                        "isaccrual": "is_accrual",
-                        "leavetype.key": "leave_type_key",
-                        "leavetype.value": "leave_type",
-                        "comment": "comment",
-                        "relatedleaverequest.id": "related_leave_request_id",
-                        "origin.meansofcreation.key": "means_of_creation_key",
-                        "origin.meansofcreation.value": "means_of_creation",
-                        "_employment_id": "employment_id",
-                    }
-                )
-            ),
-            render=lambda v: self._dump_rows(frame, self._render_leave),
-            scope=("_employment_id", employmentId),
-        )
-
-    def _employment_leave_balances(self, ctx: _Ctx, employmentId: str) -> MockResponse:
-        self._check_owned(self._employment_employer, "Employment", employmentId)
-        frame = self.world.leave_balances
-        return self._simple_list(
-            ctx,
-            "employment_leave_balances",
-            qframe=lambda: frame.select(
-                *self._cols(
-                    {
-                        "year": "year",
-                        "leavetype.key": "leave_type_key",
-                        "leavetype.value": "leave_type",
-                        "balancepreviousyear": "balance_previous_year",
-                        "accrual": "accrual",
-                        "usagethroughtoday": "usage_through_reference_date",
-                        "usageaftertoday": "usage_after_reference_date",
-                        "usagetotal": "usage_total",
-                        "expires": "expires",
-                        "balance": "balance",
-                        "_employment_id": "employment_id",
-                    }
-                )
-            ),
-            render=lambda v: self._dump_rows(
-                frame, lambda r: self._render_balance(r, employer_wide=False)
-            ),
-            scope=("_employment_id", employmentId),
-        )
+    def _list_computed(
+        self,
+        ctx: _Ctx,
+        key: tuple[Any, ...],
+        compute: Callable[[], tuple[list[bytes], pl.DataFrame]],
+    ) -> MockResponse:
+        """A page of a listing computed per query parameters: ``key`` names one computation."""
+        encoded, frame = self._param_renders.get_or_make(key, compute)
+        selection = self._select(ctx, key, frame, None)
+        return self._list(ctx, selection, encoded)
 
     def _balances_at(self, reference_date: date) -> pl.DataFrame:
         """The world's balances as of ``reference_date`` (the world owns the ledger maths)."""
@@ -1363,22 +1396,9 @@ class LoketApi:
         )
 
     def _employer_leave_balances(self, ctx: _Ctx, employerId: str) -> MockResponse:
-        self._check_employer(employerId)
-        req = ctx.req
-        raw_date = req.param("referenceDate")
-        if raw_date:
-            try:
-                reference = date.fromisoformat(raw_date[:10])
-            except ValueError:
-                raise _bad_request(
-                    f"referenceDate must be a date (YYYY-MM-DD), got {raw_date!r}.",
-                    code=1020,
-                    version=ctx.version,
-                ) from None
-        else:
-            reference = self.world.reference_date  # the mock's "today"
+        reference = self._reference_date(ctx, code=1020)
         types: list[int] = []
-        for raw in req.params("leaveType"):
+        for raw in ctx.req.params("leaveType"):
             for part in raw.split(","):
                 if part.strip():
                     try:
@@ -1390,16 +1410,11 @@ class LoketApi:
                             version=ctx.version,
                         ) from None
         leave_types = tuple(sorted(set(types or [16])))
-
-        def render() -> tuple[list[bytes], pl.DataFrame]:
-            return self._render_employer_balances(employerId, reference, leave_types)
-
-        encoded, employments = self._param_renders.get_or_make(
-            ("balances", employerId, reference, leave_types), render
+        return self._list_computed(
+            ctx,
+            ("balances", employerId, reference, leave_types),
+            lambda: self._render_employer_balances(employerId, reference, leave_types),
         )
-        resource = f"balances:{employerId}:{reference}:{leave_types}"
-        selection = self._select(ctx, resource, employments, None)
-        return self._list(ctx, selection, encoded)
 
     def _render_employer_balances(
         self, employer_id: str, reference: date, leave_types: tuple[int, ...]
@@ -1494,15 +1509,12 @@ class LoketApi:
         ended before it keeps its last (only) entity, so ended employments still name their
         department.
         """
-        self._check_employer(employerId)
         reference = self._reference_date(ctx, code=1040)
-        encoded, frame = self._param_renders.get_or_make(
+        return self._list_computed(
+            ctx,
             ("organizational_entities", employerId, reference),
             lambda: self._render_organizational_entities(employerId, reference),
         )
-        resource = f"organizational_entities:{employerId}:{reference}"
-        selection = self._select(ctx, resource, frame, None)
-        return self._list(ctx, selection, encoded)
 
     def _render_organizational_entities(
         self, employer_id: str, reference: date
@@ -1547,108 +1559,7 @@ class LoketApi:
         )
         return encoded, frame.with_row_index("_i")
 
-    def _leave_types(self, ctx: _Ctx, employerId: str) -> MockResponse:
-        self._check_employer(employerId)
-        frame = self.world.leave_types
-        return self._simple_list(
-            ctx,
-            "leave_types",
-            qframe=lambda: frame.select(
-                *self._cols(
-                    {
-                        "id": "id",
-                        "leavetype.key": "leave_type_key",
-                        "leavetype.value": "leave_type",
-                        "leavetype.balanceexceedsyear": "balance_exceeds_year",
-                        "leavetype.employeecanrequestincrease": "employee_can_request_increase",
-                        "leavetype.enabled": "enabled",
-                        "_employer_id": "employer_id",
-                    }
-                )
-            ),
-            render=lambda v: self._dump_rows(
-                frame,
-                lambda r: {
-                    "id": r["id"],
-                    "leaveType": {
-                        "key": r["leave_type_key"],
-                        "value": r["leave_type"],
-                        "balanceExceedsYear": bool(r["balance_exceeds_year"]),
-                        "employeeCanRequestIncrease": bool(r["employee_can_request_increase"]),
-                        "enabled": bool(r["enabled"]),
-                    },
-                    "deviations": None,
-                },
-            ),
-            scope=("_employer_id", employerId),
-            reference=True,
-        )
-
-    def _absences(self, ctx: _Ctx, employeeId: str) -> MockResponse:
-        self._check_owned(self._employee_employer, "Employee", employeeId)
-        frame = self.world.absences
-        return self._simple_list(
-            ctx,
-            "absences",
-            qframe=lambda: frame.select(
-                *self._cols(
-                    {
-                        "id": "id",
-                        "causeofabsence.key": "cause_of_absence_key",
-                        "causeofabsence.value": "cause_of_absence",
-                        "isworkrelatedillness": "is_work_related_illness",
-                        "isrecoveredwithintwoweeks": "is_recovered_within_two_weeks",
-                        "isdisruptedemploymentrelationship": "is_disrupted_employment_relationship",
-                        "progress.startdate": "start_date",
-                        "progress.currentincapacitypercentage": "current_incapacity_percentage",
-                        "progress.endofabsence.date": "end_date",
-                        "progress.endofabsence.reason.key": "end_of_absence_reason_key",
-                        "progress.endofabsence.reason.value": "end_of_absence_reason",
-                        "_employee_id": "employee_id",
-                    }
-                )
-            ),
-            render=lambda v: self._dump_rows(frame, self._render_absence),
-            scope=("_employee_id", employeeId),
-        )
-
-    def _national_holidays(self, ctx: _Ctx, employerId: str) -> MockResponse:
-        self._check_employer(employerId)
-        frame = self.world.national_holidays
-        return self._simple_list(
-            ctx,
-            "national_holidays",
-            qframe=lambda: frame.select(
-                *self._cols(
-                    {
-                        "id": "id",
-                        "nationalholiday.key": "national_holiday_key",
-                        "nationalholiday.value": "national_holiday",
-                        "nationalholiday.dateincurrentyear": "date_in_current_year",
-                        "nationalholiday.enabled": "enabled",
-                        "_employer_id": "employer_id",
-                    }
-                )
-            ),
-            render=lambda v: self._dump_rows(
-                frame,
-                lambda r: {
-                    "id": r["id"],
-                    "nationalHoliday": {
-                        "key": r["national_holiday_key"],
-                        "value": r["national_holiday"],
-                        "dateInCurrentYear": r["date_in_current_year"],
-                        "enabled": bool(r["enabled"]),
-                    },
-                    "deviations": None,
-                },
-            ),
-            scope=("_employer_id", employerId),
-            reference=True,
-        )
-
     def _calendar_leave_requests(self, ctx: _Ctx, employerId: str) -> MockResponse:
-        self._check_employer(employerId)
         bounds: list[date] = []
         for name in ("startDate", "endDate"):
             raw = ctx.req.param(name)
@@ -1671,12 +1582,11 @@ class LoketApi:
             raise _bad_request(
                 "endDate must not be before startDate.", code=1032, version=ctx.version
             )
-        encoded, frame = self._param_renders.get_or_make(
+        return self._list_computed(
+            ctx,
             ("calendar", employerId, start, end),
             lambda: self._render_calendar(employerId, start, end),
         )
-        selection = self._select(ctx, f"calendar:{employerId}:{start}:{end}", frame, None)
-        return self._list(ctx, selection, encoded)
 
     def _render_calendar(
         self, employer_id: str, start: date, end: date
@@ -1722,11 +1632,9 @@ class LoketApi:
         return encoded, frame
 
     def _photo(self, ctx: _Ctx, employeeId: str, version: str | None = None) -> MockResponse:
-        self._check_owned(self._employee_employer, "Employee", employeeId)
         return self._image(ctx, f"employee:{employeeId}")
 
     def _logo(self, ctx: _Ctx, employerId: str, version: str | None = None) -> MockResponse:
-        self._check_employer(employerId)
         return self._image(ctx, f"employer:{employerId}")
 
     def _image(self, ctx: _Ctx, seed: str) -> MockResponse:

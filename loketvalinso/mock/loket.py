@@ -376,6 +376,23 @@ class LoketApi:
     def _declare_resources(self) -> dict[str, _Resource]:
         """Every resource :data:`_LISTS` and :data:`_DETAILS` serve (see :class:`_Resource`)."""
         employer_scope = {"_employer_id": "employer_id"}
+        address = {  # the fields _render_address fills from the world
+            "address.street": "address_street",
+            "address.housenumber": "address_house_number",
+            "address.postalcode": "address_postal_code",
+            "address.city": "address_city",
+        }
+        leave_entry = {  # the fields leave and leave requests have in common
+            "id": "id",
+            "startdate": "start_date",
+            "enddate": "end_date",
+            "numberofunits": "number_of_units",
+            "unittype.key": "unit_type_key",
+            "unittype.value": "unit_type",
+            "isaccrual": "is_accrual",
+            "leavetype.key": "leave_type_key",
+            "leavetype.value": "leave_type",
+        }
         resources = (
             _Resource(
                 "employers",
@@ -385,10 +402,7 @@ class LoketApi:
                     "employernumber": "employer_number",
                     "companyname": "company_name",
                     "chamberofcommercenumber": "chamber_of_commerce_number",
-                    "address.street": "address_street",
-                    "address.housenumber": "address_house_number",
-                    "address.postalcode": "address_postal_code",
-                    "address.city": "address_city",
+                    **address,
                     "contactinformation.emailaddress": "contact_information_email_address",
                     "contactinformation.website": "contact_information_website",
                     "legalform.key": "legal_form_key",
@@ -453,10 +467,7 @@ class LoketApi:
                     "personaldetails.aowdate": "aow_date",
                     "personaldetails.gender.key": "gender_key",
                     "personaldetails.gender.value": "gender",
-                    "address.street": "address_street",
-                    "address.housenumber": "address_house_number",
-                    "address.postalcode": "address_postal_code",
-                    "address.city": "address_city",
+                    **address,
                     "contactinformation.emailaddress": "email_address",
                     "contactinformation.phonenumber": "phone_number",
                     "contactinformation.mobilephonenumber": "mobile_phone_number",
@@ -497,15 +508,7 @@ class LoketApi:
                 "leave_requests",
                 "leave_requests",
                 {
-                    "id": "id",
-                    "startdate": "start_date",
-                    "enddate": "end_date",
-                    "numberofunits": "number_of_units",
-                    "unittype.key": "unit_type_key",
-                    "unittype.value": "unit_type",
-                    "isaccrual": "is_accrual",
-                    "leavetype.key": "leave_type_key",
-                    "leavetype.value": "leave_type",
+                    **leave_entry,
                     "leaverequeststatus.key": "leave_request_status_key",
                     "leaverequeststatus.value": "leave_request_status",
                     "currentlyavailableunits": "currently_available_units",
@@ -527,15 +530,7 @@ class LoketApi:
                 "leave",
                 "leave",
                 {
-                    "id": "id",
-                    "startdate": "start_date",
-                    "enddate": "end_date",
-                    "numberofunits": "number_of_units",
-                    "unittype.key": "unit_type_key",
-                    "unittype.value": "unit_type",
-                    "isaccrual": "is_accrual",
-                    "leavetype.key": "leave_type_key",
-                    "leavetype.value": "leave_type",
+                    **leave_entry,
                     "comment": "comment",
                     "relatedleaverequest.id": "related_leave_request_id",
                     "origin.meansofcreation.key": "means_of_creation_key",
@@ -1370,12 +1365,9 @@ class LoketApi:
 
     def _encoded_rows(self, resource: _Resource, version: str) -> list[bytes]:
         frame = getattr(self.world, resource.frame)
+        render = resource.render
         if resource.versioned:
-
-            def render(row: dict[str, Any]) -> dict[str, Any]:
-                return resource.render(row, version)
-        else:
-            render = resource.render
+            render = partial(render, version=version)
         return self._encoded_for(resource.name, version, lambda: self._dump_rows(frame, render))
 
     def _list_computed(

@@ -15,6 +15,7 @@
     │   ├── ValidationError        422     Valinso field errors in .errors; Loket ``BrokenBusinessRule``
     │   ├── RateLimitedError       429     retries exhausted; .retry_after
     │   └── ServerError            5xx     retries exhausted (also a Loket ``Exception`` message)
+    ├── NetworkError                       connection/timeout errors after the retries ran out
     ├── PaginationError                    stop rules disagree (strict mode) or the page cap was hit
     ├── ResponseFormatError                malformed/truncated JSON, unexpected envelope
     └── CacheMissError                     ``offline=True`` and nothing cached for the request
@@ -47,6 +48,7 @@ __all__ = [
     "LoketValinsoError",
     "LoketValinsoWarning",
     "LoketWarning",
+    "NetworkError",
     "NotFoundError",
     "ObsoleteVersionWarning",
     "PaginationError",
@@ -188,6 +190,23 @@ class RateLimitedError(ApiError):
 
 class ServerError(ApiError):
     """5xx after the retry budget was spent."""
+
+
+class NetworkError(LoketValinsoError):
+    """The server could not be reached or did not answer in time, after every retry.
+
+    The original ``httpx`` exception is the ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, url: object = None, page: int | None = None) -> None:
+        self.url = redact_url(url) if url is not None else None
+        self.page = page
+        where = ", ".join(
+            p
+            for p in (f"url: {self.url}" if self.url else "", f"page: {page}" if page else "")
+            if p
+        )
+        super().__init__(f"{message} ({where})" if where else message)
 
 
 class PaginationError(LoketValinsoError):

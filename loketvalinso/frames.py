@@ -39,6 +39,7 @@ import hashlib
 import io
 import math
 import os
+import re
 import struct
 import threading
 from collections.abc import Iterable, Sequence
@@ -792,6 +793,13 @@ def _items_of(data: Any, spec: FrameSpec) -> list[Any]:
     return []
 
 
+def _safe_column_name(name: str) -> str:
+    """A server's field name usable as a column: ``pl.col("*")`` is a wildcard and ``^…$`` a
+    regex, so anything but word characters and dots becomes ``_``; an empty name gets one."""
+    cleaned = re.sub(r"[^\w.]+", "_", name).strip("_")
+    return cleaned or "unnamed_field"
+
+
 def _add_extras(
     body: bytes, spec: FrameSpec, frame: pl.DataFrame, url: object, page: int | None
 ) -> pl.DataFrame:
@@ -831,7 +839,8 @@ def _add_extras(
             values = [_json_text(vals.get(i)) for i in range(len(items))]
             s = pl.Series(name, values, dtype=pl.String)
         else:
-            name = ".".join(p) if spec.raw_names else "_".join(snake_case(x) or x for x in p)
+            raw = ".".join(p) if spec.raw_names else "_".join(snake_case(x) or x for x in p)
+            name = _safe_column_name(raw)
             base, n = name, 2
             while name in used:
                 name = f"{base}_{n}"

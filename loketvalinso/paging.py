@@ -54,6 +54,7 @@ import orjson
 
 from loketvalinso.errors import (
     ConfigurationError,
+    NetworkError,
     PaginationError,
     PaginationWarning,
     ResponseFormatError,
@@ -700,6 +701,13 @@ class _Walk:
                 extensions=response.extensions,
             )
             parsed = self.parse(body, ctx)
+        except httpx.TransportError as exc:
+            # Retries already ran in the transport stack: give the caller one error type.
+            msg = (
+                f"{self.label or 'load'}: {type(exc).__name__}: {exc or 'no answer'}; the server "
+                "did not answer after every retry (check the network, or raise timeout=)"
+            )
+            raise NetworkError(msg, url=self.url_r, page=index) from exc
         except Exception as exc:
             _annotate(exc, self.url_r, index)
             raise

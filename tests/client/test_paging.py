@@ -18,6 +18,7 @@ import pytest
 
 from loketvalinso.errors import (
     ConfigurationError,
+    NetworkError,
     NotFoundError,
     PaginationError,
     PaginationWarning,
@@ -607,8 +608,10 @@ def test_transport_error_names_url_and_page() -> None:
         return valinso_answer(50)(query, n)
 
     server = FakeServer(answer)
-    with pytest.raises(httpx.ConnectError) as info:
+    with pytest.raises(NetworkError) as info:
         valinso(server, max_concurrency=1, params={"api-key": SECRET})
+    assert isinstance(info.value.__cause__, httpx.ConnectError)
+    assert info.value.page == 3
     assert "page: 3" in str(info.value) and SECRET not in str(info.value)
 
 

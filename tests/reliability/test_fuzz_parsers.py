@@ -199,7 +199,7 @@ _DETAIL_BUG = pytest.mark.xfail(
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=_DETAIL_BUG) if n == "loket-employer-detail" else n for n in SPECS],
+    list(SPECS),
 )
 def test_parse_page_only_documented_errors(name):
     spec = SPECS[name]
@@ -408,25 +408,17 @@ def test_in_body_checks_only_documented_errors(payload):
             check_loket_messages({"messages": payload}, url="https://x.test/")
 
 
-KNOWN_FRAME_BUGS = [
-    pytest.param(
-        "loket-employer-detail", b'{"_embedded":{"":false,"*":null}}', id="detail-odd-keys"
-    ),
-]
-
-
 @pytest.mark.timeout(30)
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "frames.py (performance helper): undeclared keys like '' and '*' in a detail body's "
-        "_embedded object map to the same column name -> polars DuplicateError. Fix: skip "
-        "empty/non-word extra names or de-duplicate them as _add_extras does for other clashes"
-    ),
-)
-@pytest.mark.parametrize(("name", "body"), KNOWN_FRAME_BUGS)
-def test_known_frame_builder_crashes(name, body):
+def test_odd_field_names_become_safe_extra_columns():
+    """Keys like '' and '*' once crashed the builder (pl.col("*") is a wildcard)."""
+    body = b'{"_embedded":{"":false,"*":null,"^a$":1,"ok":2}}'
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LoketValinsoWarning)
-        with contextlib.suppress(LoketValinsoError):
-            frames.parse_page(body, SPECS[name], path_ids={"employerId": "E"}, url="u", page=1)
+        _, frame = frames.parse_page(
+            body, SPECS["loket-employer-detail"], path_ids={"employerId": "E"}, url="u", page=1
+        )
+    assert frame.height == 1
+    assert len(frame.columns) == len(set(frame.columns))
+    extras = {c: frame[c][0] for c in ("unnamed_field", "a", "ok") if c in frame.columns}
+    assert extras.get("a") == 1 and extras.get("ok") == 2
+    assert "*" not in frame.columns and "" not in frame.columns

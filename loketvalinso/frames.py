@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import itertools
 import math
 import os
 import re
@@ -59,7 +60,9 @@ __all__ = [
     "VALINSO_FIELDS",
     "FrameSpec",
     "concat_pages",
+    "convert_raw",
     "empty_frame",
+    "is_raw",
     "parse_page",
     "parse_pages",
     "schema_for",
@@ -172,6 +175,12 @@ class FrameSpec:
     raw_names: bool = False
     wrapped: bool = False
     body_keys: tuple[str, ...] = ("_embedded", "content")
+    #: (output index, fast conversion, source) of top-level date/date-time columns: the fast
+    #: expression (one strict format) is used for a whole frame when it converts every non-null
+    #: value; otherwise the column is converted again with the full (multi-format) expression.
+    fast: tuple[tuple[int, pl.Expr, pl.Expr], ...] = field(default=(), repr=False)
+    #: Number of item fields when the item is an object of scalars only, else None.
+    flat_fields: int | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -233,6 +242,17 @@ def _parse_datetime(e: pl.Expr) -> pl.Expr:
     return pl.coalesce(with_offset, naive, date_only)
 
 
+def _fast_convert(e: pl.Expr, node: Node) -> pl.Expr | None:
+    """The one-format conversion of a date/date-time string (None for other fields)."""
+    if node[1] != "string":
+        return None
+    if node[2] == "date":
+        return e.str.to_date("%Y-%m-%d", strict=False)
+    if node[2] == "date-time":
+        return e.str.to_datetime("%+", strict=False, time_unit="us", time_zone="UTC")
+    return None
+
+
 def _convert(e: pl.Expr, node: Node, nodes: list[list[Node]], raw: bool) -> tuple[pl.Expr, Any]:
     """A value expression converted to its output dtype (for scalars and List/Struct values)."""
     t, fmt = node[1], node[2]
@@ -275,7 +295,7 @@ class _Planner:
         self.nodes = nodes
         self.raw = raw
         self.explode = explode
-        self.outputs: list[tuple[str, pl.Expr, pl.DataType]] = []
+        self.outputs: list[tuple[str, pl.Expr, pl.DataType, Any]] = []
         self.explodes: list[tuple[str, pl.Expr]] = []
         self.any_paths: list[tuple[tuple[str, ...], str]] = []
         self.known: set[tuple[str, ...]] = set()
@@ -286,13 +306,13 @@ class _Planner:
             return ".".join(raw_path)
         return "_".join(p for p in parts if p)
 
-    def add(self, name: str, expr: pl.Expr, dtype: Any) -> None:
+    def add(self, name: str, expr: pl.Expr, dtype: Any, fast: Any = None) -> None:
         base, i = name, 2
         while name in self.used:
             name = f"{base}_{i}"
             i += 1
         self.used.add(name)
-        self.outputs.append((name, expr.alias(name), dtype))
+        self.outputs.append((name, expr.alias(name), dtype, fast))
 
     def walk(
         self,
@@ -329,7 +349,10 @@ class _Planner:
                 self.any_paths.append((cpath, self.outputs[-1][0]))
             else:
                 expr, dtype = _convert(ce, c, self.nodes, self.raw)
-                self.add(self.name(cparts, cpath), expr, dtype)
+                quick = _fast_convert(ce, c)
+                self.add(
+                    self.name(cparts, cpath), expr, dtype, None if quick is None else (quick, ce)
+                )
         return deferred
 
     def run(self, item: Node) -> None:
@@ -343,10 +366,10 @@ class _Planner:
                 sub = _Planner(self.nodes, self.raw, self.explode)
                 sub.used = set(self.used)
                 deferred = sub.walk(pl.col(col), elem, [], raw_path, dotted, True)
-                for name, expr, dtype in sub.outputs:
+                for name, expr, dtype, fast in sub.outputs:
                     if not self.raw and name in self.used:
                         name = "_".join([*parts, name])
-                    self.add(name, expr, dtype)
+                    self.add(name, expr, dtype, fast)
                 self.any_paths += sub.any_paths
                 del before
                 nxt += deferred
@@ -382,7 +405,7 @@ def _build_spec(
         if col not in planner.used:
             path_columns.append((pname, col))
             cols.append((col, pl.String()))
-    cols += [(n, d) for n, _, d in planner.outputs]
+    cols += [(n, d) for n, _, d, _ in planner.outputs]
     decode: dict[str, pl.DataType] = {}
     if api == "loket":
         decode.update({k: pl.Int64() for k in _PAGING})
@@ -414,13 +437,24 @@ def _build_spec(
         wrapped=wrapped,
         path_columns=tuple(path_columns),
         explodes=tuple(planner.explodes),
-        outputs=tuple((n, e) for n, e, _ in planner.outputs),
+        outputs=tuple((n, e) for n, e, _, _ in planner.outputs),
+        fast=tuple((i, f[0].alias(n), f[1]) for i, (n, _, _, f) in enumerate(planner.outputs) if f),
+        flat_fields=_flat_fields(item_dtype) if not wrapped else None,
         schema=pl.Schema(cols),
         any_paths=tuple(planner.any_paths),
         known_paths=frozenset(planner.known),
         raw_names=raw_names,
         body_keys=body_keys,
     )
+
+
+def _flat_fields(item_dtype: Any) -> int | None:
+    """Number of item fields when the item is an object of scalars only, else None."""
+    if not isinstance(item_dtype, pl.Struct):
+        return None
+    if any(isinstance(f.dtype, (pl.Struct, pl.List)) for f in item_dtype.fields):
+        return None
+    return len(item_dtype.fields)
 
 
 def schema_for(
@@ -567,6 +601,30 @@ def _body_key_count(body: bytes) -> tuple[int, int]:
     return body.count(b'":'), body.count(b"null")
 
 
+def _has_unknown_keys(body: bytes, env: pl.DataFrame, items: Any, spec: FrameSpec) -> bool:
+    """Whether the body has more keys (with non-null values) than the typed decode captured.
+
+    Keys are counted in the body (``"key":``), values ``null`` subtracted only when there are
+    more keys than the decode captured (a body without undeclared fields usually has as many).
+    """
+    if (
+        spec.flat_fields is not None
+        and items is not None
+        and isinstance(items.dtype, pl.List)
+        and isinstance(items.dtype.inner, pl.Struct)
+    ):
+        known = _flat_known_keys(env, items)
+    else:
+        known = _known_keys(env)
+    # every key has a colon after it: fewer colons than captured keys settles it (one pass)
+    if body.count(b":") <= known:
+        return False
+    keys = body.count(b'":')
+    if keys <= known:
+        return False
+    return keys > known + body.count(b"null")
+
+
 def parse_page(
     body: bytes,
     spec: FrameSpec,
@@ -574,6 +632,7 @@ def parse_page(
     path_ids: dict[str, str] | None = None,
     url: object = None,
     page: int | None = None,
+    convert: bool = True,
 ) -> tuple[dict[str, Any], pl.DataFrame]:
     """Decode one page into ``(meta, frame)``.
 
@@ -587,6 +646,10 @@ def parse_page(
         Path parameter values by parameter name (``{"employerId": "…"}``); added as columns.
     url, page
         Named in errors.
+    convert
+        False: when the page has no undeclared fields, return the decoded items unconverted
+        (one ``__item`` Struct column, see :func:`is_raw`) for :func:`convert_raw` to convert
+        together with the other pages of the load; pages with extra fields are converted here.
 
     Returns
     -------
@@ -654,21 +717,75 @@ def parse_page(
         else:
             frame_items = s.alias("__item").to_frame()
     meta["item_count"] = n_items
+    extras = bool(spec.any_paths and n_items) or _has_unknown_keys(body, env, items, spec)
+    if not extras and not convert and spec.item_dtype is not None:
+        return meta, frame_items
     frame = _build_frame(frame_items, spec)
-    keys, nulls = _body_key_count(body)
-    if keys > nulls + _known_keys(env) or (spec.any_paths and n_items):
+    if extras:
         frame = _add_extras(body, spec, frame, url, page)
     if _ROW in frame.columns:
         frame = frame.drop(_ROW)
-    if spec.path_columns:
-        ids = path_ids or {}
-        path_cols = [c for _, c in spec.path_columns]
-        rest = [pl.col(c) for c in frame.columns if c not in path_cols]
-        # path columns first, in one query
-        frame = frame.select(
-            *(pl.lit(ids.get(p), pl.String()).alias(c) for p, c in spec.path_columns), *rest
-        )
-    return meta, frame
+    return meta, _with_path_columns(frame, spec, path_ids)
+
+
+def _with_path_columns(
+    frame: pl.DataFrame, spec: FrameSpec, path_ids: dict[str, str] | None
+) -> pl.DataFrame:
+    if not spec.path_columns:
+        return frame
+    ids = path_ids or {}
+    path_cols = [c for _, c in spec.path_columns]
+    rest = [pl.col(c) for c in frame.columns if c not in path_cols]
+    # path columns first, in one query
+    return frame.select(
+        *(pl.lit(ids.get(p), pl.String()).alias(c) for p, c in spec.path_columns), *rest
+    )
+
+
+def is_raw(frame: Any) -> bool:
+    """Whether ``frame`` is a page's unconverted items (``parse_page(..., convert=False)``)."""
+    return isinstance(frame, pl.DataFrame) and frame.columns == ["__item"]
+
+
+def convert_raw(
+    raws: Sequence[pl.DataFrame], spec: FrameSpec, path_ids: dict[str, str] | None = None
+) -> list[pl.DataFrame]:
+    """Convert the unconverted pages of one load together; one finished frame per page.
+
+    The typed select (flattening, date/date-time parsing, decimals, explodes, path columns) runs
+    once over all the pages, so Polars spreads it over the columns and its fixed costs are paid
+    once; each page's frame is a zero-copy slice of the result.
+    """
+    if not raws:
+        return []
+    items = pl.concat(list(raws), how="vertical", rechunk=False) if len(raws) > 1 else raws[0]
+    counts = [f.height for f in raws]
+    frame = _build_frame(items, spec)
+    if _ROW in frame.columns:
+        # exploded: rows of page k are those whose item index falls in page k's range
+        rows = frame.get_column(_ROW)
+        ends = list(itertools.accumulate(counts))
+        cuts = rows.search_sorted(pl.Series(ends, dtype=rows.dtype), side="left").to_list()
+        frame = frame.drop(_ROW)
+    else:
+        cuts = list(itertools.accumulate(counts))
+    frame = _with_path_columns(frame, spec, path_ids)
+    out, start = [], 0
+    for end in cuts:
+        out.append(frame.slice(start, end - start))
+        start = end
+    return out
+
+
+def _flat_known_keys(env: pl.DataFrame, items: pl.Series) -> int:
+    """:func:`_known_keys` for a list of flat items: rows × fields − null cells (one null count)
+    plus the envelope's keys (the item list's own key included)."""
+    elements = items.explode(empty_as_null=False, keep_nulls=False)
+    if elements.null_count():
+        return _known_keys(env)  # null items: let Arrow apply the parent nulls
+    inner = elements.struct.unnest()
+    known = inner.height * inner.width - sum(inner.null_count().row(0))
+    return known + 1 + _known_keys(env.drop(items.name))
 
 
 def _known_keys(env: pl.DataFrame) -> int:
@@ -720,11 +837,31 @@ def _build_frame(items: pl.DataFrame, spec: FrameSpec) -> pl.DataFrame:
             ]
         )
     if not spec.explodes:
-        return items.select(e for _, e in spec.outputs)
+        return _select_outputs(items, spec, ())
     df = items.with_row_index(_ROW)
     for col, expr in spec.explodes:
         df = df.with_columns(expr.alias(col)).explode(col, empty_as_null=True, keep_nulls=True)
-    return df.select(pl.col(_ROW), *(e for _, e in spec.outputs))
+    return _select_outputs(df, spec, (pl.col(_ROW),))
+
+
+def _select_outputs(df: pl.DataFrame, spec: FrameSpec, lead: tuple[pl.Expr, ...]) -> pl.DataFrame:
+    """The typed output columns; date/date-time columns by their one-format conversion, and
+    again by the full one only when that left a non-null value unconverted."""
+    exprs = [e for _, e in spec.outputs]
+    if not spec.fast or df.height == 0:
+        return df.select(*lead, *exprs)
+    for i, quick, _ in spec.fast:
+        exprs[i] = quick
+    out = df.select(*lead, *exprs)
+    sources = df.select(src.null_count().alias(str(k)) for k, (_, _, src) in enumerate(spec.fast))
+    redo = [
+        spec.outputs[i][1]
+        for (i, _, _), want in zip(spec.fast, sources.row(0), strict=True)
+        if out.get_column(spec.outputs[i][0]).null_count() != want
+    ]
+    if redo:
+        out = out.with_columns(df.select(redo).get_columns())
+    return out
 
 
 _META_COLUMNS = (*_PAGING, "version", "messages", "paging")
@@ -879,7 +1016,7 @@ def parse_pages(
 
 
 #: Bump when the layout of the cached parsed pages changes (old ones are then ignored).
-_PARSED_FORMAT = 1
+_PARSED_FORMAT = 2
 _META_LEN = struct.Struct(">I")
 _REUSABLE = frozenset({"hit", "revalidated", "stale"})
 #: Arrow IPC compression of a cached listing's frames (smaller files: less to read and hash).
@@ -900,6 +1037,7 @@ def _spec_fingerprint(spec: FrameSpec, path_ids: dict[str, str] | None) -> str:
         repr(spec.any_paths),
         repr([(c, str(e)) for c, e in spec.explodes]),
         repr([(c, str(e)) for c, e in spec.outputs]),
+        repr([(i, str(e)) for i, e, _ in spec.fast]),
         repr(spec.wrapped),
         repr(spec.body_keys),
         repr(sorted((path_ids or {}).items())),
@@ -985,6 +1123,32 @@ class _PageParser:
         self._meta_cls, self._page_cls = PageMeta, ParsedPage
 
     def __call__(self, body: bytes, context: Any) -> Any:
+        """Parse one page into a finished frame."""
+        return self._parse(body, context, convert=True)
+
+    def decode(self, body: bytes, context: Any) -> Any:
+        """Like calling the parser, but the frame may be left unconverted (:func:`is_raw`):
+        the pager then hands all the pages of the load to :meth:`finish` at once."""
+        return self._parse(body, context, convert=False)
+
+    def finish(self, pages: Sequence[tuple[int, Any, str | None, str | None]]) -> None:
+        """Convert the unconverted pages of a load together (in place, page order kept):
+        ``(index, ParsedPage, cache key, body sha256)`` per page. Page 1's finished frame is
+        then kept as a cache extra (see :func:`page_parser`)."""
+        raw = [entry for entry in pages if is_raw(entry[1].data)]
+        if not raw:
+            return
+        converted = convert_raw([p.data for _, p, _, _ in raw], self.spec, self.path_ids)
+        for (_, page, _, _), frame in zip(raw, converted, strict=True):
+            page.data = frame
+        index, page, key, digest = raw[0]
+        if index == 1 and key and digest and self.cache is not None:
+            with contextlib.suppress(Exception):
+                meta = _meta_dict(page.meta)
+                blob = encode_parsed(meta, page.data)
+                self.cache.set_extra(key, self.name, blob, entry_sha256=digest)
+
+    def _parse(self, body: bytes, context: Any, *, convert: bool) -> Any:
         cache: Any = self.cache
         key: Any = None
         digest: Any = None
@@ -1009,12 +1173,14 @@ class _PageParser:
                 path_ids=self.path_ids,
                 url=getattr(context, "url", None),
                 page=getattr(context, "page", None),
+                convert=convert,
             )
             .result()
         )
         # Page 1 of every load comes through here, warm or cold; the other pages of a paged
         # listing are kept together by remember_listing (one blob instead of one per page).
-        if digest and getattr(context, "page", 1) == 1:
+        # An unconverted page 1 is kept by finish().
+        if digest and getattr(context, "page", 1) == 1 and not is_raw(frame):
             # keeping the parsed page is only an optimisation: never fail the load over it
             with contextlib.suppress(Exception):
                 cache.set_extra(key, self.name, encode_parsed(meta, frame), entry_sha256=digest)

@@ -675,6 +675,11 @@ class _Walk:
         self.first_total: int | None = None
         self.stopped_at: int | None = None
         self.cancel = threading.Event()
+        # a parser that can leave pages unconverted and convert the whole load at the end
+        finish = getattr(parse, "finish", None)
+        decode = getattr(parse, "decode", None)
+        self.finish_hook = finish if callable(finish) and callable(decode) else None
+        self.decode = decode if self.finish_hook is not None else parse
         self.bar: Any = NullProgress()
         self.own_bar = False
 
@@ -700,7 +705,7 @@ class _Walk:
                 label=self.label,
                 extensions=response.extensions,
             )
-            parsed = self.parse(body, ctx)
+            parsed = self.decode(body, ctx)
         except httpx.TransportError as exc:
             # Retries already ran in the transport stack: give the caller one error type.
             msg = (
@@ -786,7 +791,9 @@ class _Walk:
         meta = first.page.meta
         if not self.strategy.is_paged(meta):
             self.pages[1] = first.page
+            self.stored[1] = (first.cache_key, first.digest)
             self.report.record_page(meta.item_count, meta.version)
+            self._convert()
             return [first.page]
         plan, issues = self.strategy.plan(meta)
         for text in issues:
@@ -803,10 +810,25 @@ class _Walk:
             if plan.total_pages is not None:
                 if not self._from_listing_cache(first, plan):
                     self._planned(plan)
+                    self._convert()
                     self._remember_listing(first, plan)
             else:
                 self._sequential(first, plan)
+        self._convert()
         return self._finish(plan)
+
+    def _convert(self) -> None:
+        """Let the parser convert the kept pages' items together (see ``finish``)."""
+        if self.finish_hook is None:
+            return
+        entries = [
+            (i, self.pages[i], *self.stored.get(i, (None, None))) for i in sorted(self.pages)
+        ]
+        try:
+            self.finish_hook(entries)
+        except Exception as exc:
+            _annotate(exc, self.url_r, min(self.pages, default=1))
+            raise
 
     # a listing whose every page is cached and fresh --------------------------------------------
 

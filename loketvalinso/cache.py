@@ -512,6 +512,8 @@ class DiskCache:
         self.keep_unreusable = bool(keep_unreusable)
         self._memo: OrderedDict[str, str] = OrderedDict()
         self._memo_lock = threading.Lock()
+        # wall-clock time each recently stored entry stops being fresh (for listing stamps)
+        self._deadlines: OrderedDict[str, float] = OrderedDict()
 
     # -- plumbing
 
@@ -674,7 +676,68 @@ class DiskCache:
             self._cache.evict(key, retry=True)
         self._cache.set(key, data, tag=key, retry=True)
         self._remember(key, digest)
+        self._note_deadline(key, entry)
         return digest
+
+    def _note_deadline(self, key: str, entry: CacheEntry) -> None:
+        now = self.clock()
+        lifetime = freshness_lifetime(entry.headers, response_time=entry.response_time)
+        with self._memo_lock:
+            if lifetime is None or lifetime <= 0:
+                self._deadlines.pop(key, None)
+                return
+            self._deadlines[key] = now + lifetime - current_age(entry, now)
+            self._deadlines.move_to_end(key)
+            while len(self._deadlines) > _MEMO_SIZE:
+                self._deadlines.popitem(last=False)
+
+    # -- listing stamps: confirm many entries at once
+
+    def _store_times(self, keys: list[str]) -> dict[str, float] | None:
+        """diskcache's ``store_time`` of each key present, in one query per 500 keys."""
+        try:
+            sql = self._cache._sql  # diskcache's own connection (thread-local)
+            out: dict[str, float] = {}
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = sql(
+                    f"SELECT key, store_time FROM Cache WHERE raw = 1 AND key IN ({marks})",
+                    chunk,
+                ).fetchall()
+                out.update((str(k), float(t)) for k, t in rows)
+            return out
+        except Exception:  # an unexpected diskcache layout: callers fall back per entry
+            return None
+
+    def listing_stamps(self, keys: list[str]) -> dict[str, tuple[float, float]] | None:
+        """For entries this cache stored recently: ``key → (store_time, fresh_until)``.
+
+        A whole cached listing is later confirmed with :meth:`stamps_hold` in one query
+        instead of reading every entry's header. None when any key is unknown or not fresh.
+        """
+        with self._memo_lock:
+            deadlines = {k: self._deadlines.get(k) for k in keys}
+        if any(d is None for d in deadlines.values()):
+            return None
+        stored = self._store_times(keys)
+        if stored is None or len(stored) != len(keys):
+            return None
+        return {k: (stored[k], float(deadlines[k])) for k in keys}  # type: ignore[arg-type]
+
+    def stamps_hold(self, stamps: Mapping[str, tuple[float, float]]) -> bool:
+        """Whether every entry is still the one stamped (same ``store_time``) and still fresh.
+
+        A replaced, refreshed (304) or evicted entry changes or loses its ``store_time``, so
+        the caller then checks entries one by one (:meth:`fresh_digest`).
+        """
+        now = self.clock()
+        if any(now >= deadline for _, deadline in stamps.values()):
+            return False
+        stored = self._store_times(list(stamps))
+        if stored is None:
+            return False
+        return all(stored.get(k) == t for k, (t, _) in stamps.items())
 
     def delete(self, key: str) -> bool:
         """Remove the entry under ``key`` and its extras; ``True`` when something was removed."""
@@ -822,6 +885,7 @@ class DiskCache:
         self._cache.clear(retry=True)
         with self._memo_lock:
             self._memo.clear()
+            self._deadlines.clear()
         return count
 
     def wrap(

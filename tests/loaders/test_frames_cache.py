@@ -108,3 +108,48 @@ def test_encode_decode_parsed_round_trip() -> None:
             frames.encode_parsed(meta, df, compression=compression)
         )
         assert got_meta == meta and got.equals(df) and got.schema == df.schema
+
+
+def test_warm_listing_is_confirmed_without_reading_each_page(
+    mock, tmp_path: Path, monkeypatch
+) -> None:
+    """The listing blob carries each page's store time and freshness deadline, so a warm load
+    confirms every page with one query instead of reading each entry's header."""
+    from loketvalinso.cache import DiskCache
+
+    cold = lv.Valinso.from_mock(mock, cache=tmp_path, progress=False, limit=500).vends()
+    header_reads: list[str] = []
+    original = DiskCache.fresh_digest
+
+    def counting(self, key):
+        header_reads.append(key)
+        return original(self, key)
+
+    monkeypatch.setattr(DiskCache, "fresh_digest", counting)
+    warm = lv.Valinso.from_mock(mock, cache=tmp_path, progress=False, limit=500).vends()
+    assert warm.equals(cold)
+    assert header_reads == []
+
+
+def test_stamps_past_their_deadline_are_not_trusted(mock, tmp_path: Path, monkeypatch) -> None:
+    """Once the recorded freshness deadline has passed, pages are checked (and refetched) again."""
+    from loketvalinso.cache import DiskCache
+
+    now = [1_000_000.0]
+    cold_cache = DiskCache(tmp_path, clock=lambda: now[0])
+    cold = lv.Valinso.from_mock(mock, cache=cold_cache, progress=False, limit=500).vends()
+    now[0] += 7200  # the mock announces Expires +3600 s
+    warm_cache = DiskCache(tmp_path, clock=lambda: now[0])
+    held: list[bool] = []
+    original = DiskCache.stamps_hold
+
+    def spying(self, stamps):
+        held.append(original(self, stamps))
+        return held[-1]
+
+    monkeypatch.setattr(DiskCache, "stamps_hold", spying)
+    before = len(mock.app.requests)
+    again = lv.Valinso.from_mock(mock, cache=warm_cache, progress=False, limit=500).vends()
+    assert again.equals(cold)
+    assert held in ([], [False])  # page 1 itself is stale, so the blob may not even be read
+    assert len(mock.app.requests) - before == 5  # every page went back to the server

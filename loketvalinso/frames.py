@@ -43,7 +43,7 @@ import os
 import re
 import struct
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1195,28 +1195,40 @@ class _PageParser:
 
     def remember_listing(self, pages: Sequence[tuple[int, Any, str, str]]) -> bool:
         """Keep pages 2.. of a walked listing next to page 1: ``(index, ParsedPage, cache key,
-        body sha256)`` for every page, page 1 first. Returns whether it was stored."""
+        body sha256)`` for every page, page 1 first. Returns whether it will be stored.
+
+        The blob is written by one background thread so the load returns without waiting for
+        it; readers in this process wait for pending writes (:func:`flush_cache_writes`), and
+        clients flush on ``close()`` and at interpreter exit.
+        """
         cache = self.cache
         if cache is None or len(pages) < 2:
             return False
         _, _, first_key, first_digest = pages[0]
-        rest = pages[1:]
+        rest = list(pages[1:])
         parts = [p.data for _, p, _, _ in rest]
         if not all(isinstance(f, pl.DataFrame) for f in parts):
             return False
         if any(f.schema != parts[0].schema for f in parts):
             return False  # extra columns on some pages only: keep the per-page extras
-        head: dict[str, Any] = {
-            "v": _PARSED_FORMAT,
-            "pages": [[i, key, digest, _meta_dict(p.meta)] for i, p, key, digest in rest],
-        }
-        # One query confirms the whole listing on a warm load (see DiskCache.stamps_hold).
-        stamps = getattr(cache, "listing_stamps", lambda _keys: None)([k for _, _, k, _ in rest])
-        if stamps:
-            head["stamps"] = {k: list(v) for k, v in stamps.items()}
-        frame = pl.concat(parts, how="vertical", rechunk=False)
-        blob = encode_parsed(head, frame, compression=LISTING_COMPRESSION)
-        return bool(cache.set_extra(first_key, self.listing_name, blob, entry_sha256=first_digest))
+        name = self.listing_name
+
+        def write() -> None:
+            head: dict[str, Any] = {
+                "v": _PARSED_FORMAT,
+                "pages": [[i, key, digest, _meta_dict(p.meta)] for i, p, key, digest in rest],
+            }
+            # One query confirms the whole listing on a warm load (DiskCache.stamps_hold).
+            keys = [k for _, _, k, _ in rest]
+            stamps = getattr(cache, "listing_stamps", lambda _keys: None)(keys)
+            if stamps:
+                head["stamps"] = {k: list(v) for k, v in stamps.items()}
+            frame = pl.concat(parts, how="vertical", rechunk=False)
+            blob = encode_parsed(head, frame, compression=LISTING_COMPRESSION)
+            cache.set_extra(first_key, name, blob, entry_sha256=first_digest)
+
+        _submit_cache_write(write)
+        return True
 
     def cached_listing(
         self, first_key: str, first_digest: str, total_pages: int
@@ -1226,6 +1238,7 @@ class _PageParser:
         cache = self.cache
         if cache is None:
             return None
+        flush_cache_writes()  # a listing kept moments ago by this process is read, not missed
         blob = _get_view(cache, first_key, self.listing_name, first_digest)
         if blob is None:
             return None
@@ -1266,6 +1279,46 @@ class _PageParser:
 
 _POOL: Any = None
 _POOL_LOCK = threading.Lock()
+
+_WRITER: Any = None
+_PENDING_WRITES: set[Any] = set()
+_WRITER_LOCK = threading.Lock()
+
+
+def _submit_cache_write(write: Callable[[], None]) -> None:
+    """Run ``write`` on the one background cache writer (created on first use)."""
+    global _WRITER
+    with _WRITER_LOCK:
+        if _WRITER is None:
+            import atexit
+            from concurrent.futures import ThreadPoolExecutor
+
+            _WRITER = ThreadPoolExecutor(1, thread_name_prefix="loketvalinso-cache-writer")
+            atexit.register(flush_cache_writes)
+
+        def guarded() -> None:
+            # Keeping a listing is only an optimisation: never let it fail anything.
+            with contextlib.suppress(Exception):
+                write()
+
+        future = _WRITER.submit(guarded)
+        _PENDING_WRITES.add(future)
+    future.add_done_callback(_forget_write)
+
+
+def _forget_write(future: Any) -> None:
+    with _WRITER_LOCK:
+        _PENDING_WRITES.discard(future)
+
+
+def flush_cache_writes(timeout: float | None = 60.0) -> None:
+    """Wait until every listing kept in the background is on disk (or ``timeout`` passes)."""
+    from concurrent.futures import wait
+
+    with _WRITER_LOCK:
+        pending = list(_PENDING_WRITES)
+    if pending:
+        wait(pending, timeout=timeout)
 
 
 def _parse_pool() -> Any:

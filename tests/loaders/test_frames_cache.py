@@ -153,3 +153,28 @@ def test_stamps_past_their_deadline_are_not_trusted(mock, tmp_path: Path, monkey
     assert again.equals(cold)
     assert held in ([], [False])  # page 1 itself is stale, so the blob may not even be read
     assert len(mock.app.requests) - before == 5  # every page went back to the server
+
+
+def test_listing_kept_in_the_background_reaches_disk_at_exit(tmp_path: Path, monkeypatch) -> None:
+    """A process that loads and exits without close() still leaves its cached listing behind
+    (the background writer is flushed at interpreter exit), so another process loads warm."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import loketvalinso as lv
+        sizes = lv.mock.sizes_for(vends=2_500, leave_requests=600)
+        m = lv.mock.in_process(sizes=sizes, expires=3600)
+        lv.Valinso.from_mock(m, cache={str(tmp_path)!r}, progress=False, limit=500).vends()
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    calls = _parses(monkeypatch)
+    sizes = lv.mock.sizes_for(vends=2_500, leave_requests=600)
+    m = lv.mock.in_process(sizes=sizes, expires=3600)
+    warm = lv.Valinso.from_mock(m, cache=tmp_path, progress=False, limit=500).vends()
+    assert warm.height == 2_500
+    # Page 1 and pages 2..5 come from what the other process kept: nothing is parsed again.
+    assert calls == []

@@ -32,7 +32,12 @@ from loketvalinso.cache import (
     normalize_accept,
     normalize_url,
 )
-from loketvalinso.errors import CacheMissError, CacheWarning, ConfigurationError
+from loketvalinso.errors import (
+    CacheMissError,
+    CacheWarning,
+    ConfigurationError,
+    LoketValinsoWarning,
+)
 
 T0 = 1_700_000_000.0
 URL = "https://api.loket.example/v2/providers/employers"
@@ -663,7 +668,7 @@ def test_offline_hit(tmp_path, clock):
         client_for(off, exploding) as client,
         warnings.catch_warnings(),
     ):
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", LoketValinsoWarning)
         response = client.get(URL, headers={"Accept": V2})
     assert state(response) == "hit" and b"2021-03-29" in response.content
 
@@ -780,7 +785,7 @@ def test_size_limit_evicts_without_errors(tmp_path, clock):
         client_for(c, server) as client,
         warnings.catch_warnings(),
     ):
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", LoketValinsoWarning)
         for i in range(40):
             assert client.get(f"{URL}/{i}").status_code == 200
         info = c.info()

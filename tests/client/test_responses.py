@@ -12,6 +12,7 @@ from loketvalinso.errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    LoketValinsoWarning,
     LoketWarning,
     NotFoundError,
     PermissionDeniedError,
@@ -283,7 +284,7 @@ def test_loket_2xx_error_messages_raise():
 
 def test_loket_2xx_without_messages_is_quiet():
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", LoketValinsoWarning)
         check_loket_messages({"messages": [], "_embedded": []})
         check_loket_messages({"_embedded": []})
         check_loket_messages(None)

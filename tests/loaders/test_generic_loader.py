@@ -19,6 +19,7 @@ import polars as pl
 import pytest
 
 from loketvalinso import Loket
+from loketvalinso.errors import LoketValinsoWarning
 from loketvalinso.frames import DEFAULT_EXPLODE, schema_for
 
 from . import spec_data
@@ -145,7 +146,9 @@ def test_get_every_json_endpoint(template: str, operation_id: str) -> None:
     )
     path_params = {p[0]: f"id-{p[0].lower()}" for p in entry["path_params"]}
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # consistent pages: no paging warning may be issued
+        warnings.simplefilter(
+            "error", LoketValinsoWarning
+        )  # consistent pages: no paging warning may be issued
         df = loket.get(template, params=_required_query(op), **path_params)
     spec = schema_for(entry, served)
     assert dict(df.schema) == dict(spec.schema)

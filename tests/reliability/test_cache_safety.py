@@ -17,7 +17,7 @@ import pytest
 
 import loketvalinso as lv
 from loketvalinso.cache import DiskCache
-from loketvalinso.errors import CacheWarning
+from loketvalinso.errors import CacheWarning, LoketValinsoWarning
 
 from .conftest import SEED, assert_same_rows, data_requests
 
@@ -115,7 +115,9 @@ def test_cache_at_its_size_limit_evicts_without_errors(mock, tmp_path):
     folder = tmp_path / "small"
     # Room for about two of the five ~180 kB pages.
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no warning, no error: eviction is routine
+        warnings.simplefilter(
+            "error", LoketValinsoWarning
+        )  # no warning, no error: eviction is routine
         for _ in range(3):
             cache = DiskCache(folder, size_limit=400_000)
             with _valinso(mock, cache) as client:

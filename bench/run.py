@@ -30,6 +30,8 @@ from typing import Any
 import httpx
 import polars as pl
 
+from loketvalinso.mock import MockURLs
+
 DATASETS = ("vends", "leave_requests")
 VALINSO_LIMIT = 1000
 LOKET_PAGE_SIZE = 250
@@ -60,32 +62,13 @@ RATIO_KEYS = ("baseline_over_cold", "cold_over_floor", "cold_over_warm", "mem_ra
 
 
 @dataclass
-class RemoteMock:
+class RemoteMock(MockURLs):
     """Stands in for ``lv.mock.MockServer`` when the mock runs in another process."""
 
     url: str
     credentials: Any
     transport: httpx.BaseTransport = field(default_factory=httpx.HTTPTransport)
     in_process: bool = False
-
-    @property
-    def loket_url(self) -> str:
-        return f"{self.url}/v2"
-
-    @property
-    def token_url(self) -> str:
-        return f"{self.url}/token"
-
-    @property
-    def authorize_url(self) -> str:
-        return f"{self.url}/authorize"
-
-    @property
-    def valinso_url(self) -> str:
-        return f"{self.url}/api/head/valinso_api"
-
-    def valinso_url_for(self, version: str = "head") -> str:
-        return f"{self.url}/api/{version}/valinso_api"
 
 
 class MockProcess:

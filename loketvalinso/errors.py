@@ -192,49 +192,33 @@ class ServerError(ApiError):
     """5xx after the retry budget was spent."""
 
 
-class NetworkError(LoketValinsoError):
+class _LocatedError(LoketValinsoError):
+    """An error that names where it happened: the URL (secrets redacted) and the page."""
+
+    def __init__(self, message: str, *, url: object = None, page: int | None = None) -> None:
+        self.url = redact_url(url) if url is not None else None
+        self.page = page
+        where = ", ".join(
+            p
+            for p in (f"url: {self.url}" if self.url else "", f"page: {page}" if page else "")
+            if p
+        )
+        super().__init__(f"{message} ({where})" if where else message)
+
+
+class NetworkError(_LocatedError):
     """The server could not be reached or did not answer in time, after every retry.
 
     The original ``httpx`` exception is the ``__cause__``.
     """
 
-    def __init__(self, message: str, *, url: object = None, page: int | None = None) -> None:
-        self.url = redact_url(url) if url is not None else None
-        self.page = page
-        where = ", ".join(
-            p
-            for p in (f"url: {self.url}" if self.url else "", f"page: {page}" if page else "")
-            if p
-        )
-        super().__init__(f"{message} ({where})" if where else message)
 
-
-class PaginationError(LoketValinsoError):
+class PaginationError(_LocatedError):
     """The paging stop rules disagree (strict mode), or a page cap was reached."""
 
-    def __init__(self, message: str, *, url: object = None, page: int | None = None) -> None:
-        self.url = redact_url(url) if url is not None else None
-        self.page = page
-        where = ", ".join(
-            p
-            for p in (f"url: {self.url}" if self.url else "", f"page: {page}" if page else "")
-            if p
-        )
-        super().__init__(f"{message} ({where})" if where else message)
 
-
-class ResponseFormatError(LoketValinsoError):
+class ResponseFormatError(_LocatedError):
     """A body that is not what the protocol promises: bad JSON, truncated, wrong envelope."""
-
-    def __init__(self, message: str, *, url: object = None, page: int | None = None) -> None:
-        self.url = redact_url(url) if url is not None else None
-        self.page = page
-        where = ", ".join(
-            p
-            for p in (f"url: {self.url}" if self.url else "", f"page: {page}" if page else "")
-            if p
-        )
-        super().__init__(f"{message} ({where})" if where else message)
 
 
 class CacheMissError(LoketValinsoError):

@@ -24,7 +24,7 @@ import polars as pl
 from loketvalinso import frames
 from loketvalinso._client import BaseClient, CacheOption, merge_params
 from loketvalinso.auth import LOKET_ENVIRONMENTS, LoketAuth, LoketOAuth
-from loketvalinso.catalog import Endpoint, get_catalog
+from loketvalinso.catalog import Endpoint, get_catalog, snake_case
 from loketvalinso.errors import (
     ConfigurationError,
     ObsoleteVersionWarning,
@@ -73,7 +73,6 @@ RESOURCES: dict[str, str] = {
 _PAGING_PARAMS = ("pageNumber", "pageSize")
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_SNAKE_RE = re.compile(r"(?<!^)(?=[A-Z])")
 
 
 def _iso_date(value: str | date | datetime | None, *, name: str) -> str | None:
@@ -116,10 +115,6 @@ def _arrange(frame: pl.DataFrame, lead: Sequence[str]) -> pl.DataFrame:
     ident = [c for c in ("id", "key") if c in frame.columns and c not in first]
     taken = {*first, *ident}
     return frame.select(first + ident + [c for c in frame.columns if c not in taken])
-
-
-def _snake(name: str) -> str:
-    return _SNAKE_RE.sub("_", name).lower()
 
 
 def _param_names(entry: Endpoint) -> list[str]:
@@ -414,7 +409,7 @@ class Loket(BaseClient):
             if t_part.startswith("{") and not p_part.startswith("{"):
                 values[t_part[1:-1]] = p_part
         for name in _param_names(entry):
-            for key in (name, _snake(name)):
+            for key in (name, snake_case(name)):
                 if key in given:
                     values[name] = str(given.pop(key))
         if given:

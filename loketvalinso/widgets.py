@@ -439,7 +439,7 @@ class VersionPicker:
 
     def _show_versions(self) -> None:
         name = self.resource.value
-        documented = _documented_versions(self.loket, name)
+        documented = self.loket.resource_versions(name)
         chosen = self.loket.resolve_version(name)
         items = ", ".join(f"<b>{v}</b>" if v == chosen else v for v in documented)
         self.versions.value = f"documented versions: {items} (bold = what the client asks for)"
@@ -494,13 +494,10 @@ class VersionPicker:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ObsoleteVersionWarning)  # shown as a badge instead
             params = self._probe_params(template)
-            served = getattr(self.loket, "served_version", None)
-            if served is not None:
-                extra: dict[str, Any] = {}
-                if name == "leave_calendar":
-                    extra["params"] = _calendar_window()
-                return dict(served(name, **extra, **params))
-            return _served_version_fallback(self.loket, name, params)
+            extra: dict[str, Any] = {}
+            if name == "leave_calendar":
+                extra["params"] = _calendar_window()
+            return dict(self.loket.served_version(name, **extra, **params))
 
     def check(self) -> None:
         """What *Check served version* does."""
@@ -523,41 +520,3 @@ class VersionPicker:
 def _calendar_window() -> dict[str, str]:
     year = date.today().year
     return {"startDate": f"{year}-01-01", "endDate": f"{year}-12-31"}
-
-
-def _documented_versions(loket: Loket, name: str) -> list[str]:
-    try:
-        return list(loket.resource_versions(name))
-    except AttributeError:  # Loket.resource_versions read the catalogue entry as an object
-        from loketvalinso.loket import RESOURCES
-
-        return list(loket._entry(RESOURCES[name])["versions"])
-
-
-def _served_version_fallback(
-    loket: Loket, name: str, path_params: dict[str, Any]
-) -> dict[str, str | None]:
-    """One page of the resource, read directly (until ``Loket.served_version`` exists)."""
-    import orjson
-
-    from loketvalinso.loket import RESOURCES
-    from loketvalinso.responses import raise_for_response
-
-    entry = loket._entry(RESOURCES[name])
-    path = loket._fill_path(entry, entry["path"], path_params)
-    version = loket.resolve_version(name)
-    query: dict[str, Any] = {}
-    if entry["paging"]:
-        query.update({"pageNumber": 1, "pageSize": 1})
-    if name == "leave_calendar":
-        query.update(_calendar_window())
-    response = loket._http.get(
-        path, params=query, headers={"Accept": f"application/json;version={version}"}
-    )
-    raise_for_response(response, api="loket")
-    body = orjson.loads(response.content) if response.content else {}
-    served = (body.get("version") if isinstance(body, dict) else None) or {}
-    return {
-        "resource_version": served.get("resourceVersion"),
-        "obsolete_date": served.get("obsoleteDate"),
-    }

@@ -15,8 +15,29 @@ OPENAPI_PATH = SPECS_DIR / "loket-openapi.json"
 def require_specs() -> Path:
     """The specs folder, or skip: contract tests need ``../shared/specs`` beside the checkout."""
     if not OPENAPI_PATH.exists():
-        pytest.skip(f"{OPENAPI_PATH} is absent: the Loket OpenAPI description lives outside the repo")
+        pytest.skip(
+            f"{OPENAPI_PATH} is absent: the Loket OpenAPI description lives outside the repo"
+        )
     return SPECS_DIR
+
+
+def password_token(server, *, transport=None) -> str:
+    """An access token from a mock's ``/token`` (password grant); ``transport=None`` = real HTTP."""
+    import httpx
+
+    creds = server.credentials
+    with httpx.Client(transport=transport) as http:
+        answer = http.post(
+            f"{server.url}/token",
+            data={
+                "grant_type": "password",
+                "username": creds.username,
+                "password": creds.password,
+                "client_id": creds.client_id,
+                "client_secret": creds.client_secret,
+            },
+        )
+    return answer.json()["access_token"]
 
 
 @pytest.fixture(scope="session")

@@ -279,14 +279,3 @@ def test_widgets_render_as_mimebundles(server) -> None:
     for widget in (LoketLogin(mock=server), ValinsoLogin(mock=server)):
         bundle = widget._repr_mimebundle_()
         assert "application/vnd.jupyter.widget-view+json" in bundle
-
-
-def test_version_picker_fallback_without_served_version(loket, monkeypatch) -> None:
-    """Older clients without Loket.served_version: one page is read directly."""
-    monkeypatch.setattr(type(loket), "served_version", None, raising=False)
-    picker = VersionPicker(loket)
-    picker.date.value = date(2019, 1, 1)
-    picker.apply_button.click()
-    picker.check_button.click()
-    assert "served resourceVersion 2018-12-31" in picker.served.value
-    assert "obsolete on" in picker.served.value

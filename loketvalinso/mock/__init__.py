@@ -33,6 +33,7 @@ __all__ = [
     "FaultConfig",
     "MockApp",
     "MockServer",
+    "MockURLs",
     "World",
     "WorldSizes",
     "build_world",
@@ -45,14 +46,10 @@ __all__ = [
 IN_PROCESS_URL = "http://mock.local"
 
 
-@dataclass
-class MockServer:
-    """A running mock: its URLs, the credentials it accepts, and its ground truth."""
+class MockURLs:
+    """The production paths of both APIs under a mock's base ``url``."""
 
     url: str
-    app: MockApp
-    transport: httpx.BaseTransport
-    _http: MockHTTPServer | None = field(default=None, repr=False)
 
     @property
     def loket_url(self) -> str:
@@ -72,6 +69,16 @@ class MockServer:
 
     def valinso_url_for(self, version: str = "head") -> str:
         return f"{self.url}/api/{version}/valinso_api"
+
+
+@dataclass
+class MockServer(MockURLs):
+    """A running mock: its URLs, the credentials it accepts, and its ground truth."""
+
+    url: str
+    app: MockApp
+    transport: httpx.BaseTransport
+    _http: MockHTTPServer | None = field(default=None, repr=False)
 
     @property
     def credentials(self) -> Credentials:

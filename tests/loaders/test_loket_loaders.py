@@ -10,7 +10,6 @@ from __future__ import annotations
 import warnings
 from datetime import date
 
-import httpx
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -24,6 +23,7 @@ from loketvalinso.errors import (
 )
 from loketvalinso.frames import schema_for
 from loketvalinso.mock.world import leave_balances_at
+from tests.conftest import password_token
 
 # world column → loader column (identity where not listed)
 EMPLOYEES = {
@@ -424,29 +424,13 @@ def test_over_real_http(served_mock, world, employer_id) -> None:
         compare(loket.leave(employer_id), of(world.leave, employer_id), LEAVE_COLS)
 
 
-def _token(server) -> str:
-    creds = server.credentials
-    with httpx.Client(transport=server.transport) as http:
-        answer = http.post(
-            f"{server.url}/token",
-            data={
-                "grant_type": "password",
-                "username": creds.username,
-                "password": creds.password,
-                "client_id": creds.client_id,
-                "client_secret": creds.client_secret,
-            },
-        )
-    return answer.json()["access_token"]
-
-
 def test_keep_for_offline_then_offline(world, employer_id, tmp_path) -> None:
     with lv.mock.serve(seed=42, world=world) as m:
         common = {
             "base_url": m.loket_url,
             "token_url": m.token_url,
             "client_id": m.credentials.client_id,
-            "access_token": _token(m),
+            "access_token": password_token(m, transport=m.transport),
             "cache": tmp_path / "cache",
             "progress": False,
         }

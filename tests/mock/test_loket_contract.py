@@ -34,6 +34,8 @@ import orjson
 import polars as pl
 import pytest
 
+from tests.conftest import password_token
+
 SPECS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "specs"
 OPENAPI = SPECS_DIR / "loket-openapi.json"
 
@@ -125,18 +127,8 @@ def mock(world):
 
 @pytest.fixture(scope="module")
 def client(mock) -> httpx.Client:
-    creds = mock.credentials
     http = httpx.Client(transport=mock.transport, base_url=mock.url)
-    token = http.post(
-        "/token",
-        data={
-            "grant_type": "password",
-            "username": creds.username,
-            "password": creds.password,
-            "client_id": creds.client_id,
-            "client_secret": creds.client_secret,
-        },
-    ).json()["access_token"]
+    token = password_token(mock, transport=mock.transport)
     http.headers["Authorization"] = f"Bearer {token}"
     return http
 
@@ -209,10 +201,7 @@ def test_body_validates_against_spec(
     items = body.get("_embedded")
     assert items or body.get("content"), f"{path}: nothing to validate"
     errors = sorted(
-        (
-            e
-            for e in _validator(spec, template, version).iter_errors(body)
-        ),
+        (e for e in _validator(spec, template, version).iter_errors(body)),
         key=lambda e: list(e.absolute_path),
     )
     described = [f"{list(e.absolute_path)}: {e.message[:200]}" for e in errors[:10]]

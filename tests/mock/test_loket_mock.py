@@ -14,29 +14,15 @@ import pytest
 import loketvalinso as lv
 from loketvalinso.mock.loket import FORBIDDEN, MAX_PAGE_SIZE
 from loketvalinso.mock.world import leave_balances_at
+from tests.conftest import password_token
 
 V2018 = "application/json;version=2018-01-01"
 LATEST = "application/json;version=2030-01-01"  # the newest version of every resource
 
 
-def _token(base_url: str, creds: Any, transport: httpx.BaseTransport | None = None) -> str:
-    with httpx.Client(base_url=base_url, transport=transport) as http:
-        response = http.post(
-            "/token",
-            data={
-                "grant_type": "password",
-                "username": creds.username,
-                "password": creds.password,
-                "client_id": creds.client_id,
-                "client_secret": creds.client_secret,
-            },
-        )
-    return response.json()["access_token"]
-
-
 @pytest.fixture(scope="module")
 def api(served_mock) -> httpx.Client:
-    token = _token(served_mock.url, served_mock.credentials)
+    token = password_token(served_mock)
     with httpx.Client(
         base_url=served_mock.loket_url + "/",
         headers={"Authorization": f"Bearer {token}", "Accept": LATEST},
@@ -593,7 +579,7 @@ def test_calendar_leave_requests(api: httpx.Client, world, employer_id) -> None:
 
 def test_drift_and_expires_faults(world, employer_id) -> None:
     with lv.mock.serve(seed=42, world=world, drift=True, expires=120) as m:
-        token = _token(m.url, m.credentials)
+        token = password_token(m)
         with httpx.Client(
             base_url=m.loket_url + "/",
             headers={"Authorization": f"Bearer {token}", "Accept": V2018},
@@ -610,7 +596,7 @@ def test_drift_and_expires_faults(world, employer_id) -> None:
 
 def test_in_process_transport_serves_the_same(world, employer_id) -> None:
     m = lv.mock.in_process(seed=42, world=world)
-    token = _token(m.url, m.credentials, transport=m.transport)
+    token = password_token(m, transport=m.transport)
     with httpx.Client(
         base_url=m.loket_url + "/",
         transport=m.transport,
@@ -630,7 +616,7 @@ def test_concurrent_page_walk_over_a_cold_mock(world, employer_id) -> None:
     truth = world.leave_requests.filter(pl.col("employer_id") == employer_id)["id"].to_list()
     pages = -(-len(truth) // 100)
     with lv.mock.serve(seed=42, world=world) as m:
-        token = _token(m.url, m.credentials)
+        token = password_token(m)
         headers = {"Authorization": f"Bearer {token}", "Accept": V2018}
         path = (
             f"{m.loket_url}/providers/employers/{employer_id}/employees/employments/leaverequests"

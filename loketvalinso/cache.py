@@ -17,7 +17,10 @@ On-disk value format (version 1), all integers big-endian::
 
 The JSON header holds ``v``, ``status``, ``url`` (redacted), ``request_time``,
 ``response_time``, ``headers`` (``[[name, value], ...]`` without secrets or hop-by-hop fields),
-``body_len`` and ``body_sha256``. Extras (for example the parsed page as Arrow IPC) are stored
+``body_len`` and ``body_sha256`` (of the body as received). Version 2 adds ``codec`` (``"lz4"``,
+an LZ4 block) and ``stored_len``: bodies of 4 KiB and more are stored compressed, which makes a
+~230 KB JSON page ~30 KB, small enough for the SQLite index itself (no file to create). Both
+versions are read; the digest is always checked on the decompressed body. Extras (for example the parsed page as Arrow IPC) are stored
 under ``x/<entry key>/<name>`` as ``b"LVX\\x01" | u32 header_len | sha256(header) | header | data``
 with ``name``, ``entry`` (the entry's ``body_sha256``), ``len`` and ``sha256``; every item of an
 entry carries the entry key as its diskcache tag, so deleting the entry drops its extras. An
@@ -46,6 +49,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import diskcache
 import httpx
+import lz4.block
 import orjson
 import platformdirs
 
@@ -96,6 +100,11 @@ _ENTRY_MAGIC = b"LVC\x01"
 _EXTRA_MAGIC = b"LVX\x01"
 _PREFIX = struct.Struct(">4sI32s")
 _FORMAT_VERSION = 1
+#: Entries with a compressed body (``codec``/``stored_len`` in the header).
+_COMPRESSED_VERSION = 2
+_READABLE_VERSIONS = frozenset({_FORMAT_VERSION, _COMPRESSED_VERSION})
+#: Bodies at least this long are stored LZ4-compressed (when that saves a tenth or more).
+_COMPRESS_MIN = 4096
 _EXTRA_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _DEFAULT_SIZE_LIMIT = 2**30
 _MEMO_SIZE = 8192
@@ -188,7 +197,7 @@ def _unframe(magic: bytes, data: object) -> tuple[dict[str, Any], memoryview]:
     except orjson.JSONDecodeError as exc:
         msg = "header is not JSON"
         raise CorruptEntryError(msg) from exc
-    if not isinstance(header, dict) or header.get("v") != _FORMAT_VERSION:
+    if not isinstance(header, dict) or header.get("v") not in _READABLE_VERSIONS:
         msg = "unsupported header version"
         raise CorruptEntryError(msg)
     return header, view[_PREFIX.size + head_len :]
@@ -209,23 +218,50 @@ def _check_view(payload: memoryview, length: object, digest: object) -> memoryvi
 
 
 def _encode_entry(entry: CacheEntry) -> tuple[bytes, str]:
-    digest = hashlib.sha256(entry.body).hexdigest()
-    header = {
+    body = entry.body
+    digest = hashlib.sha256(body).hexdigest()
+    header: dict[str, Any] = {
         "v": _FORMAT_VERSION,
         "status": entry.status,
         "url": entry.url,
         "request_time": entry.request_time,
         "response_time": entry.response_time,
         "headers": [[k, v] for k, v in storable_headers(entry.headers)],
-        "body_len": len(entry.body),
+        "body_len": len(body),
         "body_sha256": digest,
     }
-    return _frame(_ENTRY_MAGIC, header, entry.body), digest
+    payload = body
+    if len(body) >= _COMPRESS_MIN:
+        packed = lz4.block.compress(body, store_size=False)
+        if len(packed) <= len(body) * 0.9:
+            header.update(v=_COMPRESSED_VERSION, codec="lz4", stored_len=len(packed))
+            payload = packed
+    return _frame(_ENTRY_MAGIC, header, payload), digest
+
+
+def _entry_body(header: Mapping[str, Any], payload: memoryview) -> bytes:
+    """The body of an entry, decompressed if needed and checked against its length and digest."""
+    if header.get("v") == _FORMAT_VERSION:
+        return _check_payload(payload, header.get("body_len"), header.get("body_sha256"))
+    length = header.get("body_len")
+    if header.get("codec") != "lz4" or header.get("stored_len") != len(payload):
+        msg = "unknown codec or stored length mismatch"
+        raise CorruptEntryError(msg)
+    if not isinstance(length, int) or length < 0:
+        msg = "header says no body length"
+        raise CorruptEntryError(msg)
+    try:
+        body = lz4.block.decompress(payload, uncompressed_size=length)
+    except lz4.block.LZ4BlockError as exc:
+        msg = "compressed body does not decompress"
+        raise CorruptEntryError(msg) from exc
+    _check_view(memoryview(body), length, header.get("body_sha256"))
+    return body
 
 
 def _decode_entry(data: object) -> tuple[CacheEntry, str]:
     header, payload = _unframe(_ENTRY_MAGIC, data)
-    body = _check_payload(payload, header.get("body_len"), header.get("body_sha256"))
+    body = _entry_body(header, payload)
     try:
         entry = CacheEntry(
             status=int(header["status"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import multiprocessing
 import os
+import random
 import sqlite3
 import stat
 import warnings
@@ -459,6 +460,11 @@ TOKEN = "tok-3b1f9e0a7c5d4e2f8a6b"
 API_KEY = "key-9d8c7b6a5f4e3d2c1b0a"
 
 
+def noise(size: int, seed: int = 7) -> bytes:
+    """Bytes that do not compress: stored as they are (a file once 32 kB or more)."""
+    return random.Random(seed).randbytes(size)
+
+
 def all_bytes(directory: Path) -> list[tuple[Path, bytes]]:
     return [(p, p.read_bytes()) for p in directory.rglob("*") if p.is_file()]
 
@@ -466,7 +472,9 @@ def all_bytes(directory: Path) -> list[tuple[Path, bytes]]:
 def test_no_secret_on_disk(cache, clock):
     def respond(request):
         assert request.headers["authorization"] == f"Bearer {TOKEN}"
-        size = 100_000 if "big" in request.url.path else 100  # inline and file-backed values
+        # inline, file-backed and compressed values
+        path = request.url.path
+        body = noise(100_000) if "big" in path else b"x" * (100_000 if "zip" in path else 100)
         return httpx.Response(
             200,
             headers={
@@ -475,12 +483,12 @@ def test_no_secret_on_disk(cache, clock):
                 "Set-Cookie": f"session={TOKEN}",
                 "api-key": API_KEY,
             },
-            content=b"x" * size,
+            content=body,
         )
 
     headers = {"Authorization": f"Bearer {TOKEN}", "api-key": API_KEY, "Cookie": f"c={TOKEN}"}
     with client_for(cache, Server(clock, respond)) as client:
-        for path in ("/small", "/big"):
+        for path in ("/small", "/big", "/zip"):
             client.get(
                 URL + path, headers=headers, params={"access_token": TOKEN, "api_key": API_KEY}
             )
@@ -573,31 +581,55 @@ def damage_sqlite_value(directory: Path, how: Callable[[bytes], bytes]) -> None:
 @pytest.mark.parametrize(
     "how", [lambda b: b[:-3], lambda b: b[:-1] + bytes([b[-1] ^ 0x20])], ids=["truncate", "flip"]
 )
-@pytest.mark.parametrize("size", [100, 100_000], ids=["inline", "file"])
-def test_tampered_entry_is_dropped_and_refetched(cache, clock, how, size):
+@pytest.mark.parametrize(
+    "body",
+    [b"a" * 100, noise(100_000), b"a" * 100_000],
+    ids=["inline", "file", "compressed"],
+)
+def test_tampered_entry_is_dropped_and_refetched(cache, clock, how, body):
     server = Server(
         clock,
-        lambda r: httpx.Response(200, headers={"Cache-Control": "max-age=60"}, content=b"a" * size),
+        lambda r: httpx.Response(200, headers={"Cache-Control": "max-age=60"}, content=body),
     )
     with client_for(cache, server) as client:
         client.get(URL)
-        if size < 2**15:
+        files = list(cache.directory.rglob("*.val"))
+        if len(body) < 2**15 or body[:1000] == body[1000:2000]:
+            assert not files  # small or compressed: in the SQLite index
             damage_sqlite_value(cache.directory, how)
         else:
-            (val,) = list(cache.directory.rglob("*.val"))
+            (val,) = files
             val.write_bytes(how(val.read_bytes()))
         with pytest.warns(CacheWarning, match="corrupt"):
             refetched = client.get(URL)
-        assert state(refetched) == "miss" and refetched.content == b"a" * size
+        assert state(refetched) == "miss" and refetched.content == body
         assert state(client.get(URL)) == "hit"
     assert server.count == 2
+
+
+def test_big_repetitive_bodies_are_stored_compressed(cache, clock):
+    body = b'{"result":[' + b",".join(b'{"id":%d,"status":"success"}' % i for i in range(5000)) + b"]}"
+    server = Server(
+        clock,
+        lambda r: httpx.Response(200, headers={"Cache-Control": "max-age=60"}, content=body),
+    )
+    with client_for(cache, server) as client:
+        assert client.get(URL).content == body
+        hit = client.get(URL)
+    assert state(hit) == "hit" and hit.content == body
+    with sqlite3.connect(cache.directory / "cache.db") as db:
+        ((stored,),) = db.execute("SELECT value FROM Cache WHERE value IS NOT NULL").fetchall()
+    assert len(stored) < len(body) / 4  # an LZ4 block, in the index rather than a file
+    assert b'"codec":"lz4"' in bytes(stored)
+    assert not list(cache.directory.rglob("*.val"))
+    assert server.count == 1
 
 
 def test_missing_value_file_is_a_plain_miss(cache, clock):
     server = Server(
         clock,
         lambda r: httpx.Response(
-            200, headers={"Cache-Control": "max-age=60"}, content=b"b" * 100_000
+            200, headers={"Cache-Control": "max-age=60"}, content=noise(100_000)
         ),
     )
     with client_for(cache, server) as client:
@@ -777,7 +809,7 @@ def test_size_limit_evicts_without_errors(tmp_path, clock):
     server = Server(
         clock,
         lambda r: httpx.Response(
-            200, headers={"Cache-Control": "max-age=600"}, content=b"z" * 40_000
+            200, headers={"Cache-Control": "max-age=600"}, content=noise(40_000)
         ),
     )
     with (

@@ -59,19 +59,29 @@ def test_cache_folder_is_private(mock, tmp_path):
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "empty"])
 def test_damaged_entries_are_dropped_with_a_warning_and_refetched(mock, tmp_path, damage):
-    """Every value file damaged (bodies and the parsed-frame copies kept beside them)."""
+    """Every stored value damaged: bodies (compressed, in the index) and the parsed-frame
+    copies kept beside them (files)."""
     folder = tmp_path / "c"
     _warm(mock, folder)
     pages = len(data_requests(mock.app, "/api/"))
-    for victim in _values(folder):
-        data = bytearray(victim.read_bytes())
+    def damaged(value: bytes) -> bytes:
+        data = bytearray(value)
         if damage == "flip":
             data[len(data) // 2] ^= 0x55
         elif damage == "truncate":
             del data[len(data) // 2 :]
         else:
             data.clear()
-        victim.write_bytes(bytes(data))
+        return bytes(data)
+
+    for victim in _values(folder):
+        victim.write_bytes(damaged(victim.read_bytes()))
+    # compressed pages live in the SQLite index itself
+    with sqlite3.connect(folder / "cache.db") as db:
+        rows = db.execute("SELECT rowid, value FROM Cache WHERE typeof(value) = 'blob'").fetchall()
+        assert rows, "no value in the index: the test proves less than it says"
+        for rowid, value in rows:
+            db.execute("UPDATE Cache SET value = ? WHERE rowid = ?", (damaged(value), rowid))
     before = len(data_requests(mock.app, "/api/"))
     with (
         pytest.warns(CacheWarning, match=r"corrupt cache entry.*refetched"),
@@ -126,8 +136,7 @@ def test_cache_at_its_size_limit_evicts_without_errors(mock, tmp_path):
             info = cache.info()
             cache.close()
     assert info["size_limit"] == 400_000
-    total = sum(p.stat().st_size for p in _values(folder))
-    assert total <= 400_000 + 200_000  # one page of slack while culling
+    assert info["size_bytes"] <= 400_000 + 200_000  # one page of slack while culling
 
 
 CHILD = textwrap.dedent(

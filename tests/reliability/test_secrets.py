@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import sqlite3
 import stat
 import warnings
 from pathlib import Path
@@ -59,9 +60,18 @@ def _search(haystacks: dict[str, bytes], secrets: dict[str, str]) -> list[str]:
 
 
 def _cache_bytes(folder: Path) -> dict[str, bytes]:
-    return {
+    """Every file of the cache folder, and the decompressed body of every stored response."""
+    found = {
         f"cache:{p.relative_to(folder)}": p.read_bytes() for p in folder.rglob("*") if p.is_file()
     }
+    if (folder / "cache.db").exists():
+        with sqlite3.connect(folder / "cache.db") as db:
+            rows = db.execute("SELECT key, value, filename FROM Cache").fetchall()
+        for key, value, filename in rows:
+            data = bytes(value) if value is not None else (folder / filename).read_bytes()
+            if data.startswith(b"LVC"):
+                found[f"cache body:{key}"] = lv.cache.decode_entry(data).body
+    return found
 
 
 def _error_texts(exc: BaseException) -> str:

@@ -33,6 +33,7 @@ deleted with a :class:`~loketvalinso.errors.CacheWarning` and treated as a miss.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import stat
@@ -96,6 +97,8 @@ CACHE_KEY_EXTENSION = "loketvalinso.cache_key"
 #: :meth:`DiskCache.set_extra`/:meth:`DiskCache.get_extra` so an extra is tied to that body.
 CACHE_BODY_EXTENSION = "loketvalinso.body_sha256"
 
+_log = logging.getLogger("loketvalinso.cache")
+
 _ENTRY_MAGIC = b"LVC\x01"
 _EXTRA_MAGIC = b"LVX\x01"
 _PREFIX = struct.Struct(">4sI32s")
@@ -119,6 +122,57 @@ _REFETCH_EXTENSION = "loketvalinso.refetch"
 _ENCODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 #: Request fields that make a GET something this cache should not answer or store.
 _BYPASS_REQUEST_HEADERS = ("if-none-match", "if-modified-since", "if-match", "range")
+
+
+# --------------------------------------------------------------------------- background writes
+
+_WRITER: Any = None
+_WRITER_NAME = "loketvalinso-cache-writer"
+_PENDING_WRITES: set[Any] = set()
+_WRITER_LOCK = threading.Lock()
+
+
+def submit_background_write(write: Callable[[], None]) -> None:
+    """Run ``write`` on the one background cache writer thread (created on first use).
+
+    Writes run in submission order, so a listing kept after its pages is written after them.
+    What is written this way is an optimisation: an exception is logged and dropped.
+    """
+    global _WRITER
+    with _WRITER_LOCK:
+        if _WRITER is None:
+            import atexit
+            from concurrent.futures import ThreadPoolExecutor
+
+            _WRITER = ThreadPoolExecutor(1, thread_name_prefix=_WRITER_NAME)
+            atexit.register(flush_background_writes)
+
+        def guarded() -> None:
+            try:
+                write()
+            except Exception as exc:
+                _log.debug("a background cache write failed: %s", type(exc).__name__)
+
+        future = _WRITER.submit(guarded)
+        _PENDING_WRITES.add(future)
+    future.add_done_callback(_forget_write)
+
+
+def _forget_write(future: Any) -> None:
+    with _WRITER_LOCK:
+        _PENDING_WRITES.discard(future)
+
+
+def flush_background_writes(timeout: float | None = 60.0) -> None:
+    """Wait until every background cache write submitted so far is done (or ``timeout``)."""
+    from concurrent.futures import wait
+
+    if not _PENDING_WRITES or threading.current_thread().name.startswith(_WRITER_NAME):
+        return  # nothing pending, or called by a write itself (it would wait for itself)
+    with _WRITER_LOCK:
+        pending = list(_PENDING_WRITES)
+    if pending:
+        wait(pending, timeout=timeout)
 
 
 # --------------------------------------------------------------------------- serialisation
@@ -217,9 +271,10 @@ def _check_view(payload: memoryview, length: object, digest: object) -> memoryvi
     return payload
 
 
-def _encode_entry(entry: CacheEntry) -> tuple[bytes, str]:
+def _encode_entry(entry: CacheEntry, digest: str | None = None) -> tuple[bytes, str]:
     body = entry.body
-    digest = hashlib.sha256(body).hexdigest()
+    if digest is None:
+        digest = hashlib.sha256(body).hexdigest()
     header: dict[str, Any] = {
         "v": _FORMAT_VERSION,
         "status": entry.status,
@@ -548,8 +603,15 @@ class DiskCache:
         self.keep_unreusable = bool(keep_unreusable)
         self._memo: OrderedDict[str, str] = OrderedDict()
         self._memo_lock = threading.Lock()
+        # entries stored with later=True, not yet on disk: key → (entry, body digest)
+        self._pending: dict[str, tuple[CacheEntry, str]] = {}
+        self._pending_lock = threading.Lock()
+        self._write_lock = threading.Lock()
         # wall-clock time each recently stored entry stops being fresh (for listing stamps)
         self._deadlines: OrderedDict[str, float] = OrderedDict()
+        # (store_time, body digest) of each entry this cache wrote, read back in the writing
+        # transaction: what a listing's stamps are made of (never another writer's entry)
+        self._written: OrderedDict[str, tuple[float, str]] = OrderedDict()
 
     # -- plumbing
 
@@ -573,8 +635,47 @@ class DiskCache:
         self.close()
 
     def close(self) -> None:
-        """Close the SQLite connections (the cache reopens them on next use)."""
+        """Write pending entries and close the SQLite connections (reopened on next use)."""
+        self.flush()
         self._cache.close()
+
+    # -- deferred writes
+
+    def flush(self) -> None:
+        """Write every entry stored with ``later=True`` that is not on disk yet."""
+        if self._pending:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        """Write what is pending in one SQLite transaction (from the background writer, or from
+        a caller that needs the stored state now)."""
+        with self._write_lock:
+            with self._pending_lock:
+                batch = dict(self._pending)
+            if not batch:
+                return
+            try:
+                encoded = [(k, _encode_entry(e, d)[0]) for k, (e, d) in batch.items()]
+                with self._cache.transact(retry=True):
+                    for key, data in encoded:
+                        self._evict_tag(key)
+                        self._cache.set(key, data, tag=key, retry=True)
+                    self._note_written({k: d for k, (_, d) in batch.items()})
+            except Exception:
+                for key in batch:
+                    self._remember(key, None)
+                raise
+            finally:
+                with self._pending_lock:
+                    for key, item in batch.items():
+                        if self._pending.get(key) is item:
+                            del self._pending[key]
+
+    def _pending_entry(self, key: str) -> tuple[CacheEntry, str] | None:
+        if not self._pending:
+            return None
+        with self._pending_lock:
+            return self._pending.get(key)
 
     def _remember(self, key: str, digest: str | None) -> None:
         with self._memo_lock:
@@ -591,6 +692,7 @@ class DiskCache:
             return self._memo.get(key)
 
     def _drop(self, key: str, reason: str, url: object = None) -> None:
+        self.flush()
         self._cache.delete(key, retry=True)
         self._cache.evict(key, retry=True)
         self._remember(key, None)
@@ -605,6 +707,9 @@ class DiskCache:
         return self._cache.get(key, default=None, retry=True)
 
     def _load(self, key: str, url: object = None) -> tuple[CacheEntry, str] | None:
+        pending = self._pending_entry(key)
+        if pending is not None:
+            return pending
         try:
             raw = self._fetch(key)
         except (UnsafeValueError, UnicodeError) as exc:
@@ -634,6 +739,9 @@ class DiskCache:
         str or None
             ``body_sha256`` of a fresh entry; ``None`` when absent, stale, or unreadable.
         """
+        pending = self._pending_entry(key)
+        if pending is not None:
+            return pending[1] if is_fresh(pending[0], self.clock()) else None
         try:
             raw = self._cache.get(key, default=None, read=True, retry=True)
         except (UnsafeValueError, UnicodeError):
@@ -689,7 +797,9 @@ class DiskCache:
         loaded = self._load(key, url)
         return None if loaded is None else loaded[0]
 
-    def set(self, key: str, entry: CacheEntry, *, keep_extras: bool = False) -> str:
+    def set(
+        self, key: str, entry: CacheEntry, *, keep_extras: bool = False, later: bool = False
+    ) -> str:
         """Store ``entry`` under ``key``.
 
         Parameters
@@ -701,19 +811,61 @@ class DiskCache:
         keep_extras : bool, default False
             Keep the extras of the previous entry (only right when the body is unchanged, as
             after a 304); by default they are dropped.
+        later : bool, default False
+            Write it on the background writer (several entries per SQLite transaction) and
+            return at once; until then this cache answers reads of ``key`` from memory, and
+            :meth:`flush`, :meth:`close` and interpreter exit write it. The pager's fetch
+            threads store pages this way, so they do not queue for SQLite's write lock.
 
         Returns
         -------
         str
             The sha256 hex digest of the stored body.
         """
+        if later and not keep_extras:
+            digest = hashlib.sha256(entry.body).hexdigest()
+            with self._pending_lock:
+                self._pending[key] = (entry, digest)
+            self._remember(key, digest)
+            self._note_deadline(key, entry)
+            submit_background_write(self._write_pending)
+            return digest
+        self.flush()
         data, digest = _encode_entry(entry)
-        if not keep_extras:
-            self._cache.evict(key, retry=True)
-        self._cache.set(key, data, tag=key, retry=True)
+        with self._cache.transact(retry=True):
+            if not keep_extras:
+                self._evict_tag(key)
+            self._cache.set(key, data, tag=key, retry=True)
+            self._note_written({key: digest})
         self._remember(key, digest)
         self._note_deadline(key, entry)
         return digest
+
+    def _note_written(self, digests: Mapping[str, str]) -> None:
+        """Remember the store time of entries just written (inside their transaction)."""
+        times = self._store_times(list(digests)) or {}
+        with self._memo_lock:
+            for key, digest in digests.items():
+                if key in times:
+                    self._written[key] = (times[key], digest)
+                    self._written.move_to_end(key)
+                else:
+                    self._written.pop(key, None)
+            while len(self._written) > _MEMO_SIZE:
+                self._written.popitem(last=False)
+
+    def _evict_tag(self, key: str) -> None:
+        """Drop the entry under ``key`` and its extras, if there are any.
+
+        Looks first with a read (no write lock): on a cold load every page is new, and eight
+        fetch threads each taking SQLite's write lock just to delete nothing queue up.
+        """
+        try:
+            found = self._cache._sql("SELECT 1 FROM Cache WHERE tag = ? LIMIT 1", (key,)).fetchall()
+        except Exception:  # an unexpected diskcache layout: evict unconditionally
+            found = [(1,)]
+        if found:
+            self._cache.evict(key, retry=True)
 
     def _note_deadline(self, key: str, entry: CacheEntry) -> None:
         now = self.clock()
@@ -746,20 +898,27 @@ class DiskCache:
         except Exception:  # an unexpected diskcache layout: callers fall back per entry
             return None
 
-    def listing_stamps(self, keys: list[str]) -> dict[str, tuple[float, float]] | None:
-        """For entries this cache stored recently: ``key → (store_time, fresh_until)``.
+    def listing_stamps(
+        self, keys: list[str], digests: list[str] | None = None
+    ) -> dict[str, tuple[float, float]] | None:
+        """For entries this cache wrote: ``key → (store_time, fresh_until)``.
 
         A whole cached listing is later confirmed with :meth:`stamps_hold` in one query
-        instead of reading every entry's header. None when any key is unknown or not fresh.
+        instead of reading every entry's header. None when any key is unknown, not fresh, or
+        (with ``digests``, one per key) holds another body than the one named.
         """
+        self.flush()
         with self._memo_lock:
             deadlines = {k: self._deadlines.get(k) for k in keys}
-        if any(d is None for d in deadlines.values()):
+            written = {k: self._written.get(k) for k in keys}
+        if any(d is None for d in deadlines.values()) or any(w is None for w in written.values()):
             return None
-        stored = self._store_times(keys)
-        if stored is None or len(stored) != len(keys):
-            return None
-        return {k: (stored[k], float(deadlines[k])) for k in keys}  # type: ignore[arg-type]
+        if digests is not None:
+            if len(digests) != len(keys):
+                return None
+            if any(written[k][1] != d for k, d in zip(keys, digests, strict=True)):  # type: ignore[index]
+                return None
+        return {k: (written[k][0], float(deadlines[k])) for k in keys}  # type: ignore[arg-type,index]
 
     def stamps_hold(self, stamps: Mapping[str, tuple[float, float]]) -> bool:
         """Whether every entry is still the one stamped (same ``store_time``) and still fresh.
@@ -777,6 +936,7 @@ class DiskCache:
 
     def delete(self, key: str) -> bool:
         """Remove the entry under ``key`` and its extras; ``True`` when something was removed."""
+        self.flush()
         removed = bool(self._cache.delete(key, retry=True))
         removed = bool(self._cache.evict(key, retry=True)) or removed
         self._remember(key, None)
@@ -824,6 +984,7 @@ class DiskCache:
         self, key: str, name: str, *, entry_sha256: str | None = None
     ) -> memoryview | None:
         """As :meth:`get_extra`, as a read-only view of the stored value (no copy of a big blob)."""
+        flush_background_writes()  # an extra kept moments ago in the background is read
         extra_key = self._extra_key(key, name)
         digest = entry_sha256 if entry_sha256 is not None else self._entry_digest(key)
         if digest is None:
@@ -872,6 +1033,7 @@ class DiskCache:
             msg = f"extra data must be bytes, not {type(data).__name__}"
             raise ConfigurationError(msg)
         payload = bytes(data)
+        self.flush()
         digest = self._entry_digest(key)
         if digest is None or (entry_sha256 is not None and digest != entry_sha256):
             return False
@@ -905,6 +1067,7 @@ class DiskCache:
             (extra blobs), ``size_bytes`` (disk use incl. the SQLite index), ``size_limit``,
             ``offline``.
         """
+        self.flush()
         return {
             "directory": str(self._directory),
             "exists": True,
@@ -917,11 +1080,13 @@ class DiskCache:
 
     def clear(self) -> int:
         """Remove everything; returns the number of responses that were stored."""
+        self.flush()
         count = self._count("x/%", negate=True)
         self._cache.clear(retry=True)
         with self._memo_lock:
             self._memo.clear()
             self._deadlines.clear()
+            self._written.clear()
         return count
 
     def wrap(
@@ -1101,6 +1266,7 @@ class CacheTransport(httpx.BaseTransport):
                     response_time=response_time,
                     url=redact_url(request.url),
                 ),
+                later=True,
             )
         elif entry is not None and response.status_code == 200:
             cache.delete(key)  # superseded by a response that may not be stored

@@ -35,6 +35,7 @@ Conventions
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import itertools
@@ -590,20 +591,23 @@ def _count_keys(s: pl.Series) -> int:
     """Number of object keys with non-null values inside the values of ``s``."""
     dt = s.dtype
     if isinstance(dt, pl.Struct):
-        df = s.struct.unnest()
-        n = df.height * df.width - sum(df.null_count().row(0))
-        for c in df.get_columns():
-            if isinstance(c.dtype, (pl.Struct, pl.List)):
-                n += _count_keys(c)
-        return n
+        return _frame_keys(s.struct.unnest())  # unnest applies the struct's own nulls
     if isinstance(dt, pl.List) and isinstance(dt.inner, (pl.Struct, pl.List)):
         return _count_keys(s.explode(empty_as_null=False, keep_nulls=False))
     return 0
 
 
-def _body_key_count(body: bytes) -> tuple[int, int]:
-    # ``"key":`` (compact or ``"key": value``); keys with null values carry no data
-    return body.count(b'":'), body.count(b"null")
+def _body_keys(body: bytes) -> int:
+    """An upper bound of the keys with non-null values in ``body``: ``":`` minus ``":null``.
+
+    A ``\\":`` inside a string adds one to both counts or only to the first, so the bound holds;
+    it is exact for compact JSON. Bodies that put a space after the colon also have
+    ``": null`` subtracted (checked on the first 4 KiB).
+    """
+    keys = body.count(b'":') - body.count(b'":null')
+    if b'": ' in body[:4096]:
+        keys -= body.count(b'": null')
+    return keys
 
 
 def _has_unknown_keys(body: bytes, env: pl.DataFrame, items: Any, spec: FrameSpec) -> bool:
@@ -722,9 +726,16 @@ def parse_page(
         else:
             frame_items = s.alias("__item").to_frame()
     meta["item_count"] = n_items
+    if not convert and items is not None and not spec.wrapped and not spec.any_paths:
+        # The unknown-field check is settled for the whole load in convert_raw (one count over
+        # all pages' items instead of a walk per page); the page keeps what a recheck needs.
+        # the envelope is one row: its few values as Python objects are the quickest to count
+        rest = [env.get_column(c).to_list()[0] for c in env.columns if c != items.name]
+        env_keys = _value_keys(rest) + 1  # + the item list's own key
+        return meta, RawPage(frame_items, _body_keys(body), env_keys, url=url, page=page)
     extras = bool(spec.any_paths and n_items) or _has_unknown_keys(body, env, items, spec)
     if not extras and not convert and spec.item_dtype is not None:
-        return meta, frame_items
+        return meta, RawPage(frame_items, url=url, page=page)
     frame = _build_frame(frame_items, spec)
     if extras:
         frame = _add_extras(body, spec, frame, url, page)
@@ -747,24 +758,118 @@ def _with_path_columns(
     )
 
 
+@dataclass(slots=True, eq=False)
+class RawPage:
+    """A page decoded but not converted (``parse_page(..., convert=False)``).
+
+    ``items`` has one ``__item`` Struct column. When ``body_keys`` is set, the unknown-field
+    check is still open: :func:`convert_raw` compares ``body_keys`` (keys with non-null values
+    counted in the body) with ``env_keys`` plus the keys captured in ``items``, for all pages at
+    once, and reparses a page whose counts differ from its body (``reread()``, or the LZ4 copy
+    in ``packed``) so that its undeclared fields become columns.
+    """
+
+    items: pl.DataFrame
+    body_keys: int | None = None
+    env_keys: int = 0
+    url: object = None
+    page: int | None = None
+    packed: bytes | None = None
+    size: int = 0
+    reread: Callable[[], bytes | None] | None = None
+
+    @property
+    def height(self) -> int:
+        return self.items.height
+
+    def keep_body(self, body: bytes) -> None:
+        """Keep an LZ4 copy of ``body`` for a recheck (~7× smaller than the JSON)."""
+        import lz4.block
+
+        self.packed = lz4.block.compress(body, store_size=False)
+        self.size = len(body)
+
+    def body(self) -> bytes:
+        if self.reread is not None:
+            body = self.reread()
+            if body is not None:
+                return body
+        if self.packed is None:
+            msg = "the page's body is gone: it cannot be checked for undeclared fields"
+            raise ResponseFormatError(msg, url=self.url, page=self.page)
+        import lz4.block
+
+        return lz4.block.decompress(self.packed, uncompressed_size=self.size)
+
+
 def is_raw(frame: Any) -> bool:
     """Whether ``frame`` is a page's unconverted items (``parse_page(..., convert=False)``)."""
-    return isinstance(frame, pl.DataFrame) and frame.columns == ["__item"]
+    return isinstance(frame, RawPage) or (
+        isinstance(frame, pl.DataFrame) and frame.columns == ["__item"]
+    )
 
 
 def convert_raw(
-    raws: Sequence[pl.DataFrame], spec: FrameSpec, path_ids: dict[str, str] | None = None
+    raws: Sequence[RawPage | pl.DataFrame], spec: FrameSpec, path_ids: dict[str, str] | None = None
 ) -> list[pl.DataFrame]:
     """Convert the unconverted pages of one load together; one finished frame per page.
 
     The typed select (flattening, date/date-time parsing, decimals, explodes, path columns) runs
     once over all the pages, so Polars spreads it over the columns and its fixed costs are paid
-    once; each page's frame is a zero-copy slice of the result.
+    once; each page's frame is a zero-copy slice of the result. Pages whose unknown-field check
+    is open (:class:`RawPage`) are checked together first; one whose body holds keys the
+    decode did not capture is parsed again on its own, with those fields as extra columns.
     """
-    if not raws:
+    pages = [r if isinstance(r, RawPage) else RawPage(r) for r in raws]
+    if not pages:
         return []
-    items = pl.concat(list(raws), how="vertical", rechunk=False) if len(raws) > 1 else raws[0]
-    counts = [f.height for f in raws]
+    items = _concat_items(pages)
+    open_ = [p for p in pages if p.body_keys is not None]
+    redo: list[RawPage] = []
+    if open_:
+        body_total = sum(p.body_keys or 0 for p in open_)
+        known = sum(p.env_keys for p in open_)
+        if len(open_) == len(pages):
+            known += _count_keys(items.get_column("__item"))
+        else:
+            known += sum(_count_keys(p.items.get_column("__item")) for p in open_)
+        # every page's body has at least the keys its decode captured: equal totals settle it
+        if body_total != known:
+            redo = [
+                p
+                for p in open_
+                if p.body_keys != p.env_keys + _count_keys(p.items.get_column("__item"))
+            ]
+    if not redo:
+        return _convert_together(items, [p.height for p in pages], spec, path_ids)
+    again = {id(p) for p in redo}
+    rest = [p for p in pages if id(p) not in again]
+    together = iter(
+        _convert_together(_concat_items(rest), [p.height for p in rest], spec, path_ids)
+        if rest
+        else []
+    )
+    out = []
+    for p in pages:
+        if id(p) in again:
+            _, frame = parse_page(
+                p.body(), spec, path_ids=path_ids, url=p.url, page=p.page, convert=True
+            )
+            out.append(frame)
+        else:
+            out.append(next(together))
+    return out
+
+
+def _concat_items(pages: Sequence[RawPage]) -> pl.DataFrame:
+    if len(pages) == 1:
+        return pages[0].items
+    return pl.concat([p.items for p in pages], how="vertical", rechunk=False)
+
+
+def _convert_together(
+    items: pl.DataFrame, counts: list[int], spec: FrameSpec, path_ids: dict[str, str] | None
+) -> list[pl.DataFrame]:
     frame = _build_frame(items, spec)
     if _ROW in frame.columns:
         # exploded: rows of page k are those whose item index falls in page k's range
@@ -794,41 +899,33 @@ def _flat_known_keys(env: pl.DataFrame, items: pl.Series) -> int:
 
 
 def _known_keys(env: pl.DataFrame) -> int:
-    """Object keys with non-null values that the typed decode captured (all levels).
-
-    Walks the Arrow arrays: null counts are kept per buffer, so this is a few microseconds per
-    field instead of a query per nested level.
-    """
-    total = 0
-    for column in env.get_columns():
-        arr = column.to_arrow()
-        total += len(arr) - arr.null_count + _arrow_keys(arr)
-    return total
+    """Object keys with non-null values that the typed decode captured (all levels)."""
+    return _frame_keys(env)
 
 
-def _arrow_keys(arr: Any) -> int:
-    import pyarrow as pa
+def _value_keys(values: list[Any]) -> int:
+    """Keys with non-null values among decoded top-level ``values`` (all levels)."""
+    n = 0
+    stack = [v for v in values if v is not None]
+    n += len(stack)
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            inner = [x for x in v.values() if x is not None]
+            n += len(inner)
+            stack.extend(inner)
+        elif isinstance(v, list):
+            stack.extend(x for x in v if x is not None)
+    return n
 
-    t = arr.type
-    if pa.types.is_struct(t):
-        n = 0
-        for child in arr.flatten():  # parent nulls applied
-            n += len(child) - child.null_count
-            if pa.types.is_struct(child.type) or _is_nested_list(child.type):
-                n += _arrow_keys(child)
-        return n
-    if _is_nested_list(t):
-        return _arrow_keys(arr.flatten())
-    return 0
 
-
-def _is_nested_list(t: Any) -> bool:
-    import pyarrow as pa
-
-    if not (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t)):
-        return False
-    inner = t.value_type
-    return bool(pa.types.is_struct(inner) or _is_nested_list(inner))
+def _frame_keys(df: pl.DataFrame) -> int:
+    """Non-null cells of ``df`` plus the keys inside its nested values (:func:`_count_keys`)."""
+    n = df.height * df.width - sum(c.null_count() for c in df.get_columns())
+    for c in df.get_columns():
+        if isinstance(c.dtype, (pl.Struct, pl.List)):
+            n += _count_keys(c)
+    return n
 
 
 def _build_frame(items: pl.DataFrame, spec: FrameSpec) -> pl.DataFrame:
@@ -1021,11 +1118,15 @@ def parse_pages(
 
 
 #: Bump when the layout of the cached parsed pages changes (old ones are then ignored).
-_PARSED_FORMAT = 3
+_PARSED_FORMAT = 4
 _META_LEN = struct.Struct(">I")
 _REUSABLE = frozenset({"hit", "revalidated", "stale"})
 #: Arrow IPC compression of a cached listing's frames (smaller files: less to read and hash).
 LISTING_COMPRESSION = "lz4"
+#: Rows per Arrow IPC stream in a cached listing (whole pages): Polars buffers a whole stream
+#: while writing it (~3× the frame for 200k vends in one stream, ~0.7× in streams of 25k rows),
+#: and every stream costs a little to read back.
+LISTING_STREAM_ROWS = 25_000
 
 
 def _spec_fingerprint(spec: FrameSpec, path_ids: dict[str, str] | None) -> str:
@@ -1066,6 +1167,29 @@ def encode_parsed(
     return sink.getvalue()
 
 
+def encode_listing(
+    head: dict[str, Any],
+    frames: Sequence[pl.DataFrame],
+    *,
+    stream_rows: int = LISTING_STREAM_ROWS,
+    compression: str = LISTING_COMPRESSION,
+) -> bytes:
+    """Pages as bytes: ``u32 len | head JSON | Arrow IPC streams`` of about ``stream_rows`` rows
+    (whole pages); ``head["streams"]`` lists their byte lengths (:func:`decode_parsed`)."""
+    sink = io.BytesIO()
+    lengths = []
+    rows = sum(f.height for f in frames)
+    group = max(1, stream_rows * len(frames) // max(rows, 1))
+    for start in range(0, len(frames), group):
+        before = sink.tell()
+        part = pl.concat(frames[start : start + group], how="vertical", rechunk=False)
+        part.write_ipc_stream(sink, compression=compression)  # type: ignore[call-overload]
+        lengths.append(sink.tell() - before)
+    head = {**head, "streams": lengths}
+    meta = orjson.dumps(head)
+    return _META_LEN.pack(len(meta)) + meta + sink.getbuffer()
+
+
 def decode_parsed(blob: bytes | memoryview) -> tuple[dict[str, Any], pl.DataFrame]:
     """The inverse of :func:`encode_parsed`; raises ``ValueError`` on a malformed blob."""
     view = memoryview(blob)
@@ -1073,8 +1197,26 @@ def decode_parsed(blob: bytes | memoryview) -> tuple[dict[str, Any], pl.DataFram
     meta = orjson.loads(view[_META_LEN.size : _META_LEN.size + n])
     if not isinstance(meta, dict):
         raise ValueError("parsed page meta is not an object")
-    frame = pl.read_ipc_stream(io.BytesIO(view[_META_LEN.size + n :]))
-    return meta, frame
+    data = view[_META_LEN.size + n :]
+    lengths = meta.get("streams")
+    if lengths is None:
+        return meta, pl.read_ipc_stream(io.BytesIO(data))
+    if not isinstance(lengths, list) or sum(lengths) != len(data) or not lengths:
+        raise ValueError("parsed listing streams do not add up")
+    parts, start = [], 0
+    for length in lengths:
+        parts.append(pl.read_ipc_stream(io.BytesIO(data[start : start + length])))
+        start += length
+    return meta, pl.concat(parts, how="vertical", rechunk=False)
+
+
+def _stored_body(cache: Any, key: str, digest: str) -> bytes | None:
+    """The body stored under ``key`` if it is still the one with ``digest``."""
+    with contextlib.suppress(Exception):
+        entry = cache.get(key)
+        if entry is not None and hashlib.sha256(entry.body).hexdigest() == digest:
+            return bytes(entry.body)
+    return None
 
 
 def _get_view(cache: Any, key: str, name: str, digest: str) -> bytes | memoryview | None:
@@ -1147,11 +1289,16 @@ class _PageParser:
         for (_, page, _, _), frame in zip(raw, converted, strict=True):
             page.data = frame
         index, page, key, digest = raw[0]
-        if index == 1 and key and digest and self.cache is not None:
-            with contextlib.suppress(Exception):
-                meta = _meta_dict(page.meta)
-                blob = encode_parsed(meta, page.data)
-                self.cache.set_extra(key, self.name, blob, entry_sha256=digest)
+        cache = self.cache
+        if index == 1 and key and digest and cache is not None:
+            # a frame of its own: the caller keeps using page.data while this is written, and a
+            # Polars frame used from two threads at once can deadlock
+            meta, frame, name = _meta_dict(page.meta), page.data.clone(), self.name
+
+            def write() -> None:
+                cache.set_extra(key, name, encode_parsed(meta, frame), entry_sha256=digest)
+
+            _submit_cache_write(write)
 
     def _parse(self, body: bytes, context: Any, *, convert: bool) -> Any:
         cache: Any = self.cache
@@ -1182,6 +1329,12 @@ class _PageParser:
             )
             .result()
         )
+        if isinstance(frame, RawPage) and frame.body_keys is not None:
+            # what a recheck of its fields needs: the stored entry, else a compressed copy
+            if digest:
+                frame.reread = functools.partial(_stored_body, cache, key, digest)
+            else:
+                frame.keep_body(body)
         # Page 1 of every load comes through here, warm or cold; the other pages of a paged
         # listing are kept together by remember_listing (one blob instead of one per page).
         # An unconverted page 1 is kept by finish().
@@ -1209,6 +1362,7 @@ class _PageParser:
         parts = [p.data for _, p, _, _ in rest]
         if not all(isinstance(f, pl.DataFrame) for f in parts):
             return False
+        parts = [f.clone() for f in parts]  # frames of its own (see finish)
         if any(f.schema != parts[0].schema for f in parts):
             return False  # extra columns on some pages only: keep the per-page extras
         name = self.listing_name
@@ -1220,11 +1374,11 @@ class _PageParser:
             }
             # One query confirms the whole listing on a warm load (DiskCache.stamps_hold).
             keys = [k for _, _, k, _ in rest]
-            stamps = getattr(cache, "listing_stamps", lambda _keys: None)(keys)
+            digests = [d for _, _, _, d in rest]
+            stamps = getattr(cache, "listing_stamps", lambda *_: None)(keys, digests)
             if stamps:
                 head["stamps"] = {k: list(v) for k, v in stamps.items()}
-            frame = pl.concat(parts, how="vertical", rechunk=False)
-            blob = encode_parsed(head, frame, compression=LISTING_COMPRESSION)
+            blob = encode_listing(head, parts)
             cache.set_extra(first_key, name, blob, entry_sha256=first_digest)
 
         _submit_cache_write(write)
@@ -1280,45 +1434,18 @@ class _PageParser:
 _POOL: Any = None
 _POOL_LOCK = threading.Lock()
 
-_WRITER: Any = None
-_PENDING_WRITES: set[Any] = set()
-_WRITER_LOCK = threading.Lock()
-
 
 def _submit_cache_write(write: Callable[[], None]) -> None:
-    """Run ``write`` on the one background cache writer (created on first use)."""
-    global _WRITER
-    with _WRITER_LOCK:
-        if _WRITER is None:
-            import atexit
-            from concurrent.futures import ThreadPoolExecutor
+    from loketvalinso.cache import submit_background_write
 
-            _WRITER = ThreadPoolExecutor(1, thread_name_prefix="loketvalinso-cache-writer")
-            atexit.register(flush_cache_writes)
-
-        def guarded() -> None:
-            # Keeping a listing is only an optimisation: never let it fail anything.
-            with contextlib.suppress(Exception):
-                write()
-
-        future = _WRITER.submit(guarded)
-        _PENDING_WRITES.add(future)
-    future.add_done_callback(_forget_write)
-
-
-def _forget_write(future: Any) -> None:
-    with _WRITER_LOCK:
-        _PENDING_WRITES.discard(future)
+    submit_background_write(write)
 
 
 def flush_cache_writes(timeout: float | None = 60.0) -> None:
-    """Wait until every listing kept in the background is on disk (or ``timeout`` passes)."""
-    from concurrent.futures import wait
+    """Wait until every cache write made in the background is on disk (or ``timeout`` passes)."""
+    from loketvalinso.cache import flush_background_writes
 
-    with _WRITER_LOCK:
-        pending = list(_PENDING_WRITES)
-    if pending:
-        wait(pending, timeout=timeout)
+    flush_background_writes(timeout)
 
 
 def _parse_pool() -> Any:

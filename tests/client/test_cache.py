@@ -593,6 +593,7 @@ def test_tampered_entry_is_dropped_and_refetched(cache, clock, how, body):
     )
     with client_for(cache, server) as client:
         client.get(URL)
+        cache.flush()  # responses are written in the background
         files = list(cache.directory.rglob("*.val"))
         if len(body) < 2**15 or body[:1000] == body[1000:2000]:
             assert not files  # small or compressed: in the SQLite index
@@ -616,6 +617,7 @@ def test_big_repetitive_bodies_are_stored_compressed(cache, clock):
     with client_for(cache, server) as client:
         assert client.get(URL).content == body
         hit = client.get(URL)
+    cache.flush()
     assert state(hit) == "hit" and hit.content == body
     with sqlite3.connect(cache.directory / "cache.db") as db:
         ((stored,),) = db.execute("SELECT value FROM Cache WHERE value IS NOT NULL").fetchall()
@@ -634,7 +636,10 @@ def test_missing_value_file_is_a_plain_miss(cache, clock):
     )
     with client_for(cache, server) as client:
         client.get(URL)
-        for val in cache.directory.rglob("*.val"):
+        cache.flush()
+        vals = list(cache.directory.rglob("*.val"))
+        assert vals
+        for val in vals:
             val.unlink()
         assert state(client.get(URL)) == "miss"
     assert server.count == 2
@@ -954,3 +959,45 @@ def test_refetch_extension_skips_the_stored_entry(cache, server):
     assert server.count == 2
     assert state(again) == "miss"
     assert "if-none-match" not in server.requests[-1].headers
+
+
+def test_responses_are_written_in_the_background_and_read_back_at_once(tmp_path, clock):
+    server = Server(
+        clock,
+        lambda r: httpx.Response(200, headers={"Cache-Control": "max-age=60"}, content=noise(50)),
+    )
+    cache = DiskCache(tmp_path / "c", clock=clock)
+    with client_for(cache, server) as client:
+        first = [client.get(f"{URL}/{i}") for i in range(20)]
+        # answered from the cache at once, whether or not the writer got to them yet
+        again = [client.get(f"{URL}/{i}") for i in range(20)]
+    assert all(state(r) == "hit" for r in again) and server.count == 20
+    assert [r.content for r in again] == [r.content for r in first]
+    cache.close()  # writes whatever is still pending
+    with DiskCache(tmp_path / "c", clock=clock) as reopened:
+        assert reopened.info()["entries"] == 20
+        for r in first:
+            key = r.extensions[CACHE_KEY_EXTENSION]
+            entry = reopened.get(key)
+            assert entry is not None and entry.body == r.content
+
+
+def test_pending_responses_reach_the_disk_when_the_process_exits(tmp_path):
+    code = f"""
+import httpx
+from loketvalinso.cache import DiskCache
+cache = DiskCache({str(tmp_path / "c")!r})
+inner = httpx.MockTransport(
+    lambda r: httpx.Response(200, headers={{"Cache-Control": "max-age=600"}}, content=b"x" * 9000)
+)
+client = httpx.Client(transport=cache.wrap(inner, identity="who"))
+for i in range(50):
+    client.get(f"https://api.example/{{i}}")
+# no close(), no flush(): the interpreter exits with writes pending
+"""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    with DiskCache(tmp_path / "c") as cache:
+        assert cache.info()["entries"] == 50

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import httpx
+import orjson
 import polars as pl
 import pytest
 
@@ -178,3 +180,142 @@ def test_listing_kept_in_the_background_reaches_disk_at_exit(tmp_path: Path, mon
     assert warm.height == 2_500
     # Page 1 and pages 2..5 come from what the other process kept: nothing is parsed again.
     assert calls == []
+
+
+# -- undeclared fields found by the load-wide key count -------------------------------------------
+
+
+class _AddsFields(httpx.BaseTransport):
+    """The mock, with undeclared fields spliced into one item of one page (as an API that
+    grew a field would send them)."""
+
+    def __init__(self, inner: httpx.BaseTransport, offset: str, splice: tuple[bytes, bytes]):
+        self.inner, self.offset, self.splice = inner, offset, splice
+        self.changed = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.url.params.get("offset") != self.offset:
+            return response
+        body = response.read()
+        old, new = self.splice
+        assert old in body
+        self.changed += 1
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
+        return httpx.Response(
+            response.status_code, headers=headers, content=body.replace(old, new, 1)
+        )
+
+
+@pytest.mark.parametrize("cache", [False, True], ids=["no cache", "cache"])
+def test_undeclared_field_on_one_page_becomes_a_column(mock, tmp_path: Path, cache) -> None:
+    world = mock.world.vends.sort("id")
+    target = world.row(1203, named=True)  # page 3 of 5
+    old = b'{"id":%d,' % target["id"]
+    new = old + b'"loyalty":{"card":"C-7","points":12},"promo":"spring",'
+    transport = _AddsFields(mock.transport, "1000", (old, new))
+    client = lv.Valinso.from_mock(
+        mock, cache=tmp_path if cache else False, progress=False, limit=500, transport=transport
+    )
+    vends = client.vends()
+    assert transport.changed == 1
+    assert vends["id"].to_list() == world["id"].to_list()  # every row, in order
+    assert vends.columns[: len(frames.valinso_vends_spec().schema)] == list(
+        frames.valinso_vends_spec().schema
+    )
+    extra = vends.filter(pl.col("promo").is_not_null())
+    assert extra["id"].to_list() == [target["id"]]
+    assert extra["promo"].to_list() == ["spring"]
+    assert [orjson.loads(x) for x in extra["loyalty"]] == [{"card": "C-7", "points": 12}]
+    assert vends["promo"].null_count() == vends.height - 1
+    if cache:  # and a warm load (served from the kept listing) is the same frame
+        warm = lv.Valinso.from_mock(
+            mock, cache=tmp_path, progress=False, limit=500, transport=transport
+        ).vends()
+        assert warm.equals(vends)
+
+
+def test_undeclared_nested_field_in_leave_requests(mock, tmp_path: Path) -> None:
+    client = lv.Loket.from_mock(mock, cache=False, progress=False, page_size=50)
+    employer = client.employers()["id"][0]
+    plain = client.leave_requests(employer)
+    assert plain.height > 100  # several pages
+    target = plain["id"][77]  # page 2
+    old = b'"id":"%s",' % target.encode()
+    new = old + b'"workflowStep":3,'
+
+    transport = _AddsFields(mock.transport, "", (old, new))
+    transport.handle_request = _by_page(transport, "2")  # type: ignore[method-assign]
+    spliced = lv.Loket.from_mock(
+        mock, cache=tmp_path, progress=False, page_size=50, transport=transport
+    ).leave_requests(employer)
+    assert transport.changed == 1
+    assert spliced.drop("workflow_step").equals(plain)
+    assert spliced.filter(pl.col("workflow_step").is_not_null())["id"].to_list() == [target]
+
+
+def _by_page(splicer: _AddsFields, page: str):
+    def handle(request: httpx.Request) -> httpx.Response:
+        response = splicer.inner.handle_request(request)
+        if request.url.params.get("pageNumber") != page:
+            return response
+        body = response.read()
+        old, new = splicer.splice
+        assert old in body
+        splicer.changed += 1
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
+        return httpx.Response(
+            response.status_code, headers=headers, content=body.replace(old, new, 1)
+        )
+
+    return handle
+
+
+def test_load_wide_key_count_settles_pages_without_a_recheck(monkeypatch) -> None:
+    """Clean pages are checked by one count for the load; nothing is parsed twice."""
+    spec = frames.valinso_vends_spec()
+    items = [
+        {
+            "id": i,
+            "device_id": 1,
+            "product_id": 2,
+            "location_id": 3,
+            "selection": "A1",
+            "quantity": 1,
+            "price": 1.5,
+            "currency": "EUR",
+            "payment_type": "card",
+            "status": "success",
+            "timestamp": 1_700_000_000 + i,
+            "note": None,
+        }
+        for i in range(6)
+    ]
+    bodies = [
+        orjson.dumps(
+            {
+                "code": 200,
+                "result": items[k : k + 2],
+                "paging": {"offset": k, "limit": 2, "total": 6},
+            }
+        )
+        for k in range(0, 6, 2)
+    ]
+    raws = [frames.parse_page(b, spec, convert=False)[1] for b in bodies]
+    assert all(frames.is_raw(r) and r.body_keys is not None for r in raws)
+    for r, b in zip(raws, bodies, strict=True):
+        r.keep_body(b)
+    calls = _parses(monkeypatch)
+    out = frames.convert_raw(raws, spec)
+    assert calls == []  # the counts matched: no page parsed again
+    assert pl.concat(out)["id"].to_list() == list(range(6))
+    # the same pages with a key the schema lacks on the last one: only that page is reparsed
+    bodies[2] = bodies[2].replace(b'"note":null', b'"note":"hi"')
+    raws = [frames.parse_page(b, spec, convert=False)[1] for b in bodies]
+    for r, b in zip(raws, bodies, strict=True):
+        r.keep_body(b)
+    calls.clear()
+    out = frames.convert_raw(raws, spec)
+    assert len(calls) == 1
+    joined = frames.concat_pages(out)
+    assert joined["note"].to_list() == [None, None, None, None, "hi", "hi"]

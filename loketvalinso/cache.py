@@ -9,7 +9,10 @@ storage and the I/O:
   pickle anything on the way in and refuses to unpickle anything on the way out.
 * :class:`CacheTransport` — ``DiskCache.wrap(inner, identity=...)``: serves fresh entries from
   disk, revalidates stale ones with ``If-None-Match``/``If-Modified-Since``, stores what RFC 9111
-  lets it store, and with ``offline=True`` never touches the network.
+  lets it store, and with ``offline=True`` never touches the network. New responses are stored
+  with ``DiskCache.set(..., later=True)``: one background thread writes them, several per SQLite
+  transaction; until then the cache answers them from memory, and ``flush()``, ``close()`` and
+  interpreter exit write what is pending.
 
 On-disk value format (version 1), all integers big-endian::
 
@@ -636,7 +639,13 @@ class DiskCache:
 
     def close(self) -> None:
         """Write pending entries and close the SQLite connections (reopened on next use)."""
-        self.flush()
+        try:
+            self.flush()
+        except Exception as exc:  # the responses were served; only their copies are lost
+            warnings.warn(
+                CacheWarning(f"could not write cached responses on close: {type(exc).__name__}"),
+                stacklevel=2,
+            )
         self._cache.close()
 
     # -- deferred writes
@@ -1360,6 +1369,7 @@ def cache_info(directory: str | os.PathLike[str] | None = None) -> dict[str, Any
     dict
         As :meth:`DiskCache.info`; ``exists`` is ``False`` (and counts 0) for a missing folder.
     """
+    flush_background_writes()  # responses this process stored a moment ago are counted
     path = _resolve(directory)
     if not path.is_dir():
         return _empty_info(path)
@@ -1369,6 +1379,7 @@ def cache_info(directory: str | os.PathLike[str] | None = None) -> dict[str, Any
 
 def cache_clear(directory: str | os.PathLike[str] | None = None) -> int:
     """Empty the cache in ``directory`` (default folder); returns the number of responses removed."""
+    flush_background_writes()  # nothing this process is still writing survives the clear
     path = _resolve(directory)
     if not path.is_dir():
         return 0

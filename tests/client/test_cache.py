@@ -609,7 +609,9 @@ def test_tampered_entry_is_dropped_and_refetched(cache, clock, how, body):
 
 
 def test_big_repetitive_bodies_are_stored_compressed(cache, clock):
-    body = b'{"result":[' + b",".join(b'{"id":%d,"status":"success"}' % i for i in range(5000)) + b"]}"
+    body = (
+        b'{"result":[' + b",".join(b'{"id":%d,"status":"success"}' % i for i in range(5000)) + b"]}"
+    )
     server = Server(
         clock,
         lambda r: httpx.Response(200, headers={"Cache-Control": "max-age=60"}, content=body),
@@ -1001,3 +1003,33 @@ for i in range(50):
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     with DiskCache(tmp_path / "c") as cache:
         assert cache.info()["entries"] == 50
+
+
+def test_a_failed_background_write_loses_only_the_copies(tmp_path, clock, monkeypatch):
+    server = Server(
+        clock,
+        lambda r: httpx.Response(200, headers={"Cache-Control": "max-age=60"}, content=noise(90)),
+    )
+    cache = DiskCache(tmp_path / "c", clock=clock)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    import loketvalinso.cache as cache_module
+
+    # a writer that has not got to them yet: all five still pending
+    monkeypatch.setattr(cache_module, "submit_background_write", lambda write: None)
+    with client_for(cache, server) as client:
+        bodies = [client.get(f"{URL}/{i}").content for i in range(5)]
+        assert all(state(client.get(f"{URL}/{i}")) == "hit" for i in range(5))  # from memory
+        monkeypatch.setattr(cache._cache, "set", disk_full)
+        with pytest.warns(CacheWarning, match="could not write"):
+            cache.close()
+        monkeypatch.undo()
+        # nothing half-written is served: the five are fetched again, with the same bytes
+        again = [client.get(f"{URL}/{i}") for i in range(5)]
+    assert [r.content for r in again] == bodies
+    assert all(state(r) == "miss" for r in again) and server.count == 10
+    cache.close()
+    with DiskCache(tmp_path / "c", clock=clock) as reopened:
+        assert reopened.info()["entries"] == 5  # the refetched ones, written on close

@@ -64,6 +64,7 @@ def test_damaged_entries_are_dropped_with_a_warning_and_refetched(mock, tmp_path
     folder = tmp_path / "c"
     _warm(mock, folder)
     pages = len(data_requests(mock.app, "/api/"))
+
     def damaged(value: bytes) -> bytes:
         data = bytearray(value)
         if damage == "flip":

@@ -1300,6 +1300,11 @@ class _PageParser:
 
             _submit_cache_write(write)
 
+    def finish_later(self, pages: Sequence[tuple[int, Any, str | None, str | None]]) -> Any:
+        """:meth:`finish` on the parse threads; returns its ``Future``. The caller must not
+        touch these pages' frames until it is done."""
+        return _parse_pool().submit(self.finish, list(pages))
+
     def _parse(self, body: bytes, context: Any, *, convert: bool) -> Any:
         cache: Any = self.cache
         key: Any = None

@@ -588,6 +588,12 @@ class _Cancelled(Exception):
     """A worker found the load cancelled before sending its request."""
 
 
+#: Kept pages converted together in the background while the walk goes on (see
+#: ``_Walk._convert_batch``): big enough that the per-call cost stays small, small enough that
+#: the last batch converts quickly after the last page arrives.
+_CONVERT_BATCH = 16
+
+
 def _label_from_url(url: str) -> str:
     """The last path segment without digits (not an id): ``…/E1/leaverequests`` → that word."""
     try:
@@ -680,6 +686,11 @@ class _Walk:
         decode = getattr(parse, "decode", None)
         self.finish_hook = finish if callable(finish) and callable(decode) else None
         self.decode = decode if self.finish_hook is not None else parse
+        # converting finished batches while later pages are still on the wire (see _planned)
+        later = getattr(parse, "finish_later", None)
+        self.finish_later = later if self.finish_hook is not None and callable(later) else None
+        self.unconverted: list[int] = []
+        self.converting: list[Future[None]] = []
         self.bar: Any = NullProgress()
         self.own_bar = False
 
@@ -817,15 +828,29 @@ class _Walk:
         self._convert()
         return self._finish(plan)
 
+    def _entries(self, indices: Any) -> list[tuple[int, ParsedPage, str | None, str | None]]:
+        return [(i, self.pages[i], *self.stored.get(i, (None, None))) for i in sorted(indices)]
+
+    def _convert_batch(self) -> None:
+        """Hand the kept, unconverted pages to the parser's background conversion once there
+        are enough of them, so that little is left to convert when the last page arrives."""
+        if self.finish_later is None:
+            return
+        self.unconverted = [i for i in self.unconverted if i in self.pages]
+        if len(self.unconverted) >= _CONVERT_BATCH:
+            self.converting.append(self.finish_later(self._entries(self.unconverted)))
+            self.unconverted = []
+
     def _convert(self) -> None:
-        """Let the parser convert the kept pages' items together (see ``finish``)."""
+        """Let the parser convert the kept pages' items together (see ``finish``); batches
+        handed over during the walk are waited for first."""
         if self.finish_hook is None:
             return
-        entries = [
-            (i, self.pages[i], *self.stored.get(i, (None, None))) for i in sorted(self.pages)
-        ]
         try:
-            self.finish_hook(entries)
+            for future in self.converting:
+                future.result()
+            self.converting = []
+            self.finish_hook(self._entries(self.pages))  # converts what is still raw
         except Exception as exc:
             _annotate(exc, self.url_r, min(self.pages, default=1))
             raise
@@ -904,6 +929,7 @@ class _Walk:
                 params = self.strategy.page_params(index, plan)
                 pending[pool.submit(self.fetch, index, params)] = index
 
+        self.unconverted = sorted(self.pages)  # page 1
         try:
             for _ in range(workers):
                 submit()
@@ -912,9 +938,12 @@ class _Walk:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in sorted(done, key=pending.__getitem__):
                     del pending[future]
-                    stop = self.accept(future.result(), plan) or stop
+                    fetched = future.result()
+                    stop = self.accept(fetched, plan) or stop
+                    self.unconverted.append(fetched.index)
                     if not stop:
                         submit()
+                self._convert_batch()
         except BaseException:
             self.cancel.set()
             for future in pending:

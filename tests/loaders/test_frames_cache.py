@@ -319,3 +319,25 @@ def test_load_wide_key_count_settles_pages_without_a_recheck(monkeypatch) -> Non
     assert len(calls) == 1
     joined = frames.concat_pages(out)
     assert joined["note"].to_list() == [None, None, None, None, "hi", "hi"]
+
+
+def test_pages_are_converted_in_batches_during_the_walk(mock, monkeypatch) -> None:
+    """Kept pages are converted in the background while later ones are still arriving; the
+    frame is the same as the world, every row in order."""
+    batches: list[list[int]] = []
+    original = frames._PageParser.finish_later
+
+    def recording(self, pages):
+        batches.append([index for index, *_ in pages])
+        return original(self, pages)
+
+    monkeypatch.setattr(frames._PageParser, "finish_later", recording)
+    client = lv.Valinso.from_mock(mock, cache=False, progress=False, limit=100)
+    vends = client.vends()
+    world = mock.world.vends.sort("id")
+    assert vends["id"].to_list() == world["id"].to_list()
+    assert vends["price"].to_list() == world["price"].to_list()
+    assert batches and all(len(b) >= 16 for b in batches)  # 25 pages: one batch, then the rest
+    assert batches[0][0] == 1
+    converted = [i for b in batches for i in b]
+    assert len(converted) == len(set(converted))  # no page converted twice

@@ -35,7 +35,6 @@ Conventions
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import io
 import itertools
@@ -732,7 +731,7 @@ def parse_page(
         # the envelope is one row: its few values as Python objects are the quickest to count
         rest = [env.get_column(c).to_list()[0] for c in env.columns if c != items.name]
         env_keys = _value_keys(rest) + 1  # + the item list's own key
-        return meta, RawPage(frame_items, _body_keys(body), env_keys, url=url, page=page)
+        return meta, RawPage(frame_items, _body_keys(body), env_keys, body, url=url, page=page)
     extras = bool(spec.any_paths and n_items) or _has_unknown_keys(body, env, items, spec)
     if not extras and not convert and spec.item_dtype is not None:
         return meta, RawPage(frame_items, url=url, page=page)
@@ -765,41 +764,21 @@ class RawPage:
     ``items`` has one ``__item`` Struct column. When ``body_keys`` is set, the unknown-field
     check is still open: :func:`convert_raw` compares ``body_keys`` (keys with non-null values
     counted in the body) with ``env_keys`` plus the keys captured in ``items``, for all pages at
-    once, and reparses a page whose counts differ from its body (``reread()``, or the LZ4 copy
-    in ``packed``) so that its undeclared fields become columns.
+    once, and parses ``body`` again for a page whose counts differ, so that its undeclared
+    fields become columns. The body is the response's own bytes (no copy); the pager converts
+    pages in batches while it walks, so only a batch's bodies are kept at a time.
     """
 
     items: pl.DataFrame
     body_keys: int | None = None
     env_keys: int = 0
+    body: bytes | None = None
     url: object = None
     page: int | None = None
-    packed: bytes | None = None
-    size: int = 0
-    reread: Callable[[], bytes | None] | None = None
 
     @property
     def height(self) -> int:
         return self.items.height
-
-    def keep_body(self, body: bytes) -> None:
-        """Keep an LZ4 copy of ``body`` for a recheck (~7× smaller than the JSON)."""
-        import lz4.block
-
-        self.packed = lz4.block.compress(body, store_size=False)
-        self.size = len(body)
-
-    def body(self) -> bytes:
-        if self.reread is not None:
-            body = self.reread()
-            if body is not None:
-                return body
-        if self.packed is None:
-            msg = "the page's body is gone: it cannot be checked for undeclared fields"
-            raise ResponseFormatError(msg, url=self.url, page=self.page)
-        import lz4.block
-
-        return lz4.block.decompress(self.packed, uncompressed_size=self.size)
 
 
 def is_raw(frame: Any) -> bool:
@@ -852,8 +831,11 @@ def convert_raw(
     out = []
     for p in pages:
         if id(p) in again:
+            if p.body is None:
+                msg = "the page's body is gone: it cannot be checked for undeclared fields"
+                raise ResponseFormatError(msg, url=p.url, page=p.page)
             _, frame = parse_page(
-                p.body(), spec, path_ids=path_ids, url=p.url, page=p.page, convert=True
+                p.body, spec, path_ids=path_ids, url=p.url, page=p.page, convert=True
             )
             out.append(frame)
         else:
@@ -1210,15 +1192,6 @@ def decode_parsed(blob: bytes | memoryview) -> tuple[dict[str, Any], pl.DataFram
     return meta, pl.concat(parts, how="vertical", rechunk=False)
 
 
-def _stored_body(cache: Any, key: str, digest: str) -> bytes | None:
-    """The body stored under ``key`` if it is still the one with ``digest``."""
-    with contextlib.suppress(Exception):
-        entry = cache.get(key)
-        if entry is not None and hashlib.sha256(entry.body).hexdigest() == digest:
-            return bytes(entry.body)
-    return None
-
-
 def _get_view(cache: Any, key: str, name: str, digest: str) -> bytes | memoryview | None:
     getter = getattr(cache, "get_extra_view", None)
     if getter is not None:
@@ -1334,12 +1307,6 @@ class _PageParser:
             )
             .result()
         )
-        if isinstance(frame, RawPage) and frame.body_keys is not None:
-            # what a recheck of its fields needs: the stored entry, else a compressed copy
-            if digest:
-                frame.reread = functools.partial(_stored_body, cache, key, digest)
-            else:
-                frame.keep_body(body)
         # Page 1 of every load comes through here, warm or cold; the other pages of a paged
         # listing are kept together by remember_listing (one blob instead of one per page).
         # An unconverted page 1 is kept by finish().

@@ -954,6 +954,7 @@ class _Walk:
 
     def _sequential(self, first: _Fetched, plan: PagePlan) -> None:
         index, meta = 1, first.page.meta
+        self.unconverted = sorted(self.pages)  # page 1
         while self.strategy.has_next_page(meta, index, plan):
             if index >= self.page_cap:
                 msg = (
@@ -965,6 +966,8 @@ class _Walk:
             fetched = self.fetch(index, self.strategy.page_params(index, plan))
             if self.accept(fetched, plan):
                 return
+            self.unconverted.append(index)
+            self._convert_batch()
             meta = fetched.page.meta
 
     def _finish(self, plan: PagePlan) -> list[ParsedPage]:

@@ -360,3 +360,28 @@ def test_deep_nesting_and_huge_numbers() -> None:
         except ResponseFormatError:
             continue
         assert df.schema == LEAVE.schema
+
+
+def test_loaders_need_no_pyarrow() -> None:
+    """pyarrow comes with the charts extra only: a core install loads nested resources too."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+sys.modules["pyarrow"] = None  # as if it were not installed
+import loketvalinso as lv
+m = lv.mock.in_process(sizes=lv.mock.sizes_for(vends=1200, leave_requests=400))
+loket = lv.Loket.from_mock(m, flow="password", cache=False, progress=False, page_size=40)
+employer = loket.employers()["id"][0]
+leave = loket.leave_requests(employer)
+vends = lv.Valinso.from_mock(m, cache=False, progress=False, limit=300).vends()
+assert "pyarrow" not in {k for k, v in sys.modules.items() if v is not None}
+print(leave.height, vends.height)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    leave_rows, vend_rows = map(int, done.stdout.split())
+    assert leave_rows > 40 and vend_rows == 1200  # several pages of each

@@ -487,7 +487,15 @@ def schema_for(
         msg = f"{entry['path']} returns {media}, not JSON: download it as bytes instead"
         raise ResponseFormatError(msg)
     label = cat.schema_label(entry, version)
-    return _build_spec(
+    # Specs are immutable and take ~2 ms to build: every load of a resource version reuses one.
+    # The cached value holds the entry itself, so its id() cannot be reused by another object.
+    explode_key = None if explode is None else tuple(sorted(explode))
+    key = (id(entry), label, raw_names, explode_key) if catalog is None else None
+    if key is not None:
+        hit = _SPECS.get(key)
+        if hit is not None and hit[0] is entry:
+            return hit[1]
+    spec = _build_spec(
         api="loket",
         envelope=entry["envelope"],
         name=entry["operation_id"] or entry["path"],
@@ -499,6 +507,17 @@ def schema_for(
         explode=explode,
         body_keys=("_embedded", "content"),
     )
+    if key is not None:
+        with _SPECS_LOCK:
+            if len(_SPECS) >= _SPECS_MAX:
+                _SPECS.clear()
+            _SPECS[key] = (entry, spec)
+    return spec
+
+
+_SPECS: dict[tuple[Any, ...], tuple[Endpoint, FrameSpec]] = {}
+_SPECS_LOCK = threading.Lock()
+_SPECS_MAX = 1024
 
 
 def valinso_spec(resource: str | None = None, *, path_params: Sequence[str] = ()) -> FrameSpec:

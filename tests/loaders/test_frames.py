@@ -385,3 +385,13 @@ print(leave.height, vends.height)
     assert done.returncode == 0, done.stderr[-2000:]
     leave_rows, vend_rows = map(int, done.stdout.split())
     assert leave_rows > 40 and vend_rows == 1200  # several pages of each
+
+
+def test_specs_are_built_once_per_resource_version_and_options() -> None:
+    a = schema_for("GetLeaveRequestsForEmployer")
+    assert schema_for("GetLeaveRequestsForEmployer") is a  # reused by every load
+    raw = schema_for("GetLeaveRequestsForEmployer", raw_names=True)
+    assert raw is not a and raw.columns != a.columns
+    assert schema_for("GetLeaveRequestsForEmployer", explode=()) is not a
+    oldest = schema_for("GetLeaveRequestsForEmployer", "2018-01-01")
+    assert oldest.version == "2018-01-01"

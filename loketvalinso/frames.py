@@ -615,14 +615,16 @@ def _count_keys(s: pl.Series) -> int:
     return 0
 
 
-def _body_keys(body: bytes) -> int:
+def _body_keys(body: bytes, *, quick: bool = False) -> int:
     """An upper bound of the keys with non-null values in ``body``: ``":`` minus ``":null``.
 
     A ``\\":`` inside a string adds one to both counts or only to the first, so the bound holds;
     it is exact for compact JSON. Bodies that put a space after the colon also have
-    ``": null`` subtracted (checked on the first 4 KiB).
+    ``": null`` subtracted (checked on the first 4 KiB). ``quick`` counts every ``:`` instead
+    of ``":`` (a single-byte search, ~2.5× faster): still an upper bound, exact when no value
+    holds a colon (flat Valinso items), and rechecked exactly when the totals differ.
     """
-    keys = body.count(b'":') - body.count(b'":null')
+    keys = body.count(b":" if quick else b'":') - body.count(b'":null')
     if b'": ' in body[:4096]:
         keys -= body.count(b'": null')
     return keys
@@ -750,7 +752,16 @@ def parse_page(
         # the envelope is one row: its few values as Python objects are the quickest to count
         rest = [env.get_column(c).to_list()[0] for c in env.columns if c != items.name]
         env_keys = _value_keys(rest) + 1  # + the item list's own key
-        return meta, RawPage(frame_items, _body_keys(body), env_keys, body, url=url, page=page)
+        quick = spec.flat_fields is not None  # flat items: colons in values are rare
+        return meta, RawPage(
+            frame_items,
+            _body_keys(body, quick=quick),
+            env_keys,
+            body,
+            url=url,
+            page=page,
+            quick=quick,
+        )
     extras = bool(spec.any_paths and n_items) or _has_unknown_keys(body, env, items, spec)
     if not extras and not convert and spec.item_dtype is not None:
         return meta, RawPage(frame_items, url=url, page=page)
@@ -794,10 +805,17 @@ class RawPage:
     body: bytes | None = None
     url: object = None
     page: int | None = None
+    #: ``body_keys`` counted with ``_body_keys(quick=True)`` (may count colons inside values)
+    quick: bool = False
 
     @property
     def height(self) -> int:
         return self.items.height
+
+    def exact_body_keys(self) -> int | None:
+        if self.quick and self.body is not None:
+            return _body_keys(self.body)
+        return self.body_keys
 
 
 def is_raw(frame: Any) -> bool:
@@ -836,7 +854,7 @@ def convert_raw(
             redo = [
                 p
                 for p in open_
-                if p.body_keys != p.env_keys + _count_keys(p.items.get_column("__item"))
+                if p.exact_body_keys() != p.env_keys + _count_keys(p.items.get_column("__item"))
             ]
     if not redo:
         return _convert_together(items, [p.height for p in pages], spec, path_ids)

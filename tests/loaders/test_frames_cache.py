@@ -337,3 +337,36 @@ def test_pages_are_converted_in_batches_during_the_walk(mock, monkeypatch) -> No
     assert batches[0][0] == 1
     converted = [i for b in batches for i in b]
     assert len(converted) == len(set(converted))  # no page converted twice
+
+
+def test_colons_inside_values_are_recounted_not_reparsed(monkeypatch) -> None:
+    """Flat items are counted by every ``:``; a value with colons makes the totals differ, the
+    page is then counted exactly and, having no undeclared field, not parsed again."""
+    spec = frames.valinso_vends_spec()
+    item = {
+        "id": 1,
+        "device_id": 1,
+        "product_id": 2,
+        "location_id": 3,
+        "selection": "A:1:2",
+        "quantity": 1,
+        "price": 1.5,
+        "currency": "EUR",
+        "payment_type": "card",
+        "status": "success",
+        "timestamp": 1_700_000_000,
+    }
+    body = orjson.dumps(
+        {"code": 200, "result": [item], "paging": {"offset": 0, "limit": 1, "total": 1}}
+    )
+    (raw,) = [frames.parse_page(body, spec, convert=False)[1]]
+    assert raw.quick and raw.body_keys == raw.exact_body_keys() + 2  # the two colons in "A:1:2"
+    calls = _parses(monkeypatch)
+    (frame,) = frames.convert_raw([raw], spec)
+    assert calls == [] and frame["selection"].to_list() == ["A:1:2"]
+    # and an undeclared field next to it is still found
+    body = body.replace(b'"status"', b'"note":"x:y","status"')
+    (raw,) = [frames.parse_page(body, spec, convert=False)[1]]
+    calls.clear()
+    (frame,) = frames.convert_raw([raw], spec)
+    assert len(calls) == 1 and frame["note"].to_list() == ["x:y"]

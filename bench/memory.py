@@ -65,9 +65,9 @@ def main() -> int:
         _reset_peak()
         frame = toolkit_load(client, dataset)
         # Count the cached listing written in the background too: it is part of the load's cost.
-        from loketvalinso.frames import flush_cache_writes
+        from loketvalinso.cache import flush_background_writes
 
-        flush_cache_writes()
+        flush_background_writes()
         peak = _status("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         after = _status("VmRSS") or peak
         client.close()

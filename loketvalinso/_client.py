@@ -109,9 +109,9 @@ class BaseClient:
         return self._cache
 
     def close(self) -> None:
-        from loketvalinso.frames import flush_cache_writes
+        from loketvalinso.cache import flush_background_writes
 
-        flush_cache_writes()  # cached listings kept in the background reach the disk first
+        flush_background_writes()  # cached listings kept in the background reach the disk first
         self._http.close()
 
     def __enter__(self) -> Any:

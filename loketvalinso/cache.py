@@ -610,11 +610,10 @@ class DiskCache:
         self._pending: dict[str, tuple[CacheEntry, str]] = {}
         self._pending_lock = threading.Lock()
         self._write_lock = threading.Lock()
-        # wall-clock time each recently stored entry stops being fresh (for listing stamps)
-        self._deadlines: OrderedDict[str, float] = OrderedDict()
-        # (store_time, body digest) of each entry this cache wrote, read back in the writing
-        # transaction: what a listing's stamps are made of (never another writer's entry)
-        self._written: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        # (store_time, body digest, wall-clock time it stops being fresh or None) of each entry
+        # this cache wrote, the store time read back in the writing transaction: what a
+        # listing's stamps are made of (never another writer's entry)
+        self._written: OrderedDict[str, tuple[float, str, float | None]] = OrderedDict()
 
     # -- plumbing
 
@@ -669,7 +668,7 @@ class DiskCache:
                     for key, data in encoded:
                         self._evict_tag(key)
                         self._cache.set(key, data, tag=key, retry=True)
-                    self._note_written({k: d for k, (_, d) in batch.items()})
+                    self._note_written(batch)
             except Exception:
                 for key in batch:
                     self._remember(key, None)
@@ -836,7 +835,6 @@ class DiskCache:
             with self._pending_lock:
                 self._pending[key] = (entry, digest)
             self._remember(key, digest)
-            self._note_deadline(key, entry)
             submit_background_write(self._write_pending)
             return digest
         self.flush()
@@ -845,21 +843,26 @@ class DiskCache:
             if not keep_extras:
                 self._evict_tag(key)
             self._cache.set(key, data, tag=key, retry=True)
-            self._note_written({key: digest})
+            self._note_written({key: (entry, digest)})
         self._remember(key, digest)
-        self._note_deadline(key, entry)
         return digest
 
-    def _note_written(self, digests: Mapping[str, str]) -> None:
-        """Remember the store time of entries just written (inside their transaction)."""
-        times = self._store_times(list(digests)) or {}
+    def _note_written(self, written: Mapping[str, tuple[CacheEntry, str]]) -> None:
+        """Remember the store time, digest and freshness deadline of entries just written
+        (inside their transaction)."""
+        times = self._store_times(list(written)) or {}
+        now = self.clock()
         with self._memo_lock:
-            for key, digest in digests.items():
-                if key in times:
-                    self._written[key] = (times[key], digest)
-                    self._written.move_to_end(key)
-                else:
+            for key, (entry, digest) in written.items():
+                if key not in times:
                     self._written.pop(key, None)
+                    continue
+                lifetime = freshness_lifetime(entry.headers, response_time=entry.response_time)
+                deadline = None
+                if lifetime is not None and lifetime > 0:
+                    deadline = now + lifetime - current_age(entry, now)
+                self._written[key] = (times[key], digest, deadline)
+                self._written.move_to_end(key)
             while len(self._written) > _MEMO_SIZE:
                 self._written.popitem(last=False)
 
@@ -875,18 +878,6 @@ class DiskCache:
             found = [(1,)]
         if found:
             self._cache.evict(key, retry=True)
-
-    def _note_deadline(self, key: str, entry: CacheEntry) -> None:
-        now = self.clock()
-        lifetime = freshness_lifetime(entry.headers, response_time=entry.response_time)
-        with self._memo_lock:
-            if lifetime is None or lifetime <= 0:
-                self._deadlines.pop(key, None)
-                return
-            self._deadlines[key] = now + lifetime - current_age(entry, now)
-            self._deadlines.move_to_end(key)
-            while len(self._deadlines) > _MEMO_SIZE:
-                self._deadlines.popitem(last=False)
 
     # -- listing stamps: confirm many entries at once
 
@@ -918,16 +909,15 @@ class DiskCache:
         """
         self.flush()
         with self._memo_lock:
-            deadlines = {k: self._deadlines.get(k) for k in keys}
-            written = {k: self._written.get(k) for k in keys}
-        if any(d is None for d in deadlines.values()) or any(w is None for w in written.values()):
-            return None
-        if digests is not None:
-            if len(digests) != len(keys):
+            written = [self._written.get(k) for k in keys]
+        stamps: dict[str, tuple[float, float]] = {}
+        for i, (key, mark) in enumerate(zip(keys, written, strict=True)):
+            if mark is None or mark[2] is None:
+                return None  # not written here, or not fresh
+            if digests is not None and (len(digests) != len(keys) or mark[1] != digests[i]):
                 return None
-            if any(written[k][1] != d for k, d in zip(keys, digests, strict=True)):  # type: ignore[index]
-                return None
-        return {k: (written[k][0], float(deadlines[k])) for k in keys}  # type: ignore[arg-type,index]
+            stamps[key] = (mark[0], mark[2])
+        return stamps
 
     def stamps_hold(self, stamps: Mapping[str, tuple[float, float]]) -> bool:
         """Whether every entry is still the one stamped (same ``store_time``) and still fresh.
@@ -1094,7 +1084,6 @@ class DiskCache:
         self._cache.clear(retry=True)
         with self._memo_lock:
             self._memo.clear()
-            self._deadlines.clear()
             self._written.clear()
         return count
 

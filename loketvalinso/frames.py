@@ -43,13 +43,14 @@ import os
 import re
 import struct
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 import polars as pl
 
+from loketvalinso.cache import submit_background_write
 from loketvalinso.catalog import Catalog, Endpoint, get_catalog, snake_case
 from loketvalinso.errors import ResponseFormatError
 
@@ -644,7 +645,7 @@ def _has_unknown_keys(body: bytes, env: pl.DataFrame, items: Any, spec: FrameSpe
     ):
         known = _flat_known_keys(env, items)
     else:
-        known = _known_keys(env)
+        known = _frame_keys(env)
     # every key has a colon after it: fewer colons than captured keys settles it (one pass)
     if body.count(b":") <= known:
         return False
@@ -820,13 +821,11 @@ class RawPage:
 
 def is_raw(frame: Any) -> bool:
     """Whether ``frame`` is a page's unconverted items (``parse_page(..., convert=False)``)."""
-    return isinstance(frame, RawPage) or (
-        isinstance(frame, pl.DataFrame) and frame.columns == ["__item"]
-    )
+    return isinstance(frame, RawPage)
 
 
 def convert_raw(
-    raws: Sequence[RawPage | pl.DataFrame], spec: FrameSpec, path_ids: dict[str, str] | None = None
+    pages: Sequence[RawPage], spec: FrameSpec, path_ids: dict[str, str] | None = None
 ) -> list[pl.DataFrame]:
     """Convert the unconverted pages of one load together; one finished frame per page.
 
@@ -836,7 +835,6 @@ def convert_raw(
     is open (:class:`RawPage`) are checked together first; one whose body holds keys the
     decode did not capture is parsed again on its own, with those fields as extra columns.
     """
-    pages = [r if isinstance(r, RawPage) else RawPage(r) for r in raws]
     if not pages:
         return []
     items = _concat_items(pages)
@@ -907,19 +905,14 @@ def _convert_together(
 
 
 def _flat_known_keys(env: pl.DataFrame, items: pl.Series) -> int:
-    """:func:`_known_keys` for a list of flat items: rows × fields − null cells (one null count)
+    """:func:`_frame_keys` of the envelope, for a list of flat items: rows × fields − null cells (one null count)
     plus the envelope's keys (the item list's own key included)."""
     elements = items.explode(empty_as_null=False, keep_nulls=False)
     if elements.null_count():
-        return _known_keys(env)  # null items: let Arrow apply the parent nulls
+        return _frame_keys(env)  # null items: let Arrow apply the parent nulls
     inner = elements.struct.unnest()
     known = inner.height * inner.width - sum(inner.null_count().row(0))
-    return known + 1 + _known_keys(env.drop(items.name))
-
-
-def _known_keys(env: pl.DataFrame) -> int:
-    """Object keys with non-null values that the typed decode captured (all levels)."""
-    return _frame_keys(env)
+    return known + 1 + _frame_keys(env.drop(items.name))
 
 
 def _value_keys(values: list[Any]) -> int:
@@ -1308,7 +1301,7 @@ class _PageParser:
             def write() -> None:
                 cache.set_extra(key, name, encode_parsed(meta, frame), entry_sha256=digest)
 
-            _submit_cache_write(write)
+            submit_background_write(write)
 
     def finish_later(self, pages: Sequence[tuple[int, Any, str | None, str | None]]) -> Any:
         """:meth:`finish` on the parse threads; returns its ``Future``. The caller must not
@@ -1360,7 +1353,7 @@ class _PageParser:
         body sha256)`` for every page, page 1 first. Returns whether it will be stored.
 
         The blob is written by one background thread so the load returns without waiting for
-        it; readers in this process wait for pending writes (:func:`flush_cache_writes`), and
+        it; readers in this process wait for pending writes (``get_extra_view`` does), and
         clients flush on ``close()`` and at interpreter exit.
         """
         cache = self.cache
@@ -1390,7 +1383,7 @@ class _PageParser:
             blob = encode_listing(head, parts)
             cache.set_extra(first_key, name, blob, entry_sha256=first_digest)
 
-        _submit_cache_write(write)
+        submit_background_write(write)
         return True
 
     def cached_listing(
@@ -1401,7 +1394,6 @@ class _PageParser:
         cache = self.cache
         if cache is None:
             return None
-        flush_cache_writes()  # a listing kept moments ago by this process is read, not missed
         blob = _get_view(cache, first_key, self.listing_name, first_digest)
         if blob is None:
             return None
@@ -1442,19 +1434,6 @@ class _PageParser:
 
 _POOL: Any = None
 _POOL_LOCK = threading.Lock()
-
-
-def _submit_cache_write(write: Callable[[], None]) -> None:
-    from loketvalinso.cache import submit_background_write
-
-    submit_background_write(write)
-
-
-def flush_cache_writes(timeout: float | None = 60.0) -> None:
-    """Wait until every cache write made in the background is on disk (or ``timeout`` passes)."""
-    from loketvalinso.cache import flush_background_writes
-
-    flush_background_writes(timeout)
 
 
 def _parse_pool() -> Any:

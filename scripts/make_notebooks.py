@@ -73,20 +73,19 @@ def connect(sizes: str, *, loket: bool = True, valinso: bool = True, extra: str 
     )
 
 
-SETUP = code(
-    """
-    import os
-    from datetime import date, timedelta
+def setup(*, stdlib: str = "", third_party: str = "") -> Cell:
+    """The first code cell: the imports a notebook uses (and no others), then the switch."""
+    groups = [
+        "\n".join(filter(None, ["import os", stdlib])),
+        third_party,
+        "import loketvalinso as lv",
+    ]
+    switch = (
+        "USE_REAL_APIS = False  # True: the real Loket.nl and Valinso APIs (see the note below)\n\n"
+        "renderer = lv.charts.enable_offline_rendering()  # charts render with no CDN"
+    )
+    return ("code", "\n\n".join(filter(None, [*groups, switch])))
 
-    import polars as pl
-
-    import loketvalinso as lv
-
-    USE_REAL_APIS = False  # True: the real Loket.nl and Valinso APIs (see the note below)
-
-    renderer = lv.charts.enable_offline_rendering()  # charts render with no CDN
-    """
-)
 
 CLOSE = code(
     """
@@ -105,7 +104,7 @@ QUICKSTART: list[Cell] = [
         this machine, a seeded synthetic world), so it needs no account and no network.
         """
     ),
-    SETUP,
+    setup(),
     REAL_APIS_NOTE,
     md(
         """
@@ -223,7 +222,7 @@ VENDS: list[Cell] = [
         `price × quantity` over successful vends; times are shown in Europe/Amsterdam.
         """
     ),
-    SETUP,
+    setup(stdlib="from datetime import timedelta", third_party="import polars as pl"),
     REAL_APIS_NOTE,
     connect("employers=1, employees=10, vends=15_000", loket=False),
     md("## The catalogue: devices, products and locations"),
@@ -317,7 +316,7 @@ LEAVE: list[Cell] = [
         saved as Parquet snapshots and the analysis is re-run from them, with no server.
         """
     ),
-    SETUP,
+    setup(stdlib="from datetime import timedelta", third_party="import polars as pl"),
     REAL_APIS_NOTE,
     connect("employers=1, employees=80, vends=1_000", valinso=False),
     code(
@@ -453,7 +452,7 @@ CACHE: list[Cell] = [
         and the resource versions Loket serves, with their `obsoleteDate` warnings.
         """
     ),
-    SETUP,
+    setup(stdlib="from datetime import date", third_party="import polars as pl"),
     REAL_APIS_NOTE,
     code(
         """

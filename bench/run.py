@@ -25,12 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import polars as pl
 
-from loketvalinso.mock import MockURLs
+from loketvalinso.mock import MockServer, MockURLs
 
 DATASETS = ("vends", "leave_requests")
 VALINSO_LIMIT = 1000
@@ -69,6 +69,10 @@ class RemoteMock(MockURLs):
     credentials: Any
     transport: httpx.BaseTransport = field(default_factory=httpx.HTTPTransport)
     in_process: bool = False
+
+    def as_server(self) -> MockServer:
+        """Itself, for ``from_mock``: it has every attribute that reads (but no ``world``)."""
+        return cast(MockServer, self)
 
 
 class MockProcess:
@@ -262,8 +266,10 @@ def toolkit_client(remote: RemoteMock, dataset: str, cache: Any, **options: Any)
 
     options = {**CLIENT_OPTIONS, **options}
     if dataset == "vends":
-        return lv.Valinso.from_mock(remote, cache=cache, progress=False, **options)
-    return lv.Loket.from_mock(remote, flow="password", cache=cache, progress=False, **options)
+        return lv.Valinso.from_mock(remote.as_server(), cache=cache, progress=False, **options)
+    return lv.Loket.from_mock(
+        remote.as_server(), flow="password", cache=cache, progress=False, **options
+    )
 
 
 def toolkit_load(client: Any, dataset: str) -> pl.DataFrame:
@@ -392,7 +398,9 @@ def run(opts: Options) -> dict[str, dict[str, float]]:
         expires=3600,
     ) as remote:
         token = loket_token(remote)
-        with lv.Loket.from_mock(remote, flow="password", cache=False, progress=False) as probe:
+        with lv.Loket.from_mock(
+            remote.as_server(), flow="password", cache=False, progress=False
+        ) as probe:
             version = probe.resolve_version("leave_requests")
         for dataset in opts.datasets:
             listings = plan_listings(remote, dataset, token, version)

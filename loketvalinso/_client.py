@@ -14,7 +14,7 @@ import polars as pl
 
 from loketvalinso.cache import DiskCache
 from loketvalinso.errors import ConfigurationError
-from loketvalinso.http import build_client
+from loketvalinso.http import Identity, build_client
 from loketvalinso.loadreport import LoadReport
 from loketvalinso.retry import BackoffGate, RetryPolicy
 
@@ -67,7 +67,7 @@ class BaseClient:
         *,
         base_url: str,
         auth: httpx.Auth | None,
-        identity: str,
+        identity: Identity,
         cache: CacheOption,
         offline: bool,
         progress: bool | None,

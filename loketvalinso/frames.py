@@ -45,7 +45,7 @@ import struct
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 import orjson
 import polars as pl
@@ -595,7 +595,8 @@ def _decode_variants(spec: FrameSpec) -> list[dict[str, pl.DataType]]:
     if it is None:
         return [dict(spec.decode)]
     list_first = spec.envelope in ("embedded", "content_list", "bare", "result")
-    dtypes = [it] if spec.item_dtype_loose == it else [it, spec.item_dtype_loose]
+    loose = spec.item_dtype_loose or it
+    dtypes = [it] if loose == it else [it, loose]
     variants = []
     for as_list in (list_first, not list_first):
         for dt in dtypes:
@@ -655,6 +656,30 @@ def _has_unknown_keys(body: bytes, env: pl.DataFrame, items: Any, spec: FrameSpe
     return keys > known + body.count(b"null")
 
 
+@overload
+def parse_page(
+    body: bytes,
+    spec: FrameSpec,
+    *,
+    path_ids: dict[str, str] | None = ...,
+    url: object = ...,
+    page: int | None = ...,
+    convert: Literal[True] = ...,
+) -> tuple[dict[str, Any], pl.DataFrame]: ...
+
+
+@overload
+def parse_page(
+    body: bytes,
+    spec: FrameSpec,
+    *,
+    path_ids: dict[str, str] | None = ...,
+    url: object = ...,
+    page: int | None = ...,
+    convert: bool,
+) -> tuple[dict[str, Any], pl.DataFrame | RawPage]: ...
+
+
 def parse_page(
     body: bytes,
     spec: FrameSpec,
@@ -663,7 +688,7 @@ def parse_page(
     url: object = None,
     page: int | None = None,
     convert: bool = True,
-) -> tuple[dict[str, Any], pl.DataFrame]:
+) -> tuple[dict[str, Any], pl.DataFrame | RawPage]:
     """Decode one page into ``(meta, frame)``.
 
     Parameters
@@ -686,8 +711,9 @@ def parse_page(
     meta : dict
         ``item_count, current_page, page_size, total_pages, total_size, offset, limit, total,
         version, messages`` (the fields of ``paging.PageMeta``; absent ones None).
-    frame : polars.DataFrame
-        Columns and dtypes of ``spec.schema`` (+ extra columns for undeclared fields).
+    frame : polars.DataFrame or RawPage
+        Columns and dtypes of ``spec.schema`` (+ extra columns for undeclared fields); a
+        :class:`RawPage` only when ``convert`` is False.
 
     Raises
     ------

@@ -685,7 +685,7 @@ class _Walk:
         finish = getattr(parse, "finish", None)
         decode = getattr(parse, "decode", None)
         self.finish_hook = finish if callable(finish) and callable(decode) else None
-        self.decode = decode if self.finish_hook is not None else parse
+        self.decode: Parser = decode if self.finish_hook is not None and decode else parse
         # converting finished batches while later pages are still on the wire (see _planned)
         later = getattr(parse, "finish_later", None)
         self.finish_later = later if self.finish_hook is not None and callable(later) else None

@@ -36,7 +36,7 @@ __all__ = ["VALINSO_VERSIONS", "Valinso"]
 VALINSO_VERSIONS = ("head", "2.0.0")
 
 
-def _unix_seconds(value: int | float | date | datetime | None, *, name: str) -> int | None:
+def _unix_seconds(value: int | float | date | datetime | str | None, *, name: str) -> int | None:
     """Unix seconds from seconds, a date (midnight UTC) or a datetime (naive = UTC)."""
     if value is None:
         return None
@@ -261,7 +261,9 @@ def _parse_any(body: bytes, context: Any) -> ParsedPage:
         if it is not None
     ]
     frame = pl.from_dicts(rows, infer_schema_length=None) if rows else pl.DataFrame()
-    paging = data.get("paging") if isinstance(data.get("paging"), dict) else {}
+    paging = data.get("paging")
+    if not isinstance(paging, dict):
+        paging = {}
     meta = PageMeta(
         item_count=len(rows),
         offset=paging.get("offset"),

@@ -70,7 +70,11 @@ LABEL_WIDTH = "120px"
 def _widen_labels(root: Any) -> None:
     for child in widget_tree(root):
         style = getattr(child, "style", None)
-        if hasattr(style, "description_width") and not hasattr(child, "button_style"):
+        if (
+            style is not None
+            and hasattr(style, "description_width")
+            and not hasattr(child, "button_style")
+        ):
             style.description_width = LABEL_WIDTH
 
 

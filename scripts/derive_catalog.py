@@ -136,7 +136,8 @@ def node(name: str, schema: dict[str, Any], interner: Interner) -> list[Any]:
     fmt = schema.get("format")
     if fmt is None and schema.get("pattern") == "date":
         fmt = "date"
-    fmt = FORMAT_ALIASES.get(fmt, fmt)
+    if fmt is not None:
+        fmt = FORMAT_ALIASES.get(fmt, fmt)
     if t in ("string", "integer", "number", "boolean") and fmt == "metadata":
         fmt = None  # a scalar marked "metadata": nothing to collapse
     nullable = 1 if schema.get("nullable") is True else 0
@@ -174,7 +175,9 @@ def derive(spec: dict[str, Any], digest: str) -> dict[str, Any]:
         params = list(ops.get("parameters", [])) + list(op.get("parameters", []))
         path_params = []
         for name in re.findall(r"\{([^}]+)\}", spec_path.rstrip('"')):
-            p = next((x for x in params if x.get("in") == "path" and x["name"] == name), {})
+            p: dict[str, Any] = next(
+                (x for x in params if x.get("in") == "path" and x["name"] == name), {}
+            )
             sch = p.get("schema") or {}
             clean = PARAM_TYPOS.get(name, name)
             path_params.append(

@@ -117,7 +117,7 @@ def sizes_for(
     realistic), so a bigger leave world also has more employees and employments.
     """
     sizes = base or WorldSizes()
-    changes: dict[str, float | int] = {}
+    changes: dict[str, int] = {}
     if vends is not None:
         changes["vends"] = int(vends)
     if leave_requests is not None:

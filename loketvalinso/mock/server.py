@@ -98,12 +98,13 @@ class MockHTTPServer:
     def __init__(self, app: MockApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
         self._server = _Server((host, port), app)
-        self.host, self.port = self._server.server_address[:2]
+        bound_host, self.port = self._server.server_address[:2]
+        self.host: str = str(bound_host)  # AF_INET/AF_INET6 addresses are str
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in str(self.host) else self.host
+        host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
     def start(self) -> MockHTTPServer:

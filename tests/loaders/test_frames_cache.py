@@ -345,7 +345,7 @@ def test_colons_inside_values_are_recounted_not_reparsed(monkeypatch) -> None:
         {"code": 200, "result": [item], "paging": {"offset": 0, "limit": 1, "total": 1}}
     )
     (raw,) = [frames.parse_page(body, spec, convert=False)[1]]
-    assert raw.quick and raw.body_keys == raw.exact_body_keys() + 2  # the two colons in "A:1:2"
+    assert raw.quick and raw.body_keys == frames._body_keys(body) + 2  # the colons in "A:1:2"
     calls = _parses(monkeypatch)
     (frame,) = frames.convert_raw([raw], spec)
     assert calls == [] and frame["selection"].to_list() == ["A:1:2"]
@@ -355,3 +355,41 @@ def test_colons_inside_values_are_recounted_not_reparsed(monkeypatch) -> None:
     calls.clear()
     (frame,) = frames.convert_raw([raw], spec)
     assert len(calls) == 1 and frame["note"].to_list() == ["x:y"]
+
+
+def test_nulls_in_flat_items_settle_without_a_reparse(monkeypatch) -> None:
+    """Colons count null values too; the page's bound is then tightened (nulls subtracted)
+    before anything is parsed again, and an undeclared field next to a null is still found."""
+    spec = frames.valinso_vends_spec()
+    items = [
+        {
+            "id": i,
+            "device_id": 1,
+            "product_id": 2,
+            "location_id": None if i % 2 else 3,
+            "selection": "A1",
+            "quantity": 1,
+            "price": 1.5,
+            "currency": "EUR",
+            "payment_type": "card",
+            "status": "success",
+            "timestamp": 1_700_000_000 + i,
+        }
+        for i in range(4)
+    ]
+    body = orjson.dumps(
+        {"code": 200, "result": items, "paging": {"offset": 0, "limit": 4, "total": 4}}
+    )
+    (raw,) = [frames.parse_page(body, spec, convert=False)[1]]
+    assert raw.quick and raw.body_keys == frames._body_keys(body) + 2  # two null locations
+    calls = _parses(monkeypatch)
+    (frame,) = frames.convert_raw([raw], spec)
+    assert calls == []
+    assert frame["location_id"].to_list() == [3, None, 3, None]
+    spliced = body.replace(b'"id":1,', b'"id":1,"note":"late",', 1)
+    (raw,) = [frames.parse_page(spliced, spec, convert=False)[1]]
+    calls.clear()
+    (frame,) = frames.convert_raw([raw], spec)
+    assert len(calls) == 1
+    assert frame["note"].to_list() == [None, "late", None, None]
+    assert frame["location_id"].to_list() == [3, None, 3, None]

@@ -39,12 +39,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import queue
 import re
 import sys
 import threading
 import warnings
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -696,7 +697,14 @@ class _Walk:
 
     # one request, one parse (runs in worker threads) --------------------------------------------
 
-    def fetch(self, index: int, page_params: Mapping[str, Any]) -> _Fetched:
+    def fetch(
+        self,
+        index: int,
+        page_params: Mapping[str, Any],
+        downloaded: Callable[[str], None] | None = None,
+    ) -> _Fetched:
+        """Request page ``index`` and parse it; ``downloaded(body sha256)`` is called once its
+        body is in (before it is parsed)."""
         if self.cancel.is_set():
             raise _Cancelled
         merged = {**self.params, **page_params}
@@ -707,6 +715,12 @@ class _Walk:
             if not response.is_success:
                 raise_for_status(response)
             body = response.content
+            # the cache already hashed a body it stored or served: reuse that digest
+            ext = response.extensions
+            cached = ext.get(_BODY_SHA256)
+            digest = cached if isinstance(cached, str) else hashlib.sha256(body).hexdigest()
+            if downloaded is not None:
+                downloaded(digest)
             ctx = PageContext(
                 url=redact_url(response.request.url),
                 page=index,
@@ -731,12 +745,7 @@ class _Walk:
             msg = f"the parser returned {type(parsed).__name__}, not a ParsedPage"
             raise ResponseFormatError(msg, url=self.url_r, page=index)
         parsed.page = index
-        # the cache already hashed a body it stored or served: reuse that digest
-        ext = response.extensions
-        cached = ext.get(_BODY_SHA256)
-        stored = isinstance(cached, str)
-        digest = cached if isinstance(cached, str) else hashlib.sha256(body).hexdigest()
-        key = ext.get(_CACHE_KEY) if stored else None
+        key = ext.get(_CACHE_KEY) if isinstance(cached, str) else None
         return _Fetched(
             index, parsed, digest, key if isinstance(key, str) else None, ext.get(_CACHE_STATE)
         )
@@ -920,34 +929,67 @@ class _Walk:
                 if self.accept(self.fetch(index, self.strategy.page_params(index, plan)), plan):
                     return
             return
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loketvalinso-page")
-        pending: dict[Future[_Fetched], int] = {}
+        # Each worker reports twice: when its body is in (the next request goes out at once,
+        # so parsing never holds a request slot) and when its page is parsed (or failed). At
+        # most ``workers`` requests are in flight; the other threads wait on the parser. A body
+        # that repeats an earlier one keeps its slot until its page is checked: a server that
+        # ignores the page parameter stops the walk without a further round of requests.
+        events: queue.SimpleQueue[tuple[int, str, _Fetched | BaseException | None]]
+        events = queue.SimpleQueue()
+        digests = set(self.seen)
+        digests_lock = threading.Lock()
+
+        def work(index: int, params: Mapping[str, Any]) -> None:
+            def downloaded(digest: str) -> None:
+                with digests_lock:
+                    repeat = digest in digests
+                    digests.add(digest)
+                events.put((index, "held" if repeat else "body", None))
+
+            try:
+                fetched = self.fetch(index, params, downloaded)
+            except BaseException as exc:
+                events.put((index, "done", exc))
+            else:
+                events.put((index, "done", fetched))
+
+        pool = ThreadPoolExecutor(max_workers=2 * workers, thread_name_prefix="loketvalinso-page")
+        outstanding = 0
 
         def submit() -> None:
+            nonlocal outstanding
             index = next(indices, None)
             if index is not None:
-                params = self.strategy.page_params(index, plan)
-                pending[pool.submit(self.fetch, index, params)] = index
+                pool.submit(work, index, self.strategy.page_params(index, plan))
+                outstanding += 1
 
         self.unconverted = sorted(self.pages)  # page 1
         try:
             for _ in range(workers):
                 submit()
             stop = False
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in sorted(done, key=pending.__getitem__):
-                    del pending[future]
-                    fetched = future.result()
-                    stop = self.accept(fetched, plan) or stop
-                    self.unconverted.append(fetched.index)
+            held: set[int] = set()
+            while outstanding:
+                index, kind, item = events.get()
+                if kind == "held":
+                    held.add(index)
+                    continue
+                if kind == "body":  # its request slot is free
                     if not stop:
                         submit()
+                    continue
+                outstanding -= 1
+                if isinstance(item, BaseException):
+                    raise item
+                assert item is not None
+                stop = self.accept(item, plan) or stop
+                if index in held and not stop:
+                    submit()
+                held.discard(index)
+                self.unconverted.append(index)
                 self._convert_batch()
         except BaseException:
             self.cancel.set()
-            for future in pending:
-                future.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown(wait=True)

@@ -640,6 +640,37 @@ def test_concurrency_really_happens_and_is_bounded(concurrency: int) -> None:
 
 
 @pytest.mark.filterwarnings("error::loketvalinso.errors.PaginationWarning")
+def test_a_page_being_parsed_holds_no_request_slot() -> None:
+    """Pages 2 and 3 finish parsing only once page 4 was requested. With two request slots
+    that happens only if a page's next request goes out while the page is parsed."""
+    page_4_requested = threading.Event()
+    base = loket_answer(100)
+
+    def answer(query: dict[str, str], n: int) -> Body:
+        if query["pageNumber"] == "4":
+            page_4_requested.set()
+        return base(query, n)
+
+    def parse(body: bytes, ctx: PageContext) -> ParsedPage:
+        if ctx.page in (2, 3) and not page_4_requested.wait(timeout=10):
+            msg = "page 4 was not requested while pages 2 and 3 were parsed"
+            raise AssertionError(msg)
+        return parse_json_page_loket(body, ctx)
+
+    server = FakeServer(answer)
+    with client_for(server) as client:
+        pages = paginate(
+            client,
+            LOKET_URL,
+            parse=parse,
+            strategy=PageNumberPaging(page_size=10),
+            max_concurrency=2,
+        )
+    assert ids(pages) == list(range(100))
+    assert server.max_in_flight <= 2
+
+
+@pytest.mark.filterwarnings("error::loketvalinso.errors.PaginationWarning")
 def test_pages_are_reassembled_in_order_when_they_finish_out_of_order() -> None:
     def answer(query: dict[str, str], n: int) -> Body:
         page = int(query["pageNumber"])

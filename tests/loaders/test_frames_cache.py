@@ -112,6 +112,26 @@ def test_encode_decode_parsed_round_trip() -> None:
         assert got_meta == meta and got.equals(df) and got.schema == df.schema
 
 
+def test_listing_streams_read_in_parallel_equal_the_pages() -> None:
+    """A listing in several streams reads back the same on the parse threads, in one thread,
+    and from a parse thread itself (which must not wait on its own pool)."""
+    pages = [
+        pl.DataFrame({"id": list(range(k * 10, k * 10 + 10)), "v": [float(k)] * 10})
+        for k in range(7)
+    ]
+    blob = frames.encode_listing({"v": 1}, pages, stream_rows=20)
+    head, _ = frames.decode_parsed(blob)
+    assert len(head["streams"]) == 4  # 7 pages of 10 rows, 2 pages a stream
+    want = pl.concat(pages)
+    for parallel in (False, True):
+        _, got = frames.decode_parsed(blob, parallel=parallel)
+        assert got.equals(want)
+    # as many at once as the pool has threads: waiting on their own pool would deadlock
+    pool = frames._parse_pool()
+    on_pool = [pool.submit(frames.decode_parsed, blob, parallel=True) for _ in range(4)]
+    assert all(future.result(timeout=30)[1].equals(want) for future in on_pool)
+
+
 def test_warm_listing_is_confirmed_without_reading_each_page(
     mock, tmp_path: Path, monkeypatch
 ) -> None:

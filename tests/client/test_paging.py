@@ -671,6 +671,55 @@ def test_a_page_being_parsed_holds_no_request_slot() -> None:
 
 
 @pytest.mark.filterwarnings("error::loketvalinso.errors.PaginationWarning")
+def test_walks_share_their_page_threads() -> None:
+    """A second walk starts no threads: the first one's page threads serve it."""
+    server = FakeServer(loket_answer(200), delay=0.002)
+    assert ids(loket(server, max_concurrency=4)) == list(range(200))
+    before = {t.ident for t in threading.enumerate()}
+    assert ids(loket(server, max_concurrency=4)) == list(range(200))
+    started = {t.ident for t in threading.enumerate()} - before
+    assert not started
+
+
+@pytest.mark.filterwarnings("error::loketvalinso.errors.PaginationWarning")
+def test_a_walk_inside_a_parser_does_not_wait_on_its_own_threads(monkeypatch) -> None:
+    """A parser that walks another listing runs on a page thread; with the shared pool full of
+    the outer walk's pages, the inner walk gets threads of its own instead of waiting forever."""
+    from loketvalinso import paging
+
+    monkeypatch.setattr(paging, "_PAGE_POOL", None)
+    monkeypatch.setattr(paging, "PAGE_THREADS", 4)  # exactly the outer walk's 2 * 2
+    inner_server = FakeServer(loket_answer(50))
+    inner_ids: list[list[int]] = []
+
+    def parse(body: bytes, ctx: PageContext) -> ParsedPage:
+        if ctx.page <= 5:  # enough pages to hold every shared thread
+            inner_ids.append(ids(loket(inner_server, max_concurrency=2)))
+        return parse_json_page_loket(body, ctx)
+
+    outer: list[list[ParsedPage]] = []
+
+    def walk() -> None:
+        with client_for(FakeServer(loket_answer(100))) as client:
+            outer.append(
+                paginate(
+                    client,
+                    LOKET_URL,
+                    parse=parse,
+                    strategy=PageNumberPaging(page_size=10),
+                    max_concurrency=2,
+                )
+            )
+
+    thread = threading.Thread(target=walk, daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the nested walk waited on its own page threads"
+    assert ids(outer[0]) == list(range(100))
+    assert inner_ids == [list(range(50))] * 5  # pages 1-5
+
+
+@pytest.mark.filterwarnings("error::loketvalinso.errors.PaginationWarning")
 def test_pages_are_reassembled_in_order_when_they_finish_out_of_order() -> None:
     def answer(query: dict[str, str], n: int) -> Body:
         page = int(query["pageNumber"])

@@ -9,8 +9,10 @@ How a load runs
 1. Page 1 is fetched in the calling thread.
 2. If it carries no paging information, it is the whole result.
 3. If it announces a total (``totalPages``/``totalSize``, or ``paging.total``), the remaining
-   pages are fetched **concurrently** by at most ``max_concurrency`` worker threads sharing the
-   one ``httpx.Client``, parsed in those threads, and put back in page order.
+   pages are fetched **concurrently**, at most ``max_concurrency`` requests in flight over the
+   one ``httpx.Client``, and put back in page order. A worker's next request goes out as soon
+   as its body is in, while the body is parsed (the parser's threads, or the worker's own);
+   the worker threads come from one pool that walks share.
 4. Otherwise the pages are walked one after the other until an empty or short page.
 
 Stop rules, all cross-checked
@@ -1124,7 +1126,7 @@ def paginate(
     headers : Mapping, optional
         Extra request headers (the Loket ``Accept`` version).
     max_concurrency : int, default 8
-        Worker threads for the pages after page 1; 1 fetches them one after another.
+        Requests in flight for the pages after page 1; 1 fetches them one after another.
     strict : bool, default False
         Raise :class:`~loketvalinso.errors.PaginationError` on the first disagreement instead of
         warning with :class:`~loketvalinso.errors.PaginationWarning`.

@@ -285,36 +285,38 @@ def test_undeclared_nested_field_in_leave_requests(mock, tmp_path: Path) -> None
     assert spliced.filter(pl.col("workflow_step").is_not_null())["id"].to_list() == [target]
 
 
+def _vend(i: int, **changes: object) -> dict[str, object]:
+    """A Valinso vend item as the API sends it (``changes`` replace or add fields)."""
+    item: dict[str, object] = {
+        "id": i,
+        "device_id": 1,
+        "product_id": 2,
+        "location_id": 3,
+        "selection": "A1",
+        "quantity": 1,
+        "price": 1.5,
+        "currency": "EUR",
+        "payment_type": "card",
+        "status": "success",
+        "timestamp": 1_700_000_000 + i,
+    }
+    return {**item, **changes}
+
+
+def _vends_body(items: list[dict[str, object]], offset: int = 0, total: int | None = None) -> bytes:
+    paging = {
+        "offset": offset,
+        "limit": len(items),
+        "total": len(items) if total is None else total,
+    }
+    return orjson.dumps({"code": 200, "result": items, "paging": paging})
+
+
 def test_load_wide_key_count_settles_pages_without_a_recheck(monkeypatch) -> None:
     """Clean pages are checked by one count for the load; nothing is parsed twice."""
     spec = frames.valinso_vends_spec()
-    items = [
-        {
-            "id": i,
-            "device_id": 1,
-            "product_id": 2,
-            "location_id": 3,
-            "selection": "A1",
-            "quantity": 1,
-            "price": 1.5,
-            "currency": "EUR",
-            "payment_type": "card",
-            "status": "success",
-            "timestamp": 1_700_000_000 + i,
-            "note": None,
-        }
-        for i in range(6)
-    ]
-    bodies = [
-        orjson.dumps(
-            {
-                "code": 200,
-                "result": items[k : k + 2],
-                "paging": {"offset": k, "limit": 2, "total": 6},
-            }
-        )
-        for k in range(0, 6, 2)
-    ]
+    items = [_vend(i, note=None) for i in range(6)]
+    bodies = [_vends_body(items[k : k + 2], offset=k, total=6) for k in range(0, 6, 2)]
     raws = [frames.parse_page(b, spec, convert=False)[1] for b in bodies]
     assert all(frames.is_raw(r) and r.body_keys is not None for r in raws)
     calls = _parses(monkeypatch)
@@ -357,22 +359,7 @@ def test_colons_inside_values_are_recounted_not_reparsed(monkeypatch) -> None:
     """Flat items are counted by every ``:``; a value with colons makes the totals differ, the
     page is then counted exactly and, having no undeclared field, not parsed again."""
     spec = frames.valinso_vends_spec()
-    item = {
-        "id": 1,
-        "device_id": 1,
-        "product_id": 2,
-        "location_id": 3,
-        "selection": "A:1:2",
-        "quantity": 1,
-        "price": 1.5,
-        "currency": "EUR",
-        "payment_type": "card",
-        "status": "success",
-        "timestamp": 1_700_000_000,
-    }
-    body = orjson.dumps(
-        {"code": 200, "result": [item], "paging": {"offset": 0, "limit": 1, "total": 1}}
-    )
+    body = _vends_body([_vend(1, selection="A:1:2", timestamp=1_700_000_000)])
     (raw,) = [frames.parse_page(body, spec, convert=False)[1]]
     assert raw.quick and raw.body_keys == frames._body_keys(body) + 2  # the colons in "A:1:2"
     calls = _parses(monkeypatch)
@@ -390,25 +377,7 @@ def test_nulls_in_flat_items_settle_without_a_reparse(monkeypatch) -> None:
     """Colons count null values too; the page's bound is then tightened (nulls subtracted)
     before anything is parsed again, and an undeclared field next to a null is still found."""
     spec = frames.valinso_vends_spec()
-    items = [
-        {
-            "id": i,
-            "device_id": 1,
-            "product_id": 2,
-            "location_id": None if i % 2 else 3,
-            "selection": "A1",
-            "quantity": 1,
-            "price": 1.5,
-            "currency": "EUR",
-            "payment_type": "card",
-            "status": "success",
-            "timestamp": 1_700_000_000 + i,
-        }
-        for i in range(4)
-    ]
-    body = orjson.dumps(
-        {"code": 200, "result": items, "paging": {"offset": 0, "limit": 4, "total": 4}}
-    )
+    body = _vends_body([_vend(i, location_id=None if i % 2 else 3) for i in range(4)])
     (raw,) = [frames.parse_page(body, spec, convert=False)[1]]
     assert raw.quick and raw.body_keys == frames._body_keys(body) + 2  # two null locations
     calls = _parses(monkeypatch)

@@ -647,12 +647,21 @@ def _colons(body: bytes) -> int:
     return body.count(b":")
 
 
-def _has_unknown_keys(body: bytes, env: pl.DataFrame, items: Any, spec: FrameSpec) -> bool:
-    """Whether the body has more keys (with non-null values) than the typed decode captured.
+def _more_keys_than(body: bytes, known: int, colons: int | None = None) -> bool:
+    """Whether ``body`` has more keys with non-null values than the ``known`` ones a decode
+    captured. Its upper bounds are tightened only while they exceed ``known``: every ``:``
+    (``colons``, when already counted), then minus the nulls, then the keys exactly. A null
+    or a colon inside a string only raises a bound, so no undeclared field is missed."""
+    if colons is None:
+        colons = _colons(body)
+    if colons <= known or _minus_nulls(body, colons) <= known:
+        return False
+    return _body_keys(body) > known
 
-    Keys are counted in the body (``"key":``), values ``null`` subtracted only when there are
-    more keys than the decode captured (a body without undeclared fields usually has as many).
-    """
+
+def _has_unknown_keys(body: bytes, env: pl.DataFrame, items: Any, spec: FrameSpec) -> bool:
+    """Whether the body has more keys (with non-null values) than the typed decode captured
+    (:func:`_more_keys_than`)."""
     if (
         spec.flat_fields is not None
         and items is not None
@@ -662,13 +671,7 @@ def _has_unknown_keys(body: bytes, env: pl.DataFrame, items: Any, spec: FrameSpe
         known = _flat_known_keys(env, items)
     else:
         known = _frame_keys(env)
-    # every key has a colon after it: fewer colons than captured keys settles it (one pass)
-    if body.count(b":") <= known:
-        return False
-    keys = body.count(b'":')
-    if keys <= known:
-        return False
-    return keys > known + body.count(b"null")
+    return _more_keys_than(body, known)
 
 
 @overload
@@ -857,19 +860,13 @@ class RawPage:
         return self.items.height
 
     def has_unknown_keys(self) -> bool:
-        """Whether the body has more keys with non-null values than the decode captured: the
-        bounds of the body's keys are tightened (colons, then minus nulls, then keys exactly)
-        only while they exceed the captured ones."""
+        """Whether the body has more keys with non-null values than the decode captured."""
+        if self.body_keys is None:
+            return False
         known = self.env_keys + _count_keys(self.items.get_column("__item"))
-        keys = self.body_keys
-        if keys is None or keys == known:
-            return False
         if not self.quick or self.body is None:
-            return True
-        # still upper bounds: a null or a colon inside a string was counted as a colon
-        if _minus_nulls(self.body, keys) == known:
-            return False
-        return _body_keys(self.body) != known
+            return self.body_keys > known
+        return _more_keys_than(self.body, known, colons=self.body_keys)
 
 
 def is_raw(frame: Any) -> bool:
@@ -954,8 +951,8 @@ def _convert_together(
 
 
 def _flat_known_keys(env: pl.DataFrame, items: pl.Series) -> int:
-    """:func:`_frame_keys` of the envelope, for a list of flat items: rows × fields − null cells (one null count)
-    plus the envelope's keys (the item list's own key included)."""
+    """:func:`_frame_keys` of the envelope, for a list of flat items: rows × fields − null
+    cells (one null count) plus the envelope's keys (the item list's own key included)."""
     elements = items.explode(empty_as_null=False, keep_nulls=False)
     if elements.null_count():
         return _frame_keys(env)  # null items: let Arrow apply the parent nulls
@@ -1356,16 +1353,22 @@ class _PageParser:
         for (_, page, _, _), frame in zip(raw, converted, strict=True):
             page.data = frame
         index, page, key, digest = raw[0]
+        if index == 1 and key and digest:
+            self._keep_page(key, digest, _meta_dict(page.meta), page.data)
+
+    def _keep_page(self, key: str, digest: str, meta: dict[str, Any], frame: pl.DataFrame) -> None:
+        """Keep a finished page 1 next to its cache entry, written in the background."""
         cache = self.cache
-        if index == 1 and key and digest and cache is not None:
-            # a frame of its own: the caller keeps using page.data while this is written, and a
-            # Polars frame used from two threads at once can deadlock
-            meta, frame, name = _meta_dict(page.meta), page.data.clone(), self.name
+        if cache is None:
+            return
+        # a frame of its own: the caller keeps using its frame while this is written, and a
+        # Polars frame used from two threads at once can deadlock
+        frame, name = frame.clone(), self.name
 
-            def write() -> None:
-                cache.set_extra(key, name, encode_parsed(meta, frame), entry_sha256=digest)
+        def write() -> None:
+            cache.set_extra(key, name, encode_parsed(meta, frame), entry_sha256=digest)
 
-            submit_background_write(write)
+        submit_background_write(write)
 
     def finish_later(self, pages: Sequence[tuple[int, Any, str | None, str | None]]) -> Any:
         """:meth:`finish` on the parse threads; returns its ``Future``. The caller must not
@@ -1405,9 +1408,7 @@ class _PageParser:
         # listing are kept together by remember_listing (one blob instead of one per page).
         # An unconverted page 1 is kept by finish().
         if digest and getattr(context, "page", 1) == 1 and not is_raw(frame):
-            # keeping the parsed page is only an optimisation: never fail the load over it
-            with contextlib.suppress(Exception):
-                cache.set_extra(key, self.name, encode_parsed(meta, frame), entry_sha256=digest)
+            self._keep_page(key, digest, meta, frame)
         return self._page_cls(meta=self._meta_cls(**meta), data=frame)
 
     # whole listings -------------------------------------------------------------------------

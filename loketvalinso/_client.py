@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import polars as pl
 
+from loketvalinso.background import load_in_progress
 from loketvalinso.cache import DiskCache
 from loketvalinso.errors import ConfigurationError
 from loketvalinso.http import Identity, build_client
@@ -126,7 +127,8 @@ class BaseClient:
         report = LoadReport(label=label, url=url)
         started = time.perf_counter()
         try:
-            frame = work(report)
+            with load_in_progress():  # the cache's background writes wait for the load
+                frame = work(report)
         except BaseException:
             report.status = "error"
             report.elapsed = time.perf_counter() - started

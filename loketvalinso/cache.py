@@ -35,6 +35,7 @@ deleted with a :class:`~loketvalinso.errors.CacheWarning` and treated as a miss.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -45,6 +46,7 @@ import struct
 import threading
 import time
 import warnings
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -57,6 +59,7 @@ import lz4.block
 import orjson
 import platformdirs
 
+from loketvalinso.background import urgent, wait_until_quiet
 from loketvalinso.errors import CacheMissError, CacheWarning, ConfigurationError, redact_url
 from loketvalinso.freshness import (
     CacheEntry,
@@ -152,6 +155,8 @@ def submit_background_write(write: Callable[[], None]) -> None:
 
         def guarded() -> None:
             try:
+                # held while a walk is fetching pages (see loketvalinso.background)
+                wait_until_quiet(timeout=MAX_HOLD_SECONDS, give_up=_holding_too_much)
                 write()
             except Exception as exc:
                 _log.debug("a background cache write failed: %s", type(exc).__name__)
@@ -175,7 +180,37 @@ def flush_background_writes(timeout: float | None = 60.0) -> None:
     with _WRITER_LOCK:
         pending = list(_PENDING_WRITES)
     if pending:
-        wait(pending, timeout=timeout)
+        with urgent():  # the writer does not wait for walks in progress meanwhile
+            wait(pending, timeout=timeout)
+
+
+#: Entries the background writer writes per SQLite transaction (it checks for walks in progress
+#: between transactions).
+WRITE_BATCH = 32
+#: Seconds the background writer holds its work back while walks are in progress.
+MAX_HOLD_SECONDS = 30.0
+#: Bytes of encoded entries the caches of this process may hold back, pending, before the writer
+#: writes them walk or no walk (about 500 MB of JSON pages at the usual 1:6 compression).
+MAX_HOLD_BYTES = 80 * 2**20
+_held_bytes = 0
+_held_lock = threading.Lock()
+
+
+def _hold(delta: int) -> None:
+    global _held_bytes
+    with _held_lock:
+        _held_bytes += delta
+
+
+def _holding_too_much() -> bool:
+    return _held_bytes > MAX_HOLD_BYTES
+
+
+# Every open DiskCache of this process, by folder: a cache reads (and flushes) what the others
+# on its folder hold pending, so two clients on one folder see each other's pages at once,
+# though the writer holds them back while a load is in progress.
+_CACHES_BY_FOLDER: dict[Path, weakref.WeakSet[DiskCache]] = {}
+_CACHES_LOCK = threading.Lock()
 
 
 # --------------------------------------------------------------------------- serialisation
@@ -606,14 +641,18 @@ class DiskCache:
         self.keep_unreusable = bool(keep_unreusable)
         self._memo: OrderedDict[str, str] = OrderedDict()
         self._memo_lock = threading.Lock()
-        # entries stored with later=True, not yet on disk: key → (entry, body digest)
-        self._pending: dict[str, tuple[CacheEntry, str]] = {}
+        # entries stored with later=True, not yet on disk: key → (the entry without its body,
+        # body digest, the encoded entry). Encoded (compressed) at once, so a walk's bodies are
+        # not held while the writer waits for the walk to end (see loketvalinso.background).
+        self._pending: dict[str, tuple[CacheEntry, str, bytes]] = {}
         self._pending_lock = threading.Lock()
         self._write_lock = threading.Lock()
         # (store_time, body digest, wall-clock time it stops being fresh or None) of each entry
         # this cache wrote, the store time read back in the writing transaction: what a
         # listing's stamps are made of (never another writer's entry)
         self._written: OrderedDict[str, tuple[float, str, float | None]] = OrderedDict()
+        with _CACHES_LOCK:
+            _CACHES_BY_FOLDER.setdefault(self._directory, weakref.WeakSet()).add(self)
 
     # -- plumbing
 
@@ -650,40 +689,71 @@ class DiskCache:
     # -- deferred writes
 
     def flush(self) -> None:
-        """Write every entry stored with ``later=True`` that is not on disk yet."""
+        """Write every entry stored with ``later=True`` that is not on disk yet (by this cache
+        or another one of this process on the same folder)."""
+        for other in self._others_pending():
+            other._write_pending()
         if self._pending:
             self._write_pending()
 
-    def _write_pending(self) -> None:
-        """Write what is pending in one SQLite transaction (from the background writer, or from
-        a caller that needs the stored state now)."""
+    def _others_pending(self) -> list[DiskCache]:
+        """The other caches of this process on this folder that hold pending entries."""
+        with _CACHES_LOCK:
+            caches = _CACHES_BY_FOLDER.get(self._directory)
+            return [c for c in caches or () if c is not self and c._pending]
+
+    def _write_in_background(self) -> None:
+        """The background writer's job: what is pending, in transactions of
+        :data:`WRITE_BATCH` entries, stopping between them while a walk is in progress (the
+        rest is left to a job queued behind it)."""
+        while self._pending:
+            # after MAX_HOLD_SECONDS, or with too much held, it writes anyway
+            wait_until_quiet(timeout=MAX_HOLD_SECONDS, give_up=_holding_too_much)
+            self._write_pending(limit=WRITE_BATCH)
+
+    def _write_pending(self, limit: int | None = None) -> None:
+        """Write what is pending (at most ``limit`` entries, oldest first) in one SQLite
+        transaction (from the background writer, or from a caller that needs the stored state
+        now)."""
         with self._write_lock:
             with self._pending_lock:
-                batch = dict(self._pending)
+                items = list(self._pending.items())
+            batch = dict(items if limit is None else items[:limit])
             if not batch:
                 return
             try:
-                encoded = [(k, _encode_entry(e, d)[0]) for k, (e, d) in batch.items()]
                 with self._cache.transact(retry=True):
-                    for key, data in encoded:
+                    for key, (_, _, data) in batch.items():
                         self._evict_tag(key)
                         self._cache.set(key, data, tag=key, retry=True)
-                    self._note_written(batch)
+                    self._note_written({k: (e, d) for k, (e, d, _) in batch.items()})
             except Exception:
                 for key in batch:
                     self._remember(key, None)
                 raise
             finally:
+                released = 0
                 with self._pending_lock:
                     for key, item in batch.items():
                         if self._pending.get(key) is item:
                             del self._pending[key]
+                            released += len(item[2])
+                _hold(-released)
 
-    def _pending_entry(self, key: str) -> tuple[CacheEntry, str] | None:
-        if not self._pending:
-            return None
-        with self._pending_lock:
-            return self._pending.get(key)
+    def _pending_entry(self, key: str) -> tuple[CacheEntry, str, bytes] | None:
+        """``(entry without its body, body digest, encoded entry)`` of a pending ``key``, held
+        by this cache or another one on the same folder."""
+        if self._pending:
+            with self._pending_lock:
+                found = self._pending.get(key)
+            if found is not None:
+                return found
+        for other in self._others_pending():
+            with other._pending_lock:
+                found = other._pending.get(key)
+            if found is not None:
+                return found
+        return None
 
     def _remember(self, key: str, digest: str | None) -> None:
         with self._memo_lock:
@@ -717,7 +787,7 @@ class DiskCache:
     def _load(self, key: str, url: object = None) -> tuple[CacheEntry, str] | None:
         pending = self._pending_entry(key)
         if pending is not None:
-            return pending
+            return _decode_entry(pending[2])  # made here moments ago: no tampering to catch
         try:
             raw = self._fetch(key)
         except (UnsafeValueError, UnicodeError) as exc:
@@ -831,11 +901,14 @@ class DiskCache:
             The sha256 hex digest of the stored body.
         """
         if later and not keep_extras:
-            digest = hashlib.sha256(entry.body).hexdigest()
+            data, digest = _encode_entry(entry)
+            head = dataclasses.replace(entry, body=b"")
             with self._pending_lock:
-                self._pending[key] = (entry, digest)
+                replaced = self._pending.get(key)
+                self._pending[key] = (head, digest, data)
+            _hold(len(data) - (len(replaced[2]) if replaced is not None else 0))
             self._remember(key, digest)
-            submit_background_write(self._write_pending)
+            submit_background_write(self._write_in_background)
             return digest
         self.flush()
         data, digest = _encode_entry(entry)

@@ -55,6 +55,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
+from loketvalinso.background import load_in_progress
 from loketvalinso.errors import (
     ConfigurationError,
     NetworkError,
@@ -823,7 +824,8 @@ class _Walk:
     def run(self) -> list[ParsedPage]:
         self.report.start(label=self.label, url=self.url_r)
         try:
-            result = self._run()
+            with load_in_progress():  # the cache's background writes wait for the walk
+                result = self._run()
         except BaseException as exc:
             self.report.set_error(str(exc) or type(exc).__name__)
             raise

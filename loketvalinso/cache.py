@@ -10,9 +10,11 @@ storage and the I/O:
 * :class:`CacheTransport` — ``DiskCache.wrap(inner, identity=...)``: serves fresh entries from
   disk, revalidates stale ones with ``If-None-Match``/``If-Modified-Since``, stores what RFC 9111
   lets it store, and with ``offline=True`` never touches the network. New responses are stored
-  with ``DiskCache.set(..., later=True)``: one background thread writes them, several per SQLite
-  transaction; until then the cache answers them from memory, and ``flush()``, ``close()`` and
-  interpreter exit write what is pending.
+  with ``DiskCache.set(..., later=True)``: encoded at once, held in memory as compressed bytes,
+  and written by one background thread, several per SQLite transaction, once the load in progress
+  has returned (:mod:`loketvalinso.background`; sooner past ``MAX_HOLD_SECONDS`` or
+  ``MAX_HOLD_BYTES`` held). Until then every cache of the process on that folder answers them
+  from memory, and ``flush()``, ``close()`` and interpreter exit write what is pending.
 
 On-disk value format (version 1), all integers big-endian::
 

@@ -8,6 +8,7 @@ import os
 import random
 import sqlite3
 import stat
+import time
 import warnings
 from collections.abc import Callable
 from email.utils import formatdate
@@ -1003,6 +1004,102 @@ for i in range(50):
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     with DiskCache(tmp_path / "c") as cache:
         assert cache.info()["entries"] == 50
+
+
+def _spy_writes(monkeypatch) -> list[tuple[int, int]]:
+    """``(loads in progress, entries written)`` of each transaction of pending entries."""
+    from loketvalinso.background import loads_in_progress
+
+    writes: list[tuple[int, int]] = []
+    original = DiskCache._write_pending
+
+    def spying(self, limit=None):
+        before = len(self._pending)
+        original(self, limit)
+        writes.append((loads_in_progress(), before - len(self._pending)))
+
+    monkeypatch.setattr(DiskCache, "_write_pending", spying)
+    return writes
+
+
+def _on_disk(directory: Path) -> int:
+    """Entries in the folder's SQLite file, read past every DiskCache of this process."""
+    with diskcache.Cache(str(directory)) as raw:
+        return len(raw)
+
+
+@pytest.mark.timeout(60)
+def test_pages_wait_for_the_load_and_are_served_meanwhile(tmp_path, clock, monkeypatch):
+    from loketvalinso.background import load_in_progress
+
+    writes = _spy_writes(monkeypatch)
+    server = Server(clock)
+    cache = DiskCache(tmp_path / "c", clock=clock)
+    with client_for(cache, server) as client:
+        with load_in_progress():
+            first = [client.get(f"{URL}/{i}").content for i in range(40)]
+            time.sleep(0.3)  # time enough for a writer that did not wait
+            assert writes == [] and _on_disk(tmp_path / "c") == 0
+            # served from memory meanwhile, by this cache and by another one on the folder
+            assert all(state(client.get(f"{URL}/{i}")) == "hit" for i in range(40))
+            other = DiskCache(tmp_path / "c", clock=clock)
+            with client_for(other, server) as second:
+                again = [second.get(f"{URL}/{i}") for i in range(40)]
+            assert all(state(r) == "hit" for r in again) and server.count == 40
+            assert [r.content for r in again] == first
+        from loketvalinso.cache import flush_background_writes
+
+        flush_background_writes()
+    assert sum(n for _, n in writes) == 40 and all(loads == 0 for loads, _ in writes)
+    assert _on_disk(tmp_path / "c") == 40
+    cache.close()
+    other.close()
+
+
+@pytest.mark.timeout(60)
+def test_close_during_a_load_writes_everything_at_once(tmp_path, clock):
+    from loketvalinso.background import load_in_progress
+
+    server = Server(clock)
+    cache = DiskCache(tmp_path / "c", clock=clock)
+    with load_in_progress():
+        with client_for(cache, server) as client:
+            for i in range(10):
+                client.get(f"{URL}/{i}")
+        started = time.monotonic()
+        cache.close()
+        assert time.monotonic() - started < 20  # not held for the load (30 s)
+        assert _on_disk(tmp_path / "c") == 10
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("limit", ["bytes", "seconds"])
+def test_the_writer_holds_back_only_so_much(tmp_path, clock, monkeypatch, limit):
+    """Past MAX_HOLD_BYTES held, or after MAX_HOLD_SECONDS, pages are written during a load."""
+    import loketvalinso.cache as cache_module
+    from loketvalinso.background import load_in_progress
+
+    if limit == "bytes":
+        monkeypatch.setattr(cache_module, "MAX_HOLD_BYTES", 2_000)
+    else:
+        monkeypatch.setattr(cache_module, "MAX_HOLD_SECONDS", 0.05)
+    writes = _spy_writes(monkeypatch)
+    server = Server(
+        clock,
+        lambda r: httpx.Response(200, headers={"Cache-Control": "max-age=60"}, content=noise(900)),
+    )
+    cache = DiskCache(tmp_path / "c", clock=clock)
+    with load_in_progress():
+        with client_for(cache, server) as client:
+            for i in range(10):
+                client.get(f"{URL}/{i}")
+        deadline = time.monotonic() + 20
+        while _on_disk(tmp_path / "c") < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _on_disk(tmp_path / "c") == 10
+    assert writes and all(loads == 1 for loads, _ in writes)
+    assert not cache._pending  # nothing is held once written
+    cache.close()
 
 
 def test_a_failed_background_write_loses_only_the_copies(tmp_path, clock, monkeypatch):

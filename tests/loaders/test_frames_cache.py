@@ -391,3 +391,28 @@ def test_nulls_in_flat_items_settle_without_a_reparse(monkeypatch) -> None:
     assert len(calls) == 1
     assert frame["note"].to_list() == [None, "late", None, None]
     assert frame["location_id"].to_list() == [3, None, 3, None]
+
+
+def test_a_cold_load_writes_the_cache_after_it_returns(mock, tmp_path: Path, monkeypatch) -> None:
+    """No SQLite write competes with the walk: pages and frames go to disk after the load."""
+    from loketvalinso.background import loads_in_progress
+    from loketvalinso.cache import DiskCache, flush_background_writes
+
+    during: list[int] = []
+    for name in ("_write_pending", "set_extra"):
+        original = getattr(DiskCache, name)
+
+        def spying(self, *args, _original=original, **kwargs):
+            during.append(loads_in_progress())
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DiskCache, name, spying)
+    client = lv.Valinso.from_mock(mock, cache=tmp_path, progress=False, limit=500)
+    vends = client.vends()
+    flush_background_writes()
+    assert during and all(n == 0 for n in during)
+    assert len(vends) == mock.world.sizes.vends
+    assert client.cache is not None
+    info = client.cache.info()
+    assert info["entries"] == 5 and info["extras"] == 2  # the pages; page 1's frame, the listing
+    client.close()

@@ -45,6 +45,7 @@ ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("baseline_s", "baseline: httpx loop + json.loads + from_dicts", "s", ""),
     ("floor_s", "floor: raw bytes, same concurrency", "s", ""),
     ("cold_s", "cold: toolkit, empty cache", "s", ""),
+    ("cold_closed_s", "cold, then close() (cache written)", "s", ""),
     ("warm_s", "warm: toolkit, fresh cache", "s", ""),
     ("baseline_over_cold", "baseline / cold", "x", ">= 6"),
     ("cold_over_floor", "cold / floor", "x", "<= 1.3"),
@@ -407,7 +408,13 @@ def run(opts: Options) -> dict[str, dict[str, float]]:
             n_pages = sum(len(x.pages) for x in listings)
             _log(f"{dataset}: {n_pages} pages; one unmeasured pass to warm the mock")
             bodies = floor_fetch(listings, opts.concurrency)
-            times: dict[str, list[float]] = {"baseline": [], "floor": [], "cold": [], "warm": []}
+            times: dict[str, list[float]] = {
+                "baseline": [],
+                "floor": [],
+                "cold": [],
+                "cold_closed": [],
+                "warm": [],
+            }
             rows = 0
             for i in range(opts.repeat):
                 t, base = timed(
@@ -424,8 +431,10 @@ def run(opts: Options) -> dict[str, dict[str, float]]:
                     try:
                         t, cold = timed(partial(toolkit_load, client, dataset))
                     finally:
-                        client.close()
+                        # the cache is written after the load returns: close() waits for it
+                        t_close, _ = timed(client.close)
                     times["cold"].append(t)
+                    times["cold_closed"].append(t + t_close)
                     client = toolkit_client(remote, dataset, folder)
                     try:
                         t, warm = timed(partial(toolkit_load, client, dataset))
@@ -465,6 +474,7 @@ def run(opts: Options) -> dict[str, dict[str, float]]:
                 "baseline_s": med["baseline"],
                 "floor_s": med["floor"],
                 "cold_s": med["cold"],
+                "cold_closed_s": med["cold_closed"],
                 "warm_s": med["warm"],
                 "baseline_over_cold": med["baseline"] / med["cold"],
                 "cold_over_floor": med["cold"] / med["floor"],

@@ -1185,9 +1185,10 @@ _REUSABLE = frozenset({"hit", "revalidated", "stale"})
 LISTING_COMPRESSION = "zstd"
 #: Rows per Arrow IPC stream in a cached listing (whole pages): Polars buffers a whole stream
 #: while writing it (~3× the frame for 200k vends in one stream, ~0.7× in streams of 25k rows),
-#: and a warm load reads the streams on the parse threads (a 12.8k-row leave listing in two
-#: streams: warm leave requests ~45 → ~40 ms; 6k-row streams were no faster).
+#: and a warm load reads the streams on the parse threads.
 LISTING_STREAM_ROWS = 12_500
+#: A listing of this many rows or more is kept in at least :data:`PARSE_THREADS` streams.
+LISTING_SPLIT_ROWS = 2_000
 
 
 def _spec_fingerprint(spec: FrameSpec, path_ids: dict[str, str] | None) -> str:
@@ -1240,7 +1241,13 @@ def encode_listing(
     sink = io.BytesIO()
     lengths = []
     rows = sum(f.height for f in frames)
-    group = max(1, stream_rows * len(frames) // max(rows, 1))
+    streams = max(1, math.ceil(rows / max(stream_rows, 1)))
+    if rows >= LISTING_SPLIT_ROWS:
+        streams = max(streams, PARSE_THREADS)
+    # streams of equal size (whole pages): a warm load reads them side by side, so the longest
+    # one sets the time (a 12.6k-row leave listing as 50 + 1 pages read in ~10 ms, as 26 + 25 in
+    # ~5 ms)
+    group = max(1, math.ceil(len(frames) / streams))
     for start in range(0, len(frames), group):
         before = sink.tell()
         part = pl.concat(frames[start : start + group], how="vertical", rechunk=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 from pathlib import Path
 
 import httpx
@@ -416,3 +417,28 @@ def test_a_cold_load_writes_the_cache_after_it_returns(mock, tmp_path: Path, mon
     info = client.cache.info()
     assert info["entries"] == 5 and info["extras"] == 2  # the pages; page 1's frame, the listing
     client.close()
+
+
+def test_a_listing_is_kept_in_streams_of_equal_size_for_the_parse_threads() -> None:
+    """Fewer rows than one stream holds, but enough to split: one stream per parse thread, of
+    whole pages and equal size (the longest stream sets how long a warm load reads)."""
+    pages = [pl.DataFrame({"id": list(range(k * 250, k * 250 + 250))}) for k in range(51)]
+    blob = frames.encode_listing({"v": 1}, pages, stream_rows=frames.LISTING_STREAM_ROWS)
+    head, got = frames.decode_parsed(blob, parallel=True)
+    assert len(head["streams"]) == frames.PARSE_THREADS == 2
+    a, b = (pl.read_ipc_stream(io.BytesIO(s)).height for s in _streams(blob, head))
+    assert (a, b) == (26 * 250, 25 * 250)
+    assert got.equals(pl.concat(pages))
+    # a small listing stays in one stream
+    small = frames.encode_listing({"v": 1}, pages[:3])
+    assert len(frames.decode_parsed(small)[0]["streams"]) == 1
+
+
+def _streams(blob: bytes, head: dict) -> list[bytes]:
+    lengths = head["streams"]
+    data = blob[len(blob) - sum(lengths) :]
+    out, start = [], 0
+    for n in lengths:
+        out.append(data[start : start + n])
+        start += n
+    return out

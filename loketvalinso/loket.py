@@ -847,7 +847,8 @@ class Loket(BaseClient):
             )
             lead = ["employer_id"]
         if "submitted_by_id" in frame.columns and "employee_id" not in frame.columns:
-            frame = frame.with_columns(pl.col("submitted_by_id").alias("employee_id"))
+            # eager, without the query engine (with_columns cost ~1 ms a call on a warm load)
+            frame = frame.hstack([frame.get_column("submitted_by_id").alias("employee_id")])
         return _arrange(frame, [*lead, "employee_id"])
 
     def leave(

@@ -648,6 +648,8 @@ class DiskCache:
         # not held while the writer waits for the walk to end (see loketvalinso.background).
         self._pending: dict[str, tuple[CacheEntry, str, bytes]] = {}
         self._pending_lock = threading.Lock()
+        # monotonic time since which entries have been pending without a break (None: none are)
+        self._held_since: float | None = None
         self._write_lock = threading.Lock()
         # (store_time, body digest, wall-clock time it stops being fresh or None) of each entry
         # this cache wrote, the store time read back in the writing transaction: what a
@@ -709,8 +711,11 @@ class DiskCache:
         :data:`WRITE_BATCH` entries, stopping between them while a walk is in progress (the
         rest is left to a job queued behind it)."""
         while self._pending:
-            # after MAX_HOLD_SECONDS, or with too much held, it writes anyway
-            wait_until_quiet(timeout=MAX_HOLD_SECONDS, give_up=_holding_too_much)
+            # An entry waits MAX_HOLD_SECONDS at most (then the writer keeps up with a long
+            # load instead of holding all of it), less with too much held.
+            since = self._held_since
+            held_for = time.monotonic() - since if since is not None else 0.0
+            wait_until_quiet(timeout=MAX_HOLD_SECONDS - held_for, give_up=_holding_too_much)
             self._write_pending(limit=WRITE_BATCH)
 
     def _write_pending(self, limit: int | None = None) -> None:
@@ -740,6 +745,8 @@ class DiskCache:
                         if self._pending.get(key) is item:
                             del self._pending[key]
                             released += len(item[2])
+                    if not self._pending:
+                        self._held_since = None
                 _hold(-released)
 
     def _pending_entry(self, key: str) -> tuple[CacheEntry, str, bytes] | None:
@@ -908,6 +915,8 @@ class DiskCache:
             with self._pending_lock:
                 replaced = self._pending.get(key)
                 self._pending[key] = (head, digest, data)
+                if self._held_since is None:
+                    self._held_since = time.monotonic()
             _hold(len(data) - (len(replaced[2]) if replaced is not None else 0))
             self._remember(key, digest)
             submit_background_write(self._write_in_background)

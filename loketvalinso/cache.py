@@ -155,10 +155,15 @@ def submit_background_write(write: Callable[[], None]) -> None:
             _WRITER = ThreadPoolExecutor(1, thread_name_prefix=_WRITER_NAME)
             atexit.register(flush_background_writes)
 
+        submitted = time.monotonic()
+
         def guarded() -> None:
             try:
-                # held while a walk is fetching pages (see loketvalinso.background)
-                wait_until_quiet(timeout=MAX_HOLD_SECONDS, give_up=_holding_too_much)
+                # held while a load is in progress (see loketvalinso.background), for
+                # MAX_HOLD_SECONDS after it was submitted at most: a long load's work is done
+                # that long after it came in, not that long after the job before it
+                held_for = time.monotonic() - submitted
+                wait_until_quiet(timeout=MAX_HOLD_SECONDS - held_for, give_up=_holding_too_much)
                 write()
             except Exception as exc:
                 _log.debug("a background cache write failed: %s", type(exc).__name__)
@@ -189,7 +194,8 @@ def flush_background_writes(timeout: float | None = 60.0) -> None:
 #: Entries the background writer writes per SQLite transaction (it checks for walks in progress
 #: between transactions).
 WRITE_BATCH = 32
-#: Seconds the background writer holds its work back while walks are in progress.
+#: Seconds at most that the background writer holds a piece of work back while loads are in
+#: progress, counted from when it came in (for pending entries, from the oldest one).
 MAX_HOLD_SECONDS = 30.0
 #: Bytes of encoded entries the caches of this process may hold back, pending, before the writer
 #: writes them walk or no walk (about 500 MB of JSON pages at the usual 1:6 compression).

@@ -1073,6 +1073,40 @@ def test_close_during_a_load_writes_everything_at_once(tmp_path, clock):
 
 
 @pytest.mark.timeout(60)
+def test_an_entry_is_held_back_max_hold_seconds_in_all(tmp_path, clock, monkeypatch):
+    """The hold counts from the oldest pending entry: once it is over, the writer writes the
+    rest of a long load batch after batch instead of waiting MAX_HOLD_SECONDS again each time."""
+    import loketvalinso.cache as cache_module
+    from loketvalinso.background import load_in_progress
+
+    monkeypatch.setattr(cache_module, "MAX_HOLD_SECONDS", 0.3)
+    monkeypatch.setattr(cache_module, "WRITE_BATCH", 1)
+    waits: list[tuple[float, bool]] = []
+    original = cache_module.wait_until_quiet
+
+    def recording(*, timeout, **kwargs):
+        quiet = original(timeout=timeout, **kwargs)
+        waits.append((timeout, quiet))
+        return quiet
+
+    monkeypatch.setattr(cache_module, "wait_until_quiet", recording)
+    server = Server(clock)
+    cache = DiskCache(tmp_path / "c", clock=clock)
+    with load_in_progress():
+        with client_for(cache, server) as client:
+            for i in range(6):
+                client.get(f"{URL}/{i}")
+        deadline = time.monotonic() + 20
+        while _on_disk(tmp_path / "c") < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _on_disk(tmp_path / "c") == 6  # written during the load
+    batch_waits = [timeout for timeout, _ in waits if timeout < 0.3]  # the writer's own waits
+    assert len(batch_waits) >= 5 and all(t <= 0 for t in batch_waits[1:])
+    assert not any(quiet for _, quiet in waits)  # none of them saw the load end
+    cache.close()
+
+
+@pytest.mark.timeout(60)
 @pytest.mark.parametrize("limit", ["bytes", "seconds"])
 def test_the_writer_holds_back_only_so_much(tmp_path, clock, monkeypatch, limit):
     """Past MAX_HOLD_BYTES held, or after MAX_HOLD_SECONDS, pages are written during a load."""

@@ -662,6 +662,8 @@ class DiskCache:
         # listing's stamps are made of (never another writer's entry)
         self._written: OrderedDict[str, tuple[float, str, float | None]] = OrderedDict()
         with _CACHES_LOCK:
+            for folder in [f for f, caches in _CACHES_BY_FOLDER.items() if not caches]:
+                del _CACHES_BY_FOLDER[folder]  # every cache on it is gone
             _CACHES_BY_FOLDER.setdefault(self._directory, weakref.WeakSet()).add(self)
 
     # -- plumbing
@@ -713,9 +715,8 @@ class DiskCache:
             return [c for c in caches or () if c is not self and c._pending]
 
     def _write_in_background(self) -> None:
-        """The background writer's job: what is pending, in transactions of
-        :data:`WRITE_BATCH` entries, stopping between them while a walk is in progress (the
-        rest is left to a job queued behind it)."""
+        """The background writer's job: everything pending, in transactions of
+        :data:`WRITE_BATCH` entries, waiting before each one while a load is in progress."""
         while self._pending:
             # An entry waits MAX_HOLD_SECONDS at most (then the writer keeps up with a long
             # load instead of holding all of it), less with too much held.

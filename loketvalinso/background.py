@@ -28,22 +28,22 @@ from collections.abc import Callable, Iterator
 __all__ = ["load_in_progress", "loads_in_progress", "urgent", "wait_until_quiet"]
 
 _cond = threading.Condition()
-_walks = 0
+_loads = 0
 _urgent = 0
 
 
 @contextlib.contextmanager
 def load_in_progress() -> Iterator[None]:
     """Mark a load (or walk) as in progress for as long as the ``with`` block runs (they nest)."""
-    global _walks
+    global _loads
     with _cond:
-        _walks += 1
+        _loads += 1
     try:
         yield
     finally:
         with _cond:
-            _walks -= 1
-            if _walks == 0:
+            _loads -= 1
+            if _loads == 0:
                 _cond.notify_all()
 
 
@@ -63,7 +63,7 @@ def urgent() -> Iterator[None]:
 
 def loads_in_progress() -> int:
     """How many loads (and walks) are in progress in this process."""
-    return _walks
+    return _loads
 
 
 def wait_until_quiet(
@@ -82,7 +82,7 @@ def wait_until_quiet(
     """
     deadline = time.monotonic() + timeout
     with _cond:
-        while _walks and not _urgent:
+        while _loads and not _urgent:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or (give_up is not None and give_up()):
                 return False

@@ -656,6 +656,8 @@ class DiskCache:
         self._pending_lock = threading.Lock()
         # monotonic time since which entries have been pending without a break (None: none are)
         self._held_since: float | None = None
+        # whether a _write_in_background job is queued and has not started: one is enough
+        self._writer_queued = False
         self._write_lock = threading.Lock()
         # (store_time, body digest, wall-clock time it stops being fresh or None) of each entry
         # this cache wrote, the store time read back in the writing transaction: what a
@@ -717,6 +719,8 @@ class DiskCache:
     def _write_in_background(self) -> None:
         """The background writer's job: everything pending, in transactions of
         :data:`WRITE_BATCH` entries, waiting before each one while a load is in progress."""
+        with self._pending_lock:
+            self._writer_queued = False  # what comes in from now on needs a job of its own
         while self._pending:
             # An entry waits MAX_HOLD_SECONDS at most (then the writer keeps up with a long
             # load instead of holding all of it), less with too much held.
@@ -759,14 +763,10 @@ class DiskCache:
     def _pending_entry(self, key: str) -> tuple[CacheEntry, str, bytes] | None:
         """``(entry without its body, body digest, encoded entry)`` of a pending ``key``, held
         by this cache or another one on the same folder."""
-        if self._pending:
-            with self._pending_lock:
-                found = self._pending.get(key)
-            if found is not None:
-                return found
-        for other in self._others_pending():
-            with other._pending_lock:
-                found = other._pending.get(key)
+        others = () if self._pending and key in self._pending else self._others_pending()
+        for cache in (self, *others):
+            with cache._pending_lock:
+                found = cache._pending.get(key)
             if found is not None:
                 return found
         return None
@@ -803,7 +803,7 @@ class DiskCache:
     def _load(self, key: str, url: object = None) -> tuple[CacheEntry, str] | None:
         pending = self._pending_entry(key)
         if pending is not None:
-            return _decode_entry(pending[2])  # made here moments ago: no tampering to catch
+            return _decode_entry(pending[2])  # the bytes that are to be written
         try:
             raw = self._fetch(key)
         except (UnsafeValueError, UnicodeError) as exc:
@@ -924,9 +924,16 @@ class DiskCache:
                 self._pending[key] = (head, digest, data)
                 if self._held_since is None:
                     self._held_since = time.monotonic()
+                queue_writer, self._writer_queued = not self._writer_queued, True
             _hold(len(data) - (len(replaced[2]) if replaced is not None else 0))
             self._remember(key, digest)
-            submit_background_write(self._write_in_background)
+            if queue_writer:
+                try:
+                    submit_background_write(self._write_in_background)
+                except BaseException:
+                    with self._pending_lock:
+                        self._writer_queued = False
+                    raise
             return digest
         self.flush()
         data, digest = _encode_entry(entry)

@@ -1029,6 +1029,14 @@ def _on_disk(directory: Path) -> int:
         return len(raw)
 
 
+def _wait_until_on_disk(directory: Path, entries: int) -> int:
+    """Entries on disk once there are ``entries`` of them, or after 20 s."""
+    deadline = time.monotonic() + 20
+    while _on_disk(directory) < entries and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _on_disk(directory)
+
+
 @pytest.mark.timeout(60)
 def test_pages_wait_for_the_load_and_are_served_meanwhile(tmp_path, clock, monkeypatch):
     from loketvalinso.background import load_in_progress
@@ -1099,10 +1107,7 @@ def test_an_entry_is_held_back_max_hold_seconds_in_all(tmp_path, clock, monkeypa
         with client_for(cache, server) as client:
             for i in range(6):
                 client.get(f"{URL}/{i}")
-        deadline = time.monotonic() + 20
-        while _on_disk(tmp_path / "c") < 6 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _on_disk(tmp_path / "c") == 6  # written during the load
+        assert _wait_until_on_disk(tmp_path / "c", 6) == 6  # written during the load
     # one wait per transaction of one entry; after the first, the oldest entry has been held
     # for MAX_HOLD_SECONDS already, so none waits again
     assert len(waits) >= 6 and all(timeout <= 0 for timeout, _ in waits[1:])
@@ -1131,10 +1136,7 @@ def test_the_writer_holds_back_only_so_much(tmp_path, clock, monkeypatch, limit)
         with client_for(cache, server) as client:
             for i in range(10):
                 client.get(f"{URL}/{i}")
-        deadline = time.monotonic() + 20
-        while _on_disk(tmp_path / "c") < 10 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _on_disk(tmp_path / "c") == 10
+        assert _wait_until_on_disk(tmp_path / "c", 10) == 10
     assert writes and all(loads == 1 for loads, _ in writes)
     assert not cache._pending  # nothing is held once written
     cache.close()

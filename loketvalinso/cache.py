@@ -635,6 +635,11 @@ class DiskCache:
             "eviction_policy": "least-recently-stored",
             # evict a little at a time (diskcache's default of 10 can empty a small cache at once)
             "cull_limit": 2,
+            # Bodies and listings are big blobs read once a load: SQLite's default 32 MiB page
+            # cache per connection (one per thread) and its 64 MiB memory map only hold copies
+            # of them (~6 MB more peak memory on a cold 200k-row load).
+            "sqlite_cache_size": 256,
+            "sqlite_mmap_size": 0,
         }
         if size_limit is not None:
             if isinstance(size_limit, bool) or not isinstance(size_limit, int) or size_limit < 1:

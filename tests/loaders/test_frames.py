@@ -16,7 +16,9 @@ from loketvalinso.errors import ResponseFormatError
 from loketvalinso.frames import (
     UTC_DATETIME,
     concat_pages,
+    convert_raw,
     empty_frame,
+    is_raw,
     parse_page,
     parse_pages,
     schema_for,
@@ -395,3 +397,36 @@ def test_specs_are_built_once_per_resource_version_and_options() -> None:
     assert schema_for("GetLeaveRequestsForEmployer", explode=()) is not a
     oldest = schema_for("GetLeaveRequestsForEmployer", "2018-01-01")
     assert oldest.version == "2018-01-01"
+
+
+@pytest.mark.parametrize("api", ["loket", "valinso"])
+def test_unconverted_pages_convert_together_like_one_at_a_time(api: str) -> None:
+    """Null items inside the list, empty pages and differing pages: the pager's path (decode
+    each page unconverted, convert the batch on one chunk) gives row for row what parsing each
+    page on its own gives."""
+    if api == "loket":
+        spec = schema_for("GetLeaveRequestsForEmployer")
+        bodies = [
+            page([{"id": "A", "startDate": "2024-01-02"}, None, {"id": "B"}]),
+            page([]),
+            page([None]),
+            page([{"id": "C", "leaveType": {"key": 3, "value": "Vakantie"}}]),
+        ]
+        ids = ["A", None, "B", None, "C"]
+    else:
+        spec = valinso_vends_spec()
+        bodies = [
+            vends_body([{"id": 1, "price": 1.5}, None, {"id": 2}]),
+            vends_body([]),
+            vends_body([None]),
+            vends_body([{"id": 3, "timestamp": 1700000000}]),
+        ]
+        ids = [1, None, 2, None, 3]
+    one_by_one = [parse_page(b, spec, convert=True)[1] for b in bodies]
+    raw = [parse_page(b, spec, convert=False)[1] for b in bodies]
+    assert all(is_raw(p) for p in raw)
+    together = convert_raw(raw, spec)
+    assert [f.height for f in together] == [3, 0, 1, 1] == [f.height for f in one_by_one]
+    for a, b in zip(together, one_by_one, strict=True):
+        assert a.equals(b)
+    assert pl.concat(together)["id"].to_list() == ids

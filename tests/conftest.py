@@ -40,6 +40,18 @@ def password_token(server, *, transport=None) -> str:
     return answer.json()["access_token"]
 
 
+@pytest.fixture(autouse=True)
+def _background_writes_done() -> Iterator[None]:
+    """Each test leaves the cache writer idle: a job it queued would otherwise be held back by
+    the next test's load (background work waits until no load has run for a moment)."""
+    yield
+    import sys
+
+    cache = sys.modules.get("loketvalinso.cache")
+    if cache is not None:
+        cache.flush_background_writes()
+
+
 @pytest.fixture(scope="session")
 def specs_dir() -> Path:
     return require_specs()

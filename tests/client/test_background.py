@@ -8,6 +8,7 @@ import time
 import pytest
 
 from loketvalinso.background import (
+    SETTLE_SECONDS,
     load_in_progress,
     loads_in_progress,
     urgent,
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.timeout(30)
 
 def test_quiet_at_once_with_no_load_in_progress() -> None:
     assert loads_in_progress() == 0
-    assert wait_until_quiet(timeout=0) is True
+    assert wait_until_quiet(timeout=0, settle=0) is True
 
 
 def test_loads_nest_and_are_counted_until_the_last_one_ends() -> None:
@@ -34,7 +35,7 @@ def test_a_failed_load_still_ends() -> None:
     with pytest.raises(RuntimeError), load_in_progress():
         raise RuntimeError("the load failed")
     assert loads_in_progress() == 0
-    assert wait_until_quiet(timeout=0) is True
+    assert wait_until_quiet(timeout=10) is True
 
 
 def _waiter(events: list[str], **kwargs: object) -> threading.Thread:
@@ -91,3 +92,35 @@ def test_give_up_ends_the_wait() -> None:
 def test_the_wait_ends_after_timeout() -> None:
     with load_in_progress():
         assert wait_until_quiet(timeout=0.05, poll=0.01) is False
+
+
+def test_quiet_only_once_no_load_has_run_for_the_settle_time() -> None:
+    """Loads run back to back count as one: work waits SETTLE_SECONDS after the last one."""
+    with load_in_progress():
+        pass
+    ended = time.monotonic()
+    assert wait_until_quiet(timeout=0) is False  # the load ended just now
+    assert wait_until_quiet(timeout=10) is True
+    assert time.monotonic() - ended >= SETTLE_SECONDS
+    assert wait_until_quiet(timeout=0) is True  # settled: no wait
+
+
+def test_a_load_within_the_settle_time_keeps_work_waiting() -> None:
+    events: list[str] = []
+    with load_in_progress():
+        pass
+    thread = _waiter(events, timeout=20, settle=0.5)
+    time.sleep(0.2)
+    with load_in_progress():  # the next load of a loop, 0.2 s after the first
+        time.sleep(0.5)
+        assert thread.is_alive() and events == []
+    ended = time.monotonic()
+    thread.join(10)
+    assert events == ["waited:True"] and time.monotonic() - ended >= 0.5
+
+
+def test_urgent_does_not_wait_for_the_settle_time() -> None:
+    with load_in_progress():
+        pass
+    with urgent():
+        assert wait_until_quiet(timeout=0) is True

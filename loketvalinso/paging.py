@@ -88,6 +88,9 @@ __all__ = [
 _BODY_SHA256 = "loketvalinso.body_sha256"
 _CACHE_KEY = "loketvalinso.cache_key"
 _CACHE_STATE = "loketvalinso.cache"
+#: ``request.extensions`` key of the pages 2.. of a listing whose page 1 was not in the cache
+#: (``loketvalinso.cache.PAGE_SIBLINGS_EXTENSION``): a :class:`PageSiblings`.
+_PAGE_SIBLINGS = "loketvalinso.page_siblings"
 
 #: At most this many warnings per load; the rest are summed up in one more.
 _MAX_WARNINGS = 10
@@ -581,6 +584,24 @@ class _Fetched:
     cache_state: str | None = None
 
 
+class PageSiblings:
+    """Pages 2.. of a listing whose page 1 the cache did not hold, sent with each of their
+    requests (``request.extensions``) so that a caching transport can look all of them up at
+    once instead of page by page.
+
+    ``page_params`` are the query parameters that set each page (merged into a page request's
+    URL, they give the other pages' URLs). The caching transport fills ``absent`` (the cache keys
+    it does not hold) once, under ``lock``; a page request that finds it unset looks itself up.
+    """
+
+    __slots__ = ("absent", "lock", "page_params")
+
+    def __init__(self, page_params: list[dict[str, Any]]) -> None:
+        self.page_params = page_params
+        self.lock = threading.Lock()
+        self.absent: frozenset[str] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class _CachedResponse:
     """Stands in for a response served from a cached listing, for the load report."""
@@ -720,6 +741,8 @@ class _Walk:
         self.finish_later = later if self.finish_hook is not None and callable(later) else None
         self.unconverted: list[int] = []
         self.converting: list[Future[None]] = []
+        #: request extensions of the pages after page 1 (see PageSiblings)
+        self.extensions: dict[str, Any] = {}
         self.bar: Any = NullProgress()
         self.own_bar = False
 
@@ -737,7 +760,9 @@ class _Walk:
             raise _Cancelled
         merged = {**self.params, **page_params}
         try:
-            response = self.client.get(self.url, params=merged, headers=self.headers)
+            response = self.client.get(
+                self.url, params=merged, headers=self.headers, extensions=self.extensions
+            )
             self.report.record_response(response)
             self.raise_for_response(response)
             if not response.is_success:
@@ -858,6 +883,11 @@ class _Walk:
             self.open_bar(plan.total_pages, meta.item_count if 1 in self.pages else 0)
             if plan.total_pages is not None:
                 if not self._from_listing_cache(first, plan):
+                    if first.cache_state == "miss" and plan.total_pages <= self.page_cap:
+                        # a cold listing: its other pages are most likely not cached either
+                        pages = range(2, plan.total_pages + 1)
+                        params = [dict(self.strategy.page_params(i, plan)) for i in pages]
+                        self.extensions = {_PAGE_SIBLINGS: PageSiblings(params)}
                     self._planned(plan)
                     self._convert()
                     self._remember_listing(first, plan)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import multiprocessing
 import os
 import random
@@ -1170,3 +1171,60 @@ def test_a_failed_background_write_loses_only_the_copies(tmp_path, clock, monkey
     cache.close()
     with DiskCache(tmp_path / "c", clock=clock) as reopened:
         assert reopened.info()["entries"] == 5  # the refetched ones, written on close
+
+
+# -- pages of a cold listing: one lookup for all ---------------------------------------------------
+
+
+def test_sibling_pages_are_looked_up_in_one_query(tmp_path, clock, server, monkeypatch):
+    """The pager sends the pages after a missed page 1 with a PageSiblings extension: the first
+    of them to reach the cache asks SQLite once which pages it holds; absent pages skip their own
+    lookup, a page the cache holds is still served from it."""
+    from loketvalinso.cache import PAGE_SIBLINGS_EXTENSION
+    from loketvalinso.paging import PageSiblings
+
+    cache = DiskCache(tmp_path / "c", clock=clock)
+    pages = {i: f"{URL}?pageNumber={i}&pageSize=10" for i in range(2, 7)}
+    with client_for(cache, server) as client:
+        client.get(pages[4])  # page 4 is cached (fresh for 60 s)
+    cache.flush()
+    assert server.count == 1
+    reads: list[str] = []
+    original = DiskCache._fetch
+
+    def reading(self, key):
+        reads.append(key)
+        return original(self, key)
+
+    monkeypatch.setattr(DiskCache, "_fetch", reading)
+    siblings = PageSiblings([{"pageNumber": i} for i in pages])
+    ext = {PAGE_SIBLINGS_EXTENSION: siblings}
+    with client_for(cache, server) as client:
+        answers = {i: client.get(url, extensions=ext) for i, url in pages.items()}
+    assert siblings.absent is not None and len(siblings.absent) == 4  # all but page 4
+    assert len(reads) == 1  # page 4's entry, read to be served
+    assert state(answers[4]) == "hit" and all(state(answers[i]) == "miss" for i in (2, 3, 5, 6))
+    assert [r.url.params["pageNumber"] for r in server.requests[1:]] == ["2", "3", "5", "6"]
+    for i, answer in answers.items():
+        assert json.loads(answer.content)["url"] == pages[i]
+    cache.flush()
+    with client_for(cache, exploding) as client:  # every page is stored now
+        assert all(state(client.get(url)) == "hit" for url in pages.values())
+    cache.close()
+
+
+def test_a_page_pending_write_is_served_though_absent_on_disk(tmp_path, clock, server):
+    """A key the one query found absent is still looked for among the entries not yet written."""
+    from loketvalinso.background import load_in_progress
+    from loketvalinso.cache import PAGE_SIBLINGS_EXTENSION
+    from loketvalinso.paging import PageSiblings
+
+    cache = DiskCache(tmp_path / "c", clock=clock)
+    url = f"{URL}?pageNumber=2"
+    siblings = PageSiblings([{"pageNumber": 2}])
+    with load_in_progress(), client_for(cache, server) as client:  # held: nothing on disk yet
+        first = client.get(url, extensions={PAGE_SIBLINGS_EXTENSION: siblings})
+        again = client.get(url, extensions={PAGE_SIBLINGS_EXTENSION: siblings})
+        assert siblings.absent is not None and len(siblings.absent) == 1
+        assert state(first) == "miss" and state(again) == "hit" and server.count == 1
+    cache.close()

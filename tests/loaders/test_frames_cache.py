@@ -442,3 +442,33 @@ def _streams(blob: bytes, head: dict) -> list[bytes]:
         out.append(data[start : start + n])
         start += n
     return out
+
+
+def test_a_cold_listing_asks_the_cache_once_for_its_other_pages(
+    mock, tmp_path: Path, monkeypatch
+) -> None:
+    """A cold walk sends its pages 2.. with a PageSiblings extension: the cache asks SQLite once
+    for all of them (not once a page), and the load is whole; a warm walk sends none."""
+    from loketvalinso.cache import DiskCache
+
+    batches: list[int] = []
+    original = DiskCache._store_times
+
+    def spying(self, keys):
+        batches.append(len(keys))
+        return original(self, keys)
+
+    monkeypatch.setattr(DiskCache, "_store_times", spying)
+    client = lv.Valinso.from_mock(mock, cache=tmp_path, progress=False, limit=250)
+    cold = client.vends()
+    assert batches == [9]  # pages 2..10 of 2 500 vends, 250 a page
+    assert cold.height == mock.world.vends.height == 2_500
+    assert cold["id"].to_list() == mock.world.vends["id"].to_list()
+    report = client.last_load
+    assert report is not None and report.misses == 10 and report.requests == 10
+    client.close()
+    batches.clear()
+    warm_client = lv.Valinso.from_mock(mock, cache=tmp_path, progress=False, limit=250)
+    assert warm_client.vends().equals(cold)
+    assert batches == [9]  # the listing's stamps confirmed in one query, no sibling lookups
+    warm_client.close()

@@ -75,6 +75,7 @@ __all__ = [
     "PageMeta",
     "PageNumberPaging",
     "PagePlan",
+    "PageSiblings",
     "PagingStrategy",
     "ParsedPage",
     "paginate",

@@ -40,6 +40,21 @@ def password_token(server, *, transport=None) -> str:
     return answer.json()["access_token"]
 
 
+def spy_on(monkeypatch, owner, name: str) -> list[tuple]:
+    """Record the arguments of every call to ``owner.name`` (after ``self`` when ``owner`` is
+    a class), which still runs."""
+    calls: list[tuple] = []
+    original = getattr(owner, name)
+    skip = 1 if isinstance(owner, type) else 0
+
+    def spying(*args, **kwargs):
+        calls.append(args[skip:])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, spying)
+    return calls
+
+
 @pytest.fixture(autouse=True)
 def _background_writes_done() -> Iterator[None]:
     """Each test leaves the cache writer idle: a job it queued would otherwise be held back by

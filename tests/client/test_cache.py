@@ -42,6 +42,7 @@ from loketvalinso.errors import (
     ConfigurationError,
     LoketValinsoWarning,
 )
+from tests.conftest import spy_on
 
 T0 = 1_700_000_000.0
 URL = "https://api.loket.example/v2/providers/employers"
@@ -1189,14 +1190,7 @@ def test_sibling_pages_are_looked_up_in_one_query(tmp_path, clock, server, monke
         client.get(pages[4])  # page 4 is cached (fresh for 60 s)
     cache.flush()
     assert server.count == 1
-    reads: list[str] = []
-    original = DiskCache._fetch
-
-    def reading(self, key):
-        reads.append(key)
-        return original(self, key)
-
-    monkeypatch.setattr(DiskCache, "_fetch", reading)
+    reads = spy_on(monkeypatch, DiskCache, "_fetch")
     siblings = PageSiblings([{"pageNumber": i} for i in pages])
     ext = {PAGE_SIBLINGS_EXTENSION: siblings}
     with client_for(cache, server) as client:

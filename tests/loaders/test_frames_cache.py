@@ -14,6 +14,7 @@ import pytest
 import loketvalinso as lv
 from loketvalinso import frames
 from loketvalinso.cache import CACHE_BODY_EXTENSION, CACHE_EXTENSION, CACHE_KEY_EXTENSION
+from tests.conftest import spy_on
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -141,14 +142,7 @@ def test_warm_listing_is_confirmed_without_reading_each_page(
     from loketvalinso.cache import DiskCache
 
     cold = lv.Valinso.from_mock(mock, cache=tmp_path, progress=False, limit=500).vends()
-    header_reads: list[str] = []
-    original = DiskCache.fresh_digest
-
-    def counting(self, key):
-        header_reads.append(key)
-        return original(self, key)
-
-    monkeypatch.setattr(DiskCache, "fresh_digest", counting)
+    header_reads = spy_on(monkeypatch, DiskCache, "fresh_digest")
     warm = lv.Valinso.from_mock(mock, cache=tmp_path, progress=False, limit=500).vends()
     assert warm.equals(cold)
     assert header_reads == []
@@ -451,24 +445,18 @@ def test_a_cold_listing_asks_the_cache_once_for_its_other_pages(
     for all of them (not once a page), and the load is whole; a warm walk sends none."""
     from loketvalinso.cache import DiskCache
 
-    batches: list[int] = []
-    original = DiskCache._store_times
-
-    def spying(self, keys):
-        batches.append(len(keys))
-        return original(self, keys)
-
-    monkeypatch.setattr(DiskCache, "_store_times", spying)
+    queries = spy_on(monkeypatch, DiskCache, "_store_times")
     client = lv.Valinso.from_mock(mock, cache=tmp_path, progress=False, limit=250)
     cold = client.vends()
-    assert batches == [9]  # pages 2..10 of 2 500 vends, 250 a page
+    assert [len(keys) for (keys,) in queries] == [9]  # pages 2..10 of 2 500 vends, 250 a page
     assert cold.height == mock.world.vends.height == 2_500
     assert cold["id"].to_list() == mock.world.vends["id"].to_list()
     report = client.last_load
     assert report is not None and report.misses == 10 and report.requests == 10
     client.close()
-    batches.clear()
+    queries.clear()
     warm_client = lv.Valinso.from_mock(mock, cache=tmp_path, progress=False, limit=250)
     assert warm_client.vends().equals(cold)
-    assert batches == [9]  # the listing's stamps confirmed in one query, no sibling lookups
+    # the listing's stamps confirmed in one query, no sibling lookups
+    assert [len(keys) for (keys,) in queries] == [9]
     warm_client.close()

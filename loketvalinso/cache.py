@@ -1418,7 +1418,11 @@ class CacheTransport(httpx.BaseTransport):
             return absent or frozenset()
         try:
             if siblings.absent is None:
-                siblings.absent = self._find_absent(request, siblings.page_params)
+                try:
+                    siblings.absent = self._find_absent(request, siblings.page_params)
+                except Exception:  # an optimisation: every page looks itself up instead
+                    _log.debug("the sibling pages could not be looked up at once", exc_info=True)
+                    siblings.absent = frozenset()
             return siblings.absent
         finally:
             siblings.lock.release()

@@ -1222,3 +1222,27 @@ def test_a_page_pending_write_is_served_though_absent_on_disk(tmp_path, clock, s
         assert siblings.absent is not None and len(siblings.absent) == 1
         assert state(first) == "miss" and state(again) == "hit" and server.count == 1
     cache.close()
+
+
+def test_sibling_pages_looked_up_one_by_one_when_the_one_query_fails(
+    tmp_path, clock, server, monkeypatch
+):
+    """The one query is an optimisation: when it fails, every page looks itself up, and the
+    response is what it would have been."""
+    from loketvalinso.cache import PAGE_SIBLINGS_EXTENSION, CacheTransport
+    from loketvalinso.paging import PageSiblings
+
+    cache = DiskCache(tmp_path / "c", clock=clock)
+    with client_for(cache, server) as client:
+        client.get(f"{URL}?pageNumber=2")
+
+    def failing(self, request, page_params):
+        raise RuntimeError("no keys today")
+
+    monkeypatch.setattr(CacheTransport, "_find_absent", failing)
+    siblings = PageSiblings([{"pageNumber": 2}])
+    with client_for(cache, server) as client:
+        answer = client.get(f"{URL}?pageNumber=2", extensions={PAGE_SIBLINGS_EXTENSION: siblings})
+    assert siblings.absent == frozenset()
+    assert state(answer) == "hit" and server.count == 1
+    cache.close()

@@ -330,20 +330,20 @@ def parse_rate(
         list(pool.map(time.sleep, [0.005] * feeders))  # its threads started before the clock
     start = time.perf_counter()
     done = []
-    waiting: dict[int, list[Any]] = {}
+    waiting: dict[int, tuple[Any, list[Any]]] = {}  # per parser: its pages not yet converted
     later = []
     for parse, index, page in pool.map(one, jobs) if pool else map(one, jobs):
         done.append((parse, index, page))
-        entries = waiting.setdefault(id(parse), [])
+        entries = waiting.setdefault(id(parse), (parse, []))[1]
         entries.append((index, page, None, None))
         if pool and len(entries) >= _CONVERT_BATCH:
             later.append(parse.finish_later(list(entries)))
             entries.clear()
     for future in later:
         future.result()
-    for parse, _, _ in done:
-        if waiting.get(id(parse)):
-            parse.finish(waiting.pop(id(parse)))
+    for parse, entries in waiting.values():
+        if entries:
+            parse.finish(entries)
     elapsed = time.perf_counter() - start
     if pool:
         pool.shutdown()

@@ -884,12 +884,7 @@ class _Walk:
             self.open_bar(plan.total_pages, meta.item_count if 1 in self.pages else 0)
             if plan.total_pages is not None:
                 if not self._from_listing_cache(first, plan):
-                    if first.cache_state == "miss" and plan.total_pages <= self.page_cap:
-                        # a cold listing: its other pages are most likely not cached either
-                        pages = range(2, plan.total_pages + 1)
-                        params = [dict(self.strategy.page_params(i, plan)) for i in pages]
-                        self.extensions = {_PAGE_SIBLINGS: PageSiblings(params)}
-                    self._planned(plan)
+                    self._planned(plan, cold=first.cache_state == "miss")
                     self._convert()
                     self._remember_listing(first, plan)
             else:
@@ -972,7 +967,9 @@ class _Walk:
         with contextlib.suppress(Exception):
             remember(pages)
 
-    def _planned(self, plan: PagePlan) -> None:
+    def _planned(self, plan: PagePlan, *, cold: bool = False) -> None:
+        """Fetch pages 2..total; ``cold``: page 1 was a cache miss, so the others most likely
+        are too (they go out with a :class:`PageSiblings` extension)."""
         total_pages = plan.total_pages
         assert total_pages is not None
         if total_pages > self.page_cap:
@@ -982,6 +979,10 @@ class _Walk:
                 "larger page_cap"
             )
             raise PaginationError(msg, url=self.url_r, page=1)
+        if cold:
+            pages = range(2, total_pages + 1)
+            params = [dict(self.strategy.page_params(i, plan)) for i in pages]
+            self.extensions = {_PAGE_SIBLINGS: PageSiblings(params)}
         indices = iter(range(2, total_pages + 1))
         workers = min(self.max_concurrency, total_pages - 1)
         if workers <= 1:

@@ -1031,6 +1031,13 @@ def _on_disk(directory: Path) -> int:
         return len(raw)
 
 
+def _get_pages(cache: DiskCache, server: Server, pages: int) -> None:
+    """Request ``pages`` cacheable URLs through ``cache``."""
+    with client_for(cache, server) as client:
+        for i in range(pages):
+            client.get(f"{URL}/{i}")
+
+
 def _wait_until_on_disk(directory: Path, entries: int) -> int:
     """Entries on disk once there are ``entries`` of them, or after 20 s."""
     deadline = time.monotonic() + 20
@@ -1074,9 +1081,7 @@ def test_close_during_a_load_writes_everything_at_once(tmp_path, clock):
     server = Server(clock)
     cache = DiskCache(tmp_path / "c", clock=clock)
     with load_in_progress():
-        with client_for(cache, server) as client:
-            for i in range(10):
-                client.get(f"{URL}/{i}")
+        _get_pages(cache, server, 10)
         started = time.monotonic()
         cache.close()
         assert time.monotonic() - started < 20  # not held for the load (30 s)
@@ -1106,9 +1111,7 @@ def test_an_entry_is_held_back_max_hold_seconds_in_all(tmp_path, clock, monkeypa
     server = Server(clock)
     cache = DiskCache(tmp_path / "c", clock=clock)
     with load_in_progress():
-        with client_for(cache, server) as client:
-            for i in range(6):
-                client.get(f"{URL}/{i}")
+        _get_pages(cache, server, 6)
         assert _wait_until_on_disk(tmp_path / "c", 6) == 6  # written during the load
     # one wait per transaction of one entry; after the first, the oldest entry has been held
     # for MAX_HOLD_SECONDS already, so none waits again
@@ -1135,9 +1138,7 @@ def test_the_writer_holds_back_only_so_much(tmp_path, clock, monkeypatch, limit)
     )
     cache = DiskCache(tmp_path / "c", clock=clock)
     with load_in_progress():
-        with client_for(cache, server) as client:
-            for i in range(10):
-                client.get(f"{URL}/{i}")
+        _get_pages(cache, server, 10)
         assert _wait_until_on_disk(tmp_path / "c", 10) == 10
     assert writes and all(loads == 1 for loads, _ in writes)
     assert not cache._pending  # nothing is held once written

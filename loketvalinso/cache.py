@@ -261,6 +261,8 @@ class SafeDisk(diskcache.Disk):
         return super().get(key, raw)
 
     def store(self, value: Any, read: bool, key: Any = diskcache.core.UNKNOWN) -> Any:
+        if read and type(value) is PiecesReader:
+            return super().store(value, read, key=key)
         if read or type(value) not in self._NATIVE:
             msg = f"cache values must be bytes/str/int/float, not {type(value).__name__}"
             raise TypeError(msg)
@@ -274,8 +276,44 @@ class SafeDisk(diskcache.Disk):
 
 
 def _frame(magic: bytes, header: Mapping[str, Any], payload: bytes) -> bytes:
+    return _frame_lead(magic, header) + payload
+
+
+def _frame_lead(magic: bytes, header: Mapping[str, Any]) -> bytes:
+    """What :func:`_frame` puts before the payload."""
     head = orjson.dumps(dict(header))
-    return _PREFIX.pack(magic, len(head), hashlib.sha256(head).digest()) + head + payload
+    return _PREFIX.pack(magic, len(head), hashlib.sha256(head).digest()) + head
+
+
+class PiecesReader:
+    """A value diskcache copies into its file piece by piece (``set(..., read=True)``), so a
+    blob made of pieces is never joined into one buffer. :class:`SafeDisk` reads no other
+    file-like value."""
+
+    def __init__(self, pieces: Sequence[bytes]) -> None:
+        self._pieces = list(reversed(pieces))
+
+    def read(self, size: int = -1) -> bytes:
+        while self._pieces:
+            piece = self._pieces.pop()
+            if not piece:
+                continue
+            if 0 <= size < len(piece):
+                self._pieces.append(piece[size:])
+                return piece[:size]
+            return piece
+        return b""
+
+
+def _blob_pieces(data: object) -> list[bytes]:
+    """``data`` (bytes-like, or a sequence of them) as a list of ``bytes`` pieces."""
+    blob_types = (bytes, bytearray, memoryview)
+    if isinstance(data, blob_types):
+        return [bytes(data)]
+    if isinstance(data, Sequence) and all(isinstance(piece, blob_types) for piece in data):
+        return [piece if type(piece) is bytes else bytes(piece) for piece in data]
+    msg = f"extra data must be bytes (or a sequence of bytes pieces), not {type(data).__name__}"
+    raise ConfigurationError(msg)
 
 
 def _unframe(magic: bytes, data: object) -> tuple[dict[str, Any], memoryview]:
@@ -1120,7 +1158,12 @@ class DiskCache:
         return data
 
     def set_extra(
-        self, key: str, name: str, data: bytes, *, entry_sha256: str | None = None
+        self,
+        key: str,
+        name: str,
+        data: bytes | bytearray | memoryview | Sequence[bytes | bytearray | memoryview],
+        *,
+        entry_sha256: str | None = None,
     ) -> bool:
         """Attach the blob ``name`` to the entry under ``key`` (dropped with the entry).
 
@@ -1130,8 +1173,9 @@ class DiskCache:
             The entry key.
         name : str
             1-64 characters of ``A-Z a-z 0-9 _ . -``.
-        data : bytes
-            The blob (bytes-like).
+        data : bytes-like, or a sequence of them
+            The blob, or its pieces in order (stored as if joined; a big blob made of pieces is
+            written piece by piece, never held twice).
         entry_sha256 : str, optional
             The digest of the body ``data`` was made from: the blob is attached only when the
             stored entry still holds that body (a concurrent update is not mixed up).
@@ -1142,22 +1186,30 @@ class DiskCache:
             ``False`` when there is no entry to attach to (or it holds another body).
         """
         extra_key = self._extra_key(key, name)
-        if not isinstance(data, bytes | bytearray | memoryview):
-            msg = f"extra data must be bytes, not {type(data).__name__}"
-            raise ConfigurationError(msg)
-        payload = bytes(data)
+        pieces = _blob_pieces(data)
         self.flush()
         digest = self._entry_digest(key)
         if digest is None or (entry_sha256 is not None and digest != entry_sha256):
             return False
+        blob_digest = hashlib.sha256()
+        for piece in pieces:
+            blob_digest.update(piece)
+        length = sum(len(piece) for piece in pieces)
         header = {
             "v": _FORMAT_VERSION,
             "name": name,
             "entry": digest,
-            "len": len(payload),
-            "sha256": hashlib.sha256(payload).hexdigest(),
+            "len": length,
+            "sha256": blob_digest.hexdigest(),
         }
-        self._cache.set(extra_key, _frame(_EXTRA_MAGIC, header, payload), tag=key, retry=True)
+        lead = _frame_lead(_EXTRA_MAGIC, header)
+        value: bytes | PiecesReader
+        if len(lead) + length < self._cache.disk_min_file_size:
+            value = b"".join([lead, *pieces])  # small: kept in the SQLite row, as before
+        else:
+            value = PiecesReader([lead, *pieces])  # diskcache writes a big value to a file
+        read = isinstance(value, PiecesReader)
+        self._cache.set(extra_key, value, read=read, tag=key, retry=True)
         return True
 
     # -- management

@@ -1242,6 +1242,21 @@ def encode_listing(
 ) -> bytes:
     """Pages as bytes: ``u32 len | head JSON | Arrow IPC streams`` of about ``stream_rows`` rows
     (whole pages); ``head["streams"]`` lists their byte lengths (:func:`decode_parsed`)."""
+    return b"".join(
+        encode_listing_pieces(head, frames, stream_rows=stream_rows, compression=compression)
+    )
+
+
+def encode_listing_pieces(
+    head: dict[str, Any],
+    frames: Sequence[pl.DataFrame],
+    *,
+    stream_rows: int = LISTING_STREAM_ROWS,
+    compression: str = LISTING_COMPRESSION,
+) -> list[bytes]:
+    """:func:`encode_listing` in pieces, whose concatenation is its bytes. Written one after
+    the other (``DiskCache.set_extra`` takes them so), the blob is never held twice: joining
+    it raised a 200k-vends load's peak by ~2 MB, a tenth of what the cache adds."""
     parts: list[bytes] = []
     rows = sum(f.height for f in frames)
     streams = max(1, math.ceil(rows / max(stream_rows, 1)))
@@ -1256,11 +1271,8 @@ def encode_listing(
         part = pl.concat(frames[start : start + group], how="vertical", rechunk=False)
         part.write_ipc_stream(sink, compression=compression)  # type: ignore[call-overload]
         parts.append(sink.getvalue())
-    head = {**head, "streams": [len(p) for p in parts]}
-    meta = orjson.dumps(head)
-    # one stream at a time, joined once: one growing buffer for all of them, then a
-    # concatenation, held about three copies of the blob at the peak
-    return b"".join([_META_LEN.pack(len(meta)), meta, *parts])
+    meta = orjson.dumps({**head, "streams": [len(p) for p in parts]})
+    return [_META_LEN.pack(len(meta)) + meta, *parts]
 
 
 def decode_parsed(
@@ -1463,8 +1475,8 @@ class _PageParser:
             stamps = getattr(cache, "listing_stamps", lambda *_: None)(keys, digests)
             if stamps:
                 head["stamps"] = {k: list(v) for k, v in stamps.items()}
-            blob = encode_listing(head, parts)
-            cache.set_extra(first_key, name, blob, entry_sha256=first_digest)
+            pieces = encode_listing_pieces(head, parts)
+            cache.set_extra(first_key, name, pieces, entry_sha256=first_digest)
 
         submit_background_write(write)
         return True

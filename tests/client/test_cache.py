@@ -800,6 +800,64 @@ def test_extras_follow_their_entry(cache, clock):
     assert not cache.set_extra(key, "arrow", b"orphan")
 
 
+def test_an_extra_given_in_pieces_is_stored_as_if_joined(cache, server, monkeypatch):
+    """Pieces are written one after the other (a big blob is never joined in memory); what is
+    read back, by this cache or a fresh one, is their concatenation, checked as a whole."""
+    from loketvalinso.cache import PiecesReader, SafeDisk
+
+    with client_for(cache, server) as client:
+        key = client.get(URL).extensions[CACHE_KEY_EXTENSION]
+    stored = spy_on(monkeypatch, SafeDisk, "store")
+    pieces = [b"head", b"", bytearray(b"A" * 40_000), memoryview(b"B" * 30_000), b"tail"]
+    whole = b"".join(bytes(p) for p in pieces)
+    assert cache.set_extra(key, "listing", pieces)
+    assert [type(value) for value, read in stored if read] == [PiecesReader]
+    assert cache.get_extra(key, "listing") == whole
+    with DiskCache(cache.directory, clock=cache.clock) as again:
+        view = again.get_extra_view(key, "listing")
+        assert view is not None and bytes(view) == whole
+    # small pieces are joined and kept in the SQLite row, like a small blob
+    stored.clear()
+    assert cache.set_extra(key, "small", (b"ab", b"cd"))
+    assert [read for _, read in stored] == [False]
+    assert cache.get_extra(key, "small") == b"abcd"
+    # a piece cut short on disk is caught by the blob's checksum
+    [(name,)] = sqlite3.connect(cache.directory / "cache.db").execute(
+        "SELECT filename FROM Cache WHERE key LIKE 'x/%' AND filename IS NOT NULL"
+    )
+    path = cache.directory / name
+    path.write_bytes(path.read_bytes()[:-1] + b"!")
+    with pytest.warns(CacheWarning, match="corrupt"):
+        assert cache.get_extra(key, "listing") is None
+
+
+@pytest.mark.parametrize("data", [["text"], [b"ok", 3], 5, "text", None])
+def test_extra_data_that_is_not_bytes_is_refused(cache, server, data):
+    with client_for(cache, server) as client:
+        key = client.get(URL).extensions[CACHE_KEY_EXTENSION]
+    with pytest.raises(ConfigurationError, match="extra data must be bytes"):
+        cache.set_extra(key, "arrow", data)
+
+
+def test_pieces_reader_hands_out_its_pieces_in_order():
+    from loketvalinso.cache import PiecesReader
+
+    reader = PiecesReader([b"abc", b"", b"defgh", b"i"])
+    assert reader.read(2) == b"ab"  # never more than asked for
+    assert reader.read(10) == b"c"
+    assert reader.read() == b"defgh"
+    assert reader.read(1) == b"i"
+    assert reader.read(5) == b""
+    assert reader.read() == b""
+
+
+def test_the_safe_disk_reads_no_other_file(cache):
+    import io
+
+    with pytest.raises(TypeError, match="bytes/str/int/float"):
+        cache._cache.set("k", io.BytesIO(b"x" * 100_000), read=True)
+
+
 def test_corrupt_extra_is_dropped(cache, server):
     with client_for(cache, server) as client:
         key = client.get(URL).extensions[CACHE_KEY_EXTENSION]

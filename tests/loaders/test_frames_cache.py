@@ -418,6 +418,8 @@ def test_a_listing_is_kept_in_streams_of_equal_size_for_the_parse_threads() -> N
     whole pages and equal size (the longest stream sets how long a warm load reads)."""
     pages = [pl.DataFrame({"id": list(range(k * 250, k * 250 + 250))}) for k in range(51)]
     blob = frames.encode_listing({"v": 1}, pages, stream_rows=frames.LISTING_STREAM_ROWS)
+    pieces = frames.encode_listing_pieces({"v": 1}, pages, stream_rows=frames.LISTING_STREAM_ROWS)
+    assert len(pieces) == 3 and b"".join(pieces) == blob  # the lead, then one piece per stream
     head, got = frames.decode_parsed(blob, parallel=True)
     assert len(head["streams"]) == frames.PARSE_THREADS == 2
     a, b = (pl.read_ipc_stream(io.BytesIO(s)).height for s in _streams(blob, head))

@@ -55,8 +55,18 @@ ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("mem_growth_mb", "memory: peak RSS growth, cold load", "MB", ""),
     ("frame_mb", "memory: final frame estimated_size()", "MB", ""),
     ("mem_ratio", "memory: growth / frame size", "x", "<= 3"),
+    ("buffers_mb", "memory: final frame's Arrow buffers (with string views)", "MB", ""),
+    ("mem_ratio_buffers", "memory: growth / frame's Arrow buffers", "x", ""),
+    ("mem_ratio_no_cache", "memory: growth without a cache / frame size", "x", ""),
 )
-RATIO_KEYS = ("baseline_over_cold", "cold_over_floor", "cold_over_warm", "mem_ratio")
+RATIO_KEYS = (
+    "baseline_over_cold",
+    "cold_over_floor",
+    "cold_over_warm",
+    "mem_ratio",
+    "mem_ratio_buffers",
+    "mem_ratio_no_cache",
+)
 
 
 # -- the mock in its own process ------------------------------------------------------------------
@@ -352,8 +362,9 @@ def parse_rate(
     return rows / elapsed, rows
 
 
-def memory_probe(remote: RemoteMock, dataset: str) -> dict[str, float]:
-    """Run :mod:`bench.memory` in a fresh process (clean RSS) and return its numbers."""
+def memory_probe(remote: RemoteMock, dataset: str, *, cache: bool = True) -> dict[str, float]:
+    """Run :mod:`bench.memory` in a fresh process (clean RSS) and return its numbers; ``cache``
+    False loads without a disk cache (what the cache adds to the peak)."""
     root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
     payload = {
@@ -371,6 +382,7 @@ def memory_probe(remote: RemoteMock, dataset: str) -> dict[str, float]:
         },
         "dataset": dataset,
         "no_json_check": bool(CLIENT_OPTIONS),
+        "no_cache": not cache,
     }
     done = subprocess.run(
         [sys.executable, "-m", "bench.memory"],
@@ -485,9 +497,17 @@ def run(opts: Options) -> dict[str, dict[str, float]]:
                 parse_rate(listings, bodies, dataset, version, opts.concurrency)[0]
                 for _ in range(max(3, opts.repeat))
             ]
-            mems = [memory_probe(remote, dataset) for _ in range(max(1, opts.memory_runs))]
+            # with and without a cache, interleaved
+            runs = max(1, opts.memory_runs)
+            pairs = [
+                (memory_probe(remote, dataset), memory_probe(remote, dataset, cache=False))
+                for _ in range(runs)
+            ]
+            mems = [with_cache for with_cache, _ in pairs]
             growth = statistics.median(m["growth_bytes"] for m in mems)
             size = statistics.median(m["frame_bytes"] for m in mems)
+            buffers = statistics.median(m["buffer_bytes"] for m in mems)
+            growth_no_cache = statistics.median(m["growth_bytes"] for _, m in pairs)
             results[dataset] = {
                 "rows": rows,
                 "pages": n_pages,
@@ -504,6 +524,9 @@ def run(opts: Options) -> dict[str, dict[str, float]]:
                 "mem_growth_mb": growth / 2**20,
                 "frame_mb": size / 2**20,
                 "mem_ratio": growth / size if size else math.nan,
+                "buffers_mb": buffers / 2**20,
+                "mem_ratio_buffers": growth / buffers if buffers else math.nan,
+                "mem_ratio_no_cache": growth_no_cache / size if size else math.nan,
             }
     return results
 

@@ -491,6 +491,12 @@ def normalize_url(url: httpx.URL | str) -> str:
     -------
     str
     """
+    return _join_url(*_url_parts(url))
+
+
+def _url_parts(url: httpx.URL | str) -> tuple[str, str, str, list[tuple[str, str]]]:
+    """:func:`normalize_url` before the join: scheme, netloc, path and the query's
+    ``(name, "=" + value)`` pairs, each normalised, in their order."""
     parts = urlsplit(str(url))
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
@@ -510,9 +516,46 @@ def normalize_url(url: httpx.URL | str) -> str:
         name, sep, value = piece.replace("+", "%20").partition("=")
         name = _normalize_component(name, _QUERY_SAFE)
         pairs.append((name, sep + _normalize_component(value, _QUERY_SAFE)))
-    pairs.sort(key=lambda pair: pair[0])
+    return scheme, netloc, path, pairs
+
+
+def _join_url(scheme: str, netloc: str, path: str, pairs: list[tuple[str, str]]) -> str:
+    pairs = sorted(pairs, key=lambda pair: pair[0])
     query = "&".join(name + value for name, value in pairs)
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+def _merged_urls(url: httpx.URL, page_params: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``normalize_url(url.copy_merge_params(params))`` for each of ``page_params``.
+
+    Paging parameters (the same plain names on every page, int values: ``pageNumber``,
+    ``offset``, ``limit``) are merged into one parse of ``url``: ~5 µs a URL instead of ~40 µs.
+    httpx re-encodes the whole query when it merges (``'`` becomes ``%27``, ``flag`` becomes
+    ``flag=``), so the first page is also merged by httpx, and the quick way is kept only when
+    the two agree. Other parameters are merged by httpx.
+    """
+    if not page_params:
+        return []
+    names = set(page_params[0])
+    plain = all(
+        set(params) == names
+        and all(type(value) is int for value in params.values())
+        and all(_PLAIN_NAME.fullmatch(name) for name in params)
+        for params in page_params
+    )
+    if plain:
+        scheme, netloc, path, pairs = _url_parts(url)
+        kept = [pair for pair in pairs if pair[0] not in names]  # a merged name loses them all
+        out = [
+            _join_url(scheme, netloc, path, kept + [(n, f"={v}") for n, v in params.items()])
+            for params in page_params
+        ]
+        if out[0] == normalize_url(url.copy_merge_params(page_params[0])):
+            return out
+    return [normalize_url(url.copy_merge_params(params)) for params in page_params]
 
 
 def normalize_accept(accept: str | None) -> str:
@@ -554,11 +597,14 @@ def cache_key(method: str, url: httpx.URL | str, *, accept: str | None, identity
     if not isinstance(identity, str) or not identity:
         msg = "the cache needs a non-empty identity (use loketvalinso.cache.make_identity(...))"
         raise ConfigurationError(msg)
+    return _key_of(method, normalize_url(url), normalize_accept(accept), identity)
+
+
+def _key_of(method: str, normal_url: str, normal_accept: str, identity: str) -> str:
+    """:func:`cache_key` from the normalised URL and ``Accept``."""
     digest = hashlib.sha256()
-    for part in ("loketvalinso-cache-v1", method.upper(), normalize_url(url)):
+    for part in ("loketvalinso-cache-v1", method.upper(), normal_url, normal_accept, identity):
         _update(digest, part)
-    _update(digest, normalize_accept(accept))
-    _update(digest, identity)
     return digest.hexdigest()
 
 
@@ -1482,15 +1528,10 @@ class CacheTransport(httpx.BaseTransport):
     def _find_absent(
         self, request: httpx.Request, page_params: Sequence[Mapping[str, Any]]
     ) -> frozenset[str]:
-        accept = request.headers.get("accept")
+        accept = normalize_accept(request.headers.get("accept"))
         keys = [
-            cache_key(
-                request.method,
-                request.url.copy_merge_params(params),
-                accept=accept,
-                identity=self.identity,
-            )
-            for params in page_params
+            _key_of(request.method, url, accept, self.identity)
+            for url in _merged_urls(request.url, page_params)
         ]
         present = self._cache._store_times(keys)
         if present is None:

@@ -154,6 +154,45 @@ def test_normalize_url_keeps_meaningful_differences():
     assert normalize_url("https://h/x?q=a+b") != normalize_url("https://h/x?q=a%2Bb")
 
 
+_SIBLING_URLS = [
+    "http://127.0.0.1:8800/loket/v2/providers/employers/e1/leaverequests?pageNumber=1&pageSize=250",
+    "https://API.example:443/a%7eb/c d?filter=endDate%20ge%20'2025-01-01'%20and%20x+y"
+    "&pageSize=250&b=1&b=2&pageNumber=3&z=%2B&empty=&flag",
+    "https://h/vends?offset=0&limit=1000&device_id=7",
+    "http://h/p",
+]
+_SIBLING_PARAMS = [
+    [{"pageNumber": i, "pageSize": 250} for i in range(2, 7)],
+    [{"offset": 1000 * i, "limit": 1000} for i in range(1, 4)],
+    [{"pageNumber": 2}, {"pageNumber": 3, "pageSize": 10}],  # differing names
+    [{"pageNumber": "2"}, {"pageNumber": True}],  # not ints
+    [{"page number": 2}],  # not a plain name
+    [],
+]
+
+
+@pytest.mark.parametrize("params", _SIBLING_PARAMS)
+@pytest.mark.parametrize("url", _SIBLING_URLS)
+@pytest.mark.parametrize("sent", [False, True], ids=["as-written", "as-sent"])
+def test_sibling_page_urls_are_those_httpx_would_request(url, params, sent):
+    """The quick merge of paging parameters gives exactly the normalised URLs of the requests
+    httpx sends (``copy_merge_params``), whether or not httpx encoded the URL already."""
+    from loketvalinso.cache import _merged_urls
+
+    base = httpx.URL(url).copy_merge_params({}) if sent else httpx.URL(url)
+    want = [normalize_url(base.copy_merge_params(p)) for p in params]
+    assert _merged_urls(base, params) == want
+
+
+def test_sibling_page_urls_of_a_sent_request_cost_one_httpx_merge(monkeypatch):
+    from loketvalinso.cache import _merged_urls
+
+    url = httpx.URL(_SIBLING_URLS[1]).copy_merge_params({})
+    merges = spy_on(monkeypatch, httpx.URL, "copy_merge_params")
+    urls = _merged_urls(url, _SIBLING_PARAMS[0])
+    assert len(urls) == 5 and len(merges) == 1  # the check of the first page only
+
+
 def test_normalize_accept():
     assert normalize_accept("Application/JSON; version=2021-03-29") == V2
     assert normalize_accept(None) == ""

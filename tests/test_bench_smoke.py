@@ -36,3 +36,22 @@ def test_bench_quick_prints_every_row(capsys: pytest.CaptureFixture[str]) -> Non
         for cell in table[label]:
             value = float(cell)
             assert math.isfinite(value) and value > 0, f"{label}: {cell}"
+
+
+def test_the_memory_probe_counts_a_frames_string_views() -> None:
+    """``buffer_bytes`` is what the frame's buffers weigh: a String value takes a 16-byte view
+    (Arrow string views), which ``estimated_size()`` leaves out."""
+    import polars as pl
+
+    sys.path.insert(0, str(ROOT))
+    try:
+        from bench.memory import buffer_bytes
+    finally:
+        sys.path.remove(str(ROOT))
+    n = 100_000
+    strings = pl.DataFrame({"currency": ["EUR"] * n})
+    assert strings.estimated_size() == 3 * n
+    assert 16 * n <= buffer_bytes(strings) < 16 * n + 4096
+    numbers = pl.DataFrame({"id": range(n)}, schema={"id": pl.Int64})
+    assert numbers.estimated_size() == 8 * n
+    assert 8 * n <= buffer_bytes(numbers) < 8 * n + 4096

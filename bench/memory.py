@@ -1,15 +1,16 @@
 """Peak RSS growth of one cold load, in a fresh process (``python -m bench.memory``).
 
 Reads ``{"url", "credentials", "dataset"}`` as JSON on standard input; prints one JSON line
-``{"growth_bytes", "frame_bytes", "buffer_bytes", "rows", "retained_bytes"}``. The growth is the peak resident set during the load
-(``VmHWM``, reset just before it through ``/proc/self/clear_refs`` where the kernel allows) minus
-the resident set before it, after the imports, the login and a small warm-up load in small pages
-(first use of the libraries and thread pools costs memory once per process, not per row).
+``{"growth_bytes", "frame_bytes", "buffer_bytes", "rows", "retained_bytes"}``. The growth is the
+peak resident set during the load (``VmHWM``, reset just before it through
+``/proc/self/clear_refs`` where the kernel allows) minus the resident set before it, after the
+imports, the login and a small warm-up load in small pages (first use of the libraries and
+thread pools costs memory once per process, not per row).
 
 ``frame_bytes`` is the frame's ``estimated_size()``, the issue's yardstick. It leaves out the
 16-byte view every value of a String column has (Polars stores strings as Arrow string views;
-``estimated_size`` counts only their bytes), so ``buffer_bytes`` gives the frame's own buffers too:
-the length of its uncompressed Arrow IPC stream, counted without keeping it.
+``estimated_size`` counts only their bytes), so ``buffer_bytes`` gives the frame's own buffers
+too: the length of its uncompressed Arrow IPC stream, counted without keeping it.
 """
 
 from __future__ import annotations

@@ -308,10 +308,9 @@ class PiecesReader:
 def _blob_pieces(data: object) -> list[bytes]:
     """``data`` (bytes-like, or a sequence of them) as a list of ``bytes`` pieces."""
     blob_types = (bytes, bytearray, memoryview)
-    if isinstance(data, blob_types):
-        return [bytes(data)]
-    if isinstance(data, Sequence) and all(isinstance(piece, blob_types) for piece in data):
-        return [piece if type(piece) is bytes else bytes(piece) for piece in data]
+    pieces = [data] if isinstance(data, blob_types) else data
+    if isinstance(pieces, Sequence) and all(isinstance(piece, blob_types) for piece in pieces):
+        return [piece if type(piece) is bytes else bytes(piece) for piece in pieces]
     msg = f"extra data must be bytes (or a sequence of bytes pieces), not {type(data).__name__}"
     raise ConfigurationError(msg)
 
@@ -540,10 +539,8 @@ def _merged_urls(url: httpx.URL, page_params: Sequence[Mapping[str, Any]]) -> li
     if not page_params:
         return []
     names = set(page_params[0])
-    plain = all(
-        set(params) == names
-        and all(type(value) is int for value in params.values())
-        and all(_PLAIN_NAME.fullmatch(name) for name in params)
+    plain = all(_PLAIN_NAME.fullmatch(name) for name in names) and all(
+        set(params) == names and all(type(value) is int for value in params.values())
         for params in page_params
     )
     if plain:
@@ -1248,14 +1245,11 @@ class DiskCache:
             "len": length,
             "sha256": blob_digest.hexdigest(),
         }
-        lead = _frame_lead(_EXTRA_MAGIC, header)
-        value: bytes | PiecesReader
-        if len(lead) + length < self._cache.disk_min_file_size:
-            value = b"".join([lead, *pieces])  # small: kept in the SQLite row, as before
-        else:
-            value = PiecesReader([lead, *pieces])  # diskcache writes a big value to a file
-        read = isinstance(value, PiecesReader)
-        self._cache.set(extra_key, value, read=read, tag=key, retry=True)
+        framed = [_frame_lead(_EXTRA_MAGIC, header), *pieces]
+        # a big value goes to a file, piece by piece; a small one stays in the SQLite row
+        big = len(framed[0]) + length >= self._cache.disk_min_file_size
+        value = PiecesReader(framed) if big else b"".join(framed)
+        self._cache.set(extra_key, value, read=big, tag=key, retry=True)
         return True
 
     # -- management

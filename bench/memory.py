@@ -73,7 +73,7 @@ def main() -> int:
     from loketvalinso.mock import Credentials
 
     if payload.get("no_json_check"):
-        from loketvalinso.retry import RetryPolicy
+        from loketvalinso._transport.retry import RetryPolicy
 
         CLIENT_OPTIONS["retry"] = RetryPolicy(retry_invalid_json=False)
 
@@ -104,7 +104,7 @@ def main() -> int:
         _reset_peak()
         frame = toolkit_load(client, dataset)
         # Count the cached listing written in the background too: it is part of the load's cost.
-        from loketvalinso.cache import flush_background_writes
+        from loketvalinso._transport.background import flush_background_writes
 
         flush_background_writes()
         peak = _status("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import httpx
+import orjson
 import polars as pl
 
 from loketvalinso.mock import MockServer, MockURLs
@@ -51,18 +52,21 @@ ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("cold_over_floor", "cold / floor", "x", "<= 1.3"),
     ("cold_over_warm", "cold / warm", "x", ">= 20"),
     ("parse_rows_s", "parse: frame builder, one page at a time", "rows/s", ""),
-    ("parse_rows_s_par", "parse: fed by the pager's workers", "rows/s", ">= 2M (vends)"),
+    ("parse_rows_s_par", "parse: fed by the walk's workers", "rows/s", ""),
+    ("read_json_rows_s", "parse: pl.read_json on the same bytes, same feeders", "rows/s", ""),
+    ("parse_over_read_json", "parse (fed) / pl.read_json", "x", ">= 0.8 (vends)"),
     ("mem_growth_mb", "memory: peak RSS growth, cold load", "MB", ""),
     ("frame_mb", "memory: final frame estimated_size()", "MB", ""),
-    ("mem_ratio", "memory: growth / frame size", "x", "<= 3"),
+    ("mem_ratio", "memory: growth / frame size", "x", ""),
     ("buffers_mb", "memory: final frame's Arrow buffers (with string views)", "MB", ""),
-    ("mem_ratio_buffers", "memory: growth / frame's Arrow buffers", "x", ""),
+    ("mem_ratio_buffers", "memory: growth / frame's Arrow buffers", "x", "<= 3"),
     ("mem_ratio_no_cache", "memory: growth without a cache / frame size", "x", ""),
 )
 RATIO_KEYS = (
     "baseline_over_cold",
     "cold_over_floor",
     "cold_over_warm",
+    "parse_over_read_json",
     "mem_ratio",
     "mem_ratio_buffers",
     "mem_ratio_no_cache",
@@ -297,11 +301,11 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def frame_spec(dataset: str, version: str) -> Any:
-    from loketvalinso import frames
+    from loketvalinso._frames.spec import schema_for, valinso_spec
 
     if dataset == "vends":
-        return frames.valinso_spec("vends")
-    return frames.schema_for(LEAVE_PATH, version)
+        return valinso_spec("vends")
+    return schema_for(LEAVE_PATH, version)
 
 
 def parse_rate(
@@ -311,55 +315,85 @@ def parse_rate(
     version: str,
     feeders: int,
 ) -> tuple[float, int]:
-    """Rows per second of the toolkit's page parser on already-fetched bytes.
+    """Rows per second of the toolkit's frame decoder on already-fetched bytes.
 
-    The parser is driven as the pager drives it: ``feeders`` threads (the pager's fetch
+    The decoder is driven as the walk drives it: ``feeders`` threads (the walk's fetch
     workers; 1 = one page at a time) hand each body to ``decode``, which builds the page on the
-    parse threads (``frames.PARSE_THREADS``); every ``_CONVERT_BATCH`` decoded pages of a
-    listing go to ``finish_later`` (converted together on the parse threads while later pages
-    decode), and what is left is converted by ``finish`` at the end.
+    parse threads (``_load.pools.PARSE_THREADS``); every ``_CONVERT_BATCH`` decoded pages of a
+    listing go to ``convert_later`` (converted together on the parse threads while later pages
+    decode), and what is left is converted by ``convert`` at the end.
     """
-    from loketvalinso import frames
-    from loketvalinso.paging import _CONVERT_BATCH, PageContext
+    from loketvalinso._frames.parse import is_raw
+    from loketvalinso._load.decode import FrameDecoder
+    from loketvalinso._load.pages import PageContext
+    from loketvalinso._load.walk import _CONVERT_BATCH
 
     spec = frame_spec(dataset, version)
     jobs = []
     for listing, pages in zip(listings, bodies, strict=True):
         if dataset != "vends" and not listing.path_ids:
             continue  # the employers page is not part of the leave-request frame
-        parse = frames.page_parser(spec, path_ids=listing.path_ids)
+        decoder = FrameDecoder(spec, listing.path_ids)
         for i, body in enumerate(pages, 1):
-            jobs.append((parse, body, PageContext(url=listing.url, page=i)))
+            jobs.append((decoder, body, PageContext(url=listing.url, page=i)))
 
-    def one(job: tuple[Any, bytes, Any]) -> tuple[Any, int, Any]:
-        parse, body, ctx = job
-        return parse, ctx.page, parse.decode(body, ctx)
+    def one(job: tuple[Any, bytes, Any]) -> tuple[Any, Any]:
+        decoder, body, ctx = job
+        return decoder, decoder.decode(body, ctx)
 
     pool = ThreadPoolExecutor(feeders) if feeders > 1 else None
     if pool:
         list(pool.map(time.sleep, [0.005] * feeders))  # its threads started before the clock
     start = time.perf_counter()
     done = []
-    waiting: dict[int, tuple[Any, list[Any]]] = {}  # per parser: its pages not yet converted
+    waiting: dict[int, tuple[Any, list[Any]]] = {}  # per decoder: its pages not yet converted
     later = []
-    for parse, index, page in pool.map(one, jobs) if pool else map(one, jobs):
-        done.append((parse, index, page))
-        entries = waiting.setdefault(id(parse), (parse, []))[1]
-        entries.append((index, page, None, None))
-        if pool and len(entries) >= _CONVERT_BATCH:
-            later.append(parse.finish_later(list(entries)))
-            entries.clear()
+    for decoder, page in pool.map(one, jobs) if pool else map(one, jobs):
+        done.append(page)
+        pending = waiting.setdefault(id(decoder), (decoder, []))[1]
+        pending.append(page)
+        if pool and len(pending) >= _CONVERT_BATCH:
+            later.append(decoder.convert_later(list(pending)))
+            pending.clear()
     for future in later:
         future.result()
-    for parse, entries in waiting.values():
-        if entries:
-            parse.finish(entries)
+    for decoder, pending in waiting.values():
+        if pending:
+            decoder.convert(pending)
     elapsed = time.perf_counter() - start
     if pool:
         pool.shutdown()
-    rows = sum(int(page.meta.item_count) for _, _, page in done)
-    assert all(not frames.is_raw(page.data) for _, _, page in done)
+    rows = sum(int(page.meta.item_count) for page in done)
+    assert all(not is_raw(page.data) for page in done)
     return rows / elapsed, rows
+
+
+def read_json_rate(
+    listings: Sequence[Listing], bodies: list[list[bytes]], dataset: str, feeders: int
+) -> float:
+    """Rows per second of Polars' own ``pl.read_json`` on the same bytes (schema inferred),
+    fed by the same ``feeders`` threads: the yardstick of the parse rate."""
+    work = [
+        body
+        for listing, pages in zip(listings, bodies, strict=True)
+        if dataset == "vends" or listing.path_ids
+        for body in pages
+    ]
+
+    def one(body: bytes) -> int:
+        return pl.read_json(body).height
+
+    pool = ThreadPoolExecutor(feeders) if feeders > 1 else None
+    if pool:
+        list(pool.map(time.sleep, [0.005] * feeders))
+    rows_key = "result" if dataset == "vends" else "_embedded"
+    rows = sum(len(orjson.loads(body)[rows_key]) for body in work)
+    start = time.perf_counter()
+    list(pool.map(one, work) if pool else map(one, work))
+    elapsed = time.perf_counter() - start
+    if pool:
+        pool.shutdown()
+    return rows / elapsed
 
 
 def memory_probe(remote: RemoteMock, dataset: str, *, cache: bool = True) -> dict[str, float]:
@@ -493,10 +527,11 @@ def run(opts: Options) -> dict[str, dict[str, float]]:
                 parse_rate(listings, bodies, dataset, version, 1)[0]
                 for _ in range(max(3, opts.repeat))
             ]
-            par2 = [
-                parse_rate(listings, bodies, dataset, version, opts.concurrency)[0]
-                for _ in range(max(3, opts.repeat))
-            ]
+            # the decoder and Polars' own reader on the same bytes, interleaved
+            par2, read_json = [], []
+            for _ in range(max(3, opts.repeat)):
+                par2.append(parse_rate(listings, bodies, dataset, version, opts.concurrency)[0])
+                read_json.append(read_json_rate(listings, bodies, dataset, opts.concurrency))
             # with and without a cache, interleaved
             runs = max(1, opts.memory_runs)
             pairs = [
@@ -521,6 +556,8 @@ def run(opts: Options) -> dict[str, dict[str, float]]:
                 "cold_over_warm": med["cold"] / med["warm"],
                 "parse_rows_s": statistics.median(par),
                 "parse_rows_s_par": statistics.median(par2),
+                "read_json_rows_s": statistics.median(read_json),
+                "parse_over_read_json": statistics.median(par2) / statistics.median(read_json),
                 "mem_growth_mb": growth / 2**20,
                 "frame_mb": size / 2**20,
                 "mem_ratio": growth / size if size else math.nan,
@@ -596,7 +633,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts, ns = parse_args(argv)
     CLIENT_OPTIONS.clear()
     if ns.no_json_check:
-        from loketvalinso.retry import RetryPolicy
+        from loketvalinso._transport.retry import RetryPolicy
 
         CLIENT_OPTIONS["retry"] = RetryPolicy(retry_invalid_json=False)
     results = run(opts)

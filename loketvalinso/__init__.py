@@ -5,8 +5,10 @@
 ...     loket = lv.Loket.from_mock(m)
 ...     requests = loket.leave_requests(loket.employers()["id"][0])
 
-Submodules load on first use, so ``import loketvalinso`` stays cheap and the optional extras
-(widgets, charts) are only imported when asked for.
+The user-facing modules are ``errors`` (the exception tree), ``cache`` (``DiskCache``),
+``mock``, ``charts``, ``widgets``, ``snapshots`` and ``report``; every other module is private
+(``_``). Submodules load on first use, so ``import loketvalinso`` stays cheap and the optional
+extras (widgets, charts) are only imported when asked for.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from loketvalinso import errors
+from loketvalinso._version import __version__
 from loketvalinso.errors import (
     ApiError,
     AuthenticationError,
@@ -39,13 +43,11 @@ from loketvalinso.errors import (
     VersionError,
 )
 
-__version__ = "0.1.0"
-
 _LAZY_ATTRS = {
-    "Loket": "loketvalinso.loket",
-    "Valinso": "loketvalinso.valinso",
+    "Loket": "loketvalinso._loket",
+    "Valinso": "loketvalinso._valinso",
 }
-_LAZY_MODULES = {"mock", "charts", "widgets", "snapshots", "report", "cache", "frames", "paging"}
+_LAZY_MODULES = {"cache", "charts", "mock", "report", "snapshots", "widgets"}
 
 __all__ = [
     "ApiError",
@@ -73,16 +75,20 @@ __all__ = [
     "Valinso",
     "VersionError",
     "__version__",
+    "cache",
     "charts",
+    "errors",
     "mock",
+    "report",
     "snapshots",
     "widgets",
 ]
 
+
 if TYPE_CHECKING:
-    from loketvalinso import charts, mock, snapshots, widgets
-    from loketvalinso.loket import Loket
-    from loketvalinso.valinso import Valinso
+    from loketvalinso import cache, charts, mock, report, snapshots, widgets
+    from loketvalinso._loket import Loket
+    from loketvalinso._valinso import Valinso
 
 
 def __getattr__(name: str) -> Any:

@@ -2,6 +2,6 @@
 
 import sys
 
-from loketvalinso.cli import main
+from loketvalinso._cli import main
 
 sys.exit(main())

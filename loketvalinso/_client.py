@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -12,14 +10,17 @@ from typing import Any
 import httpx
 import polars as pl
 
-from loketvalinso.background import load_in_progress
-from loketvalinso.cache import DiskCache
+from loketvalinso._frames.spec import FrameSpec
+from loketvalinso._load.decode import FrameDecoder
+from loketvalinso._load.frame_cache import FrameCache
+from loketvalinso._load.report import LoadReport
+from loketvalinso._transport.background import flush_background_writes
+from loketvalinso._transport.client import build_client
+from loketvalinso._transport.retry import BackoffGate, RetryPolicy
+from loketvalinso._transport.store import DiskCache
 from loketvalinso.errors import ConfigurationError
-from loketvalinso.http import Identity, build_client
-from loketvalinso.loadreport import LoadReport
-from loketvalinso.retry import BackoffGate, RetryPolicy
 
-__all__ = ["BaseClient", "resolve_cache"]
+__all__ = ["BaseClient", "CacheOption", "merge_params", "resolve_cache"]
 
 CacheOption = bool | str | os.PathLike[str] | DiskCache | None
 
@@ -68,7 +69,6 @@ class BaseClient:
         *,
         base_url: str,
         auth: httpx.Auth | None,
-        identity: Identity,
         cache: CacheOption,
         offline: bool,
         progress: bool | None,
@@ -90,19 +90,17 @@ class BaseClient:
         self.keep_for_offline = keep_for_offline
         self._cache = resolve_cache(cache, offline=offline, keep_for_offline=keep_for_offline)
         self._gate = BackoffGate()
-        self._identity = identity
+        # the auth layer names who is asking on every request (the cache keys by it)
         self._http = build_client(
             base_url=self.base_url,
             auth=auth,
             transport=transport,
             cache=self._cache,
-            identity=identity,
             retry=retry or RetryPolicy(),
             gate=self._gate,
             timeout=timeout,
             max_connections=max(max_concurrency, 4),
         )
-        self._report_lock = threading.Lock()
         self.last_load: LoadReport | None = None
 
     @property
@@ -110,8 +108,7 @@ class BaseClient:
         return self._cache
 
     def close(self) -> None:
-        from loketvalinso.cache import flush_background_writes
-
+        """Write what the cache still holds and close the connections."""
         flush_background_writes()  # cached listings kept in the background reach the disk first
         self._http.close()
 
@@ -121,28 +118,29 @@ class BaseClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _frames_for(
+        self, spec: FrameSpec, path_ids: Mapping[str, str] | None = None
+    ) -> tuple[FrameDecoder, FrameCache | None]:
+        """The decoder of ``spec`` and, with a cache, the frames kept next to its entries."""
+        frame_cache = FrameCache(self._cache, spec, path_ids) if self._cache is not None else None
+        return FrameDecoder(spec, path_ids), frame_cache
+
     def _run_load(
         self, label: str, url: str, work: Callable[[LoadReport], pl.DataFrame]
     ) -> pl.DataFrame:
+        """Run ``work`` as one load; its report becomes ``last_load`` (also when it fails)."""
         report = LoadReport(label=label, url=url)
-        started = time.perf_counter()
         try:
-            with load_in_progress():  # the cache's background writes wait for the load
+            with report.timed():
                 frame = work(report)
-        except BaseException:
-            report.status = "error"
-            report.elapsed = time.perf_counter() - started
+        finally:
             self.last_load = report
-            raise
         report.rows = frame.height
-        report.elapsed = time.perf_counter() - started
-        if report.status == "ok" and report.warnings:
-            report.status = "warning"
-        self.last_load = report
         return frame
 
 
 def merge_params(*parts: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The parameters of ``parts`` merged, later ones winning, ``None`` values left out."""
     out: dict[str, Any] = {}
     for part in parts:
         if part:

@@ -60,8 +60,8 @@ def load_demo_frames(
     server: Any, *, progress: bool | None = None, cache: Any = False
 ) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
     """Load the demo's frames from a running mock; returns (frames, provenance per frame)."""
-    from loketvalinso.loket import Loket
-    from loketvalinso.valinso import Valinso
+    from loketvalinso._loket import Loket
+    from loketvalinso._valinso import Valinso
 
     frames: dict[str, pl.DataFrame] = {}
     provenance: dict[str, Any] = {}

@@ -61,7 +61,7 @@ def save(
     directory
         Created if needed.
     provenance
-        Name → a :class:`~loketvalinso.loadreport.LoadReport` (``client.last_load``) or a mapping
+        Name → a :class:`~loketvalinso._load.report.LoadReport` (``client.last_load``) or a mapping
         with ``source_url``, ``resource_versions``, ``loaded_at``.
     """
     out = Path(directory)

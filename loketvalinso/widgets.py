@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 from loketvalinso.errors import LoketValinsoError, ObsoleteVersionWarning
 
 if TYPE_CHECKING:
-    from loketvalinso.loket import Loket
+    from loketvalinso._loket import Loket
+    from loketvalinso._valinso import Valinso
     from loketvalinso.mock import MockServer, WorldSizes
-    from loketvalinso.valinso import Valinso
 
 __all__ = ["MOCK", "LoketLogin", "ValinsoLogin", "VersionPicker", "shared_mock", "widget_tree"]
 
@@ -140,7 +140,7 @@ class LoketLogin:
         mock: MockServer | None = None,
     ) -> None:
         w = _ipywidgets()
-        from loketvalinso.auth import LOKET_ENVIRONMENTS
+        from loketvalinso._transport.auth import LOKET_ENVIRONMENTS
 
         self._client_options = dict(client_options or {})
         self._mock = mock
@@ -220,7 +220,7 @@ class LoketLogin:
 
     def log_in(self) -> None:
         """What the *Log in* button does."""
-        from loketvalinso.loket import Loket
+        from loketvalinso._loket import Loket
 
         secret = self.client_secret.value or None
         self._clear_secrets()  # used (or refused) now: never left in the widget state
@@ -358,7 +358,7 @@ class ValinsoLogin:
 
     def test_connection(self) -> None:
         """What the *Test connection* button does: build a client and load the devices."""
-        from loketvalinso.valinso import Valinso
+        from loketvalinso._valinso import Valinso
 
         key = self.api_key.value.strip()
         self.api_key.value = ""  # used now: never left in the widget state
@@ -407,7 +407,7 @@ class VersionPicker:
         self, loket: Loket, *, employer_id: str | None = None, resource: str = "employees"
     ) -> None:
         w = _ipywidgets()
-        from loketvalinso.loket import RESOURCES
+        from loketvalinso._loket import RESOURCES
 
         self.loket = loket
         self._employer_id = employer_id
@@ -435,7 +435,7 @@ class VersionPicker:
         self._resource_changed()
 
     def _resource_changed(self) -> None:
-        from loketvalinso.loket import RESOURCES
+        from loketvalinso._loket import RESOURCES
 
         chosen = self.loket.versions.get(RESOURCES[self.resource.value])
         self.date.value = date.fromisoformat(chosen) if chosen else None
@@ -491,7 +491,7 @@ class VersionPicker:
 
     def served_version(self) -> dict[str, str | None]:
         """``{"resource_version", "obsolete_date"}`` of the selected resource, from one page."""
-        from loketvalinso.loket import RESOURCES
+        from loketvalinso._loket import RESOURCES
 
         name = self.resource.value
         template = RESOURCES[name]

@@ -62,9 +62,9 @@ def _background_writes_done() -> Iterator[None]:
     yield
     import sys
 
-    cache = sys.modules.get("loketvalinso.cache")
-    if cache is not None:
-        cache.flush_background_writes()
+    background = sys.modules.get("loketvalinso._transport.background")
+    if background is not None:
+        background.flush_background_writes()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 import loketvalinso as lv
-from loketvalinso.cli import main
+from loketvalinso._cli import main
 from loketvalinso.mock import WorldSizes
 
 TINY = WorldSizes(employers=1, employees=10, vends=300, devices=3, locations=2, products=5)

@@ -189,7 +189,7 @@ def test_render_report_escapes_script_breakers() -> None:
 
 
 def test_cli_demo_help() -> None:
-    from loketvalinso.cli import _build_parser
+    from loketvalinso._cli import _build_parser
 
     args = _build_parser().parse_args(["demo", "--out", "x"])
     assert args.out == "x" and args.command == "demo"

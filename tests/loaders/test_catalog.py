@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from loketvalinso.catalog import get_catalog
+from loketvalinso._catalog import get_catalog
 from loketvalinso.errors import ConfigurationError, VersionError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,10 +19,9 @@ import polars as pl
 import pytest
 
 from loketvalinso import Loket
+from loketvalinso._frames.spec import DEFAULT_EXPLODE, schema_for
 from loketvalinso.errors import LoketValinsoWarning
-from loketvalinso.frames import DEFAULT_EXPLODE, schema_for
-
-from . import spec_data
+from tests import spec_data
 
 OPERATIONS_CSV = spec_data.SPEC.parent / "loket-operations.csv"
 

@@ -15,13 +15,13 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import loketvalinso as lv
+from loketvalinso._frames.spec import schema_for
 from loketvalinso.errors import (
     CacheWarning,
     ConfigurationError,
     ObsoleteVersionWarning,
     PermissionDeniedError,
 )
-from loketvalinso.frames import schema_for
 from loketvalinso.mock.world import leave_balances_at
 from tests.conftest import password_token
 

@@ -11,8 +11,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import loketvalinso as lv
+from loketvalinso._frames.spec import VALINSO_FIELDS
 from loketvalinso.errors import CacheWarning, ConfigurationError, NotFoundError, ValidationError
-from loketvalinso.frames import VALINSO_FIELDS
 
 
 @pytest.fixture(scope="module")

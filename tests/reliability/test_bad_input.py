@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 import loketvalinso as lv
+from loketvalinso._transport.retry import RetryPolicy
 from loketvalinso.errors import (
     AuthenticationError,
     BadRequestError,
@@ -17,7 +18,6 @@ from loketvalinso.errors import (
     ValidationError,
     VersionError,
 )
-from loketvalinso.retry import RetryPolicy
 
 from .conftest import data_requests
 

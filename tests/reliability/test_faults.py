@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 
 import loketvalinso as lv
+from loketvalinso._transport.retry import RetryPolicy
 from loketvalinso.errors import (
     PaginationError,
     PaginationWarning,
@@ -24,7 +25,6 @@ from loketvalinso.errors import (
     ResponseFormatError,
     ServerError,
 )
-from loketvalinso.retry import RetryPolicy
 
 from .conftest import (
     assert_same_rows,

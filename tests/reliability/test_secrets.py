@@ -18,6 +18,8 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 import loketvalinso as lv
+from loketvalinso._transport.auth import Secret
+from loketvalinso._transport.entries import decode_entry
 from loketvalinso.errors import LoketValinsoError
 
 pytestmark = pytest.mark.timeout(120)
@@ -70,7 +72,7 @@ def _cache_bytes(folder: Path) -> dict[str, bytes]:
         for key, value, filename in rows:
             data = bytes(value) if value is not None else (folder / filename).read_bytes()
             if data.startswith(b"LVC"):
-                found[f"cache body:{key}"] = lv.cache.decode_entry(data).body
+                found[f"cache body:{key}"] = decode_entry(data).body
     return found
 
 
@@ -218,7 +220,7 @@ def test_secret_objects_refuse_to_be_pickled(small_world):
     m = lv.mock.in_process(seed=7, world=small_world)
     loket = lv.Loket.from_mock(m, cache=False)
     valinso = lv.Valinso.from_mock(m, cache=False)
-    for obj in (loket.oauth, valinso._auth, lv.auth.Secret("x")):
+    for obj in (loket.oauth, valinso._auth, Secret("x")):
         with pytest.raises(TypeError, match="cannot be pickled"):
             pickle.dumps(obj)
 

@@ -1,0 +1,248 @@
+"""The one place that builds :class:`httpx.Client` objects: base URL, timeouts, transport stack.
+
+The stack, outermost first::
+
+    auth (httpx.Auth on the client)  →  RetryTransport  →  CacheTransport  →  innermost
+                                                                             (network, the in-process
+                                                                              mock, or a test fake)
+
+Tests and the mock swap only the innermost ``transport``; nothing else opens connections. Everything
+is synchronous httpx, so it works unchanged inside Jupyter's running event loop (no ``asyncio.run``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from loketvalinso._transport.cache import CacheTransport
+from loketvalinso._transport.retry import BackoffGate, RetryPolicy, RetryTransport
+from loketvalinso._transport.store import DiskCache
+from loketvalinso._version import __version__
+from loketvalinso.errors import ConfigurationError
+
+__all__ = [
+    "DEFAULT_RETRY",
+    "LOCAL_HOSTS",
+    "build_client",
+    "build_transport",
+    "check_url_security",
+    "default_user_agent",
+    "is_local_host",
+]
+
+#: The default retry policy (a frozen dataclass, so safe to share).
+DEFAULT_RETRY = RetryPolicy()
+
+#: Host names that never leave the machine: plain http is fine for them.
+LOCAL_HOSTS = frozenset({"localhost", "mock.local"})
+
+
+def default_user_agent() -> str:
+    """``loketvalinso/<version> httpx/<version>``."""
+    return f"loketvalinso/{__version__} httpx/{httpx.__version__}"
+
+
+def is_local_host(host: str) -> bool:
+    """Whether ``host`` is loopback (127.0.0.0/8, ::1, localhost) or the in-process mock host."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host in LOCAL_HOSTS or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url_security(url: str | httpx.URL, *, allow_insecure: bool = False) -> httpx.URL:
+    """Refuse a URL that would send credentials in clear text over the network.
+
+    Parameters
+    ----------
+    url : str or httpx.URL
+        An absolute ``https://`` or ``http://`` URL.
+    allow_insecure : bool
+        Accept plain ``http://`` to any host (at your own risk: tokens and keys travel unencrypted).
+
+    Returns
+    -------
+    httpx.URL
+        The parsed URL.
+
+    Raises
+    ------
+    ConfigurationError
+        Not an absolute http(s) URL, or plain ``http://`` to a host that is not loopback
+        (127.0.0.0/8, ::1, localhost) nor the in-process mock (``mock.local``).
+    """
+    try:
+        parsed = httpx.URL(str(url))
+    except (httpx.InvalidURL, TypeError) as exc:
+        msg = f"not a valid URL: {str(url)[:200]!r} ({exc})"
+        raise ConfigurationError(msg) from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        msg = (
+            f"expected an absolute http(s) URL such as 'https://api.loket.nl/v2', got "
+            f"{str(url)[:200]!r}"
+        )
+        raise ConfigurationError(msg)
+    if parsed.scheme == "http" and not allow_insecure and not is_local_host(parsed.host):
+        msg = (
+            f"refusing plain http:// to {parsed.host}: credentials would travel unencrypted. "
+            "Use https://, or pass allow_insecure=True if you really mean it"
+        )
+        raise ConfigurationError(msg)
+    return parsed
+
+
+def build_transport(
+    *,
+    transport: httpx.BaseTransport | None = None,
+    cache: DiskCache | None = None,
+    identity: str | None = None,
+    retry: RetryPolicy | bool | None = DEFAULT_RETRY,
+    gate: BackoffGate | None = None,
+    max_connections: int = 8,
+    proxy_for: str | None = None,
+    **retry_options: Any,
+) -> httpx.BaseTransport:
+    """The transport stack below auth: ``RetryTransport → cache → innermost``.
+
+    Parameters
+    ----------
+    transport : httpx.BaseTransport, optional
+        The innermost transport; a pooled :class:`httpx.HTTPTransport` when omitted.
+    cache : DiskCache, optional
+        The cache; None for no cache.
+    identity : str, optional
+        Who is asking, for the cache key, when the requests do not say it themselves (the auth
+        layers put their user's identity in each request's extensions).
+    retry : RetryPolicy, None or False
+        The retry policy; None/False for no retry layer.
+    gate : BackoffGate, optional
+        Shared back-off state for all workers of the client.
+    max_connections : int
+        Connection pool size; match it to the load concurrency.
+    proxy_for : str, optional
+        A URL whose proxy settings (``HTTPS_PROXY``/``NO_PROXY``...) the network transport uses.
+    **retry_options
+        ``sleep``, ``clock``, ``rng`` for :class:`RetryTransport` (tests).
+    """
+    if max_connections < 1:
+        msg = f"max_connections must be at least 1, got {max_connections}"
+        raise ConfigurationError(msg)
+    inner = transport
+    if inner is None:
+        inner = httpx.HTTPTransport(
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            proxy=_env_proxy(proxy_for) if proxy_for else None,
+        )
+    if cache is not None:
+        inner = CacheTransport(inner, cache=cache, identity=identity)
+    if retry is True:
+        retry = DEFAULT_RETRY
+    if isinstance(retry, RetryPolicy):
+        inner = RetryTransport(inner, policy=retry, gate=gate, **retry_options)
+    return inner
+
+
+def build_client(
+    *,
+    base_url: str | httpx.URL,
+    auth: httpx.Auth | None = None,
+    transport: httpx.BaseTransport | None = None,
+    cache: DiskCache | None = None,
+    identity: str | None = None,
+    retry: RetryPolicy | bool | None = DEFAULT_RETRY,
+    gate: BackoffGate | None = None,
+    timeout: float | httpx.Timeout | None = 30.0,
+    max_connections: int = 8,
+    user_agent: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    allow_insecure: bool = False,
+    **retry_options: Any,
+) -> httpx.Client:
+    """Build the client every loader uses.
+
+    Parameters
+    ----------
+    base_url : str or httpx.URL
+        The API root, e.g. ``https://api.loket.nl/v2``; request paths are relative to it.
+    auth : httpx.Auth, optional
+        :class:`~loketvalinso.auth.LoketAuth` or :class:`~loketvalinso.auth.ValinsoAuth`.
+    transport : httpx.BaseTransport, optional
+        The innermost transport: the in-process mock, an ``httpx.MockTransport`` in tests, or
+        omitted for the network (a pool of ``max_connections``).
+    cache : DiskCache, optional
+        The cache; it sits below the retries.
+    identity : str, optional
+        Who is asking, for the cache key, when the requests do not say it themselves
+        (:class:`~loketvalinso._transport.auth.LoketAuth` and ``ValinsoAuth`` do).
+    retry : RetryPolicy, None or False
+        The retry policy (default :data:`DEFAULT_RETRY`); None/False disables retries.
+    gate : BackoffGate, optional
+        Back-off state shared by the client's concurrent workers (made when omitted).
+    timeout : float, httpx.Timeout or None
+        Per-request network timeout in seconds (retries have their own ``total_timeout``).
+    max_connections : int
+        Size of the connection pool (set it to the load concurrency).
+    user_agent : str, optional
+        Defaults to ``loketvalinso/<version> httpx/<version>``.
+    headers : mapping, optional
+        Extra default headers (never put a secret here: use ``auth``).
+    allow_insecure : bool
+        Permit plain ``http://`` to a non-loopback host. Checked only when the request goes to
+        the network (no ``transport`` given); in-process transports send nothing anywhere.
+    **retry_options
+        ``sleep``, ``clock``, ``rng`` passed to :class:`~loketvalinso.retry.RetryTransport`.
+
+    Returns
+    -------
+    httpx.Client
+        Close it (or use it as a context manager) to release the connections.
+    """
+    if transport is None:
+        check_url_security(base_url, allow_insecure=allow_insecure)
+    if gate is None:
+        clock = retry_options.get("clock")
+        gate = BackoffGate(clock=clock) if clock is not None else BackoffGate()
+    stack = build_transport(
+        transport=transport,
+        cache=cache,
+        identity=identity,
+        retry=retry,
+        gate=gate,
+        max_connections=max_connections,
+        proxy_for=str(base_url) if transport is None else None,
+        **retry_options,
+    )
+    default_headers = {"User-Agent": user_agent or default_user_agent()}
+    default_headers.update(headers or {})
+    return httpx.Client(
+        base_url=base_url,
+        auth=auth,
+        transport=stack,
+        timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
+        headers=default_headers,
+        follow_redirects=False,
+        # Proxies from the environment are resolved in build_transport; nothing else from the
+        # environment (netrc, ...) may add credentials behind the caller's back.
+        trust_env=False,
+    )
+
+
+def _env_proxy(url: str) -> str | None:
+    """The proxy the environment (``HTTPS_PROXY``, ``NO_PROXY``...) sets for ``url``, if any."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return None
+    if not parsed.host or urllib.request.proxy_bypass(parsed.host):
+        return None
+    return urllib.request.getproxies().get(parsed.scheme)

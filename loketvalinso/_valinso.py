@@ -1,0 +1,225 @@
+"""The Valinso dialect: api-key auth, head/2.0.0 base URLs, offset/limit paging, loaders.
+
+What the public documentation states: the ``api-key`` header, the base URLs, the
+``{code, result, paging}`` envelope, ``offset``/``limit``, ``GET /device/{id}``, ``GET /vends``,
+``POST /vends {"items": [...]}``, error bodies and 422 field errors, unix timestamps.
+What this module assumes (no public field list exists): ``GET /devices``, ``/products``,
+``/locations``, the vend fields below, and the ``device_id``/``from``/``to`` filters. Unknown
+fields are kept as extra columns; a missing assumed field is a null column, never an error.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import orjson
+import polars as pl
+
+from loketvalinso._client import BaseClient, CacheOption, merge_params
+from loketvalinso._dates import unix_seconds
+from loketvalinso._frames.parse import concat_pages
+from loketvalinso._frames.spec import VALINSO_FIELDS, FrameSpec, empty_frame, valinso_spec
+from loketvalinso._load.decode import UntypedDecoder
+from loketvalinso._load.frame_cache import FrameCache
+from loketvalinso._load.pages import PageDecoder
+from loketvalinso._load.report import LoadReport
+from loketvalinso._load.strategies import OffsetLimitPaging
+from loketvalinso._load.walk import paginate
+from loketvalinso._transport.auth import VALINSO_VERSIONS, ValinsoAuth, valinso_base_url
+from loketvalinso._transport.client import check_url_security
+from loketvalinso._transport.responses import raise_for_response
+from loketvalinso._transport.retry import RetryPolicy
+from loketvalinso.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from loketvalinso.mock import MockServer
+
+__all__ = ["Valinso"]
+
+_raise_for_valinso = functools.partial(raise_for_response, api="valinso")
+
+
+class Valinso(BaseClient):
+    """A client of the Valinso vending API that returns typed Polars DataFrames.
+
+    Parameters
+    ----------
+    api_key
+        The key from Valinso support, sent in the ``api-key`` header (never stored).
+    version
+        ``"head"`` (the latest) or ``"2.0.0"`` (pinned); ignored when ``base_url`` is given.
+    base_url
+        An explicit base URL (e.g. the embedded mock's ``valinso_url``).
+    allow_insecure
+        Allow plain ``http://`` to a host that is not this machine.
+    cache, offline, progress, max_concurrency, strict
+        As for :class:`~loketvalinso.Loket`.
+    limit
+        Items per page requested (``limit``).
+    keep_for_offline
+        Also store responses the server marks as not reusable, so that a later
+        ``offline=True`` session with the same cache folder can load them (with a
+        :class:`~loketvalinso.errors.CacheWarning`). The data stays on disk in a folder only you
+        can read (mode 0700); such entries are still never served while online.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        version: str = "head",
+        base_url: str | None = None,
+        allow_insecure: bool = False,
+        cache: CacheOption = True,
+        offline: bool = False,
+        progress: bool | None = None,
+        max_concurrency: int = 8,
+        limit: int = 1000,
+        strict: bool = False,
+        keep_for_offline: bool = False,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if base_url is None:
+            if version not in VALINSO_VERSIONS:
+                msg = f"version must be one of {', '.join(VALINSO_VERSIONS)}, not {version!r}"
+                raise ConfigurationError(msg)
+            base_url = valinso_base_url(version)
+        check_url_security(base_url, allow_insecure=allow_insecure)
+        if not isinstance(limit, int) or limit < 1:
+            msg = f"limit must be a positive integer, not {limit!r}"
+            raise ConfigurationError(msg)
+        self.version = version
+        self.limit = limit
+        self._auth = ValinsoAuth(api_key)
+        super().__init__(
+            base_url=base_url,
+            auth=self._auth,
+            cache=cache,
+            offline=offline,
+            keep_for_offline=keep_for_offline,
+            progress=progress,
+            max_concurrency=max_concurrency,
+            strict=strict,
+            transport=transport,
+            timeout=timeout,
+            retry=retry,
+        )
+
+    @classmethod
+    def from_mock(cls, server: MockServer, *, version: str = "head", **options: Any) -> Valinso:
+        """A client of the embedded mock's Valinso API with the mock's key."""
+        options.setdefault("transport", server.transport if server.in_process else None)
+        return cls(
+            api_key=server.credentials.valinso_api_key,
+            base_url=server.valinso_url_for(version),
+            version=version,
+            **options,
+        )
+
+    # -- loaders -------------------------------------------------------------------------------
+
+    def _load_list(
+        self,
+        path: str,
+        spec: FrameSpec | None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        label: str,
+    ) -> pl.DataFrame:
+        decoder: PageDecoder
+        frame_cache: FrameCache | None
+        if spec is None:
+            decoder, frame_cache = UntypedDecoder(), None
+        else:
+            decoder, frame_cache = self._frames_for(spec)
+
+        def work(report: LoadReport) -> pl.DataFrame:
+            pages = paginate(
+                self._http,
+                path,
+                strategy=OffsetLimitPaging(limit=self.limit),
+                decoder=decoder,
+                raise_for_response=_raise_for_valinso,
+                frame_cache=frame_cache,
+                params=merge_params(params),
+                max_concurrency=self.max_concurrency,
+                strict=self.strict,
+                progress=self.progress,
+                report=report,
+                label=label,
+            )
+            parts = [p.data for p in pages if p.data is not None and len(p.data)]
+            if spec is None:
+                return concat_pages(parts)
+            return concat_pages(parts, spec=spec) if parts else empty_frame(spec)
+
+        return self._run_load(label, self.base_url + path, work)
+
+    def vends(
+        self,
+        *,
+        since: int | float | date | datetime | str | None = None,
+        until: int | float | date | datetime | str | None = None,
+        device_id: int | None = None,
+    ) -> pl.DataFrame:
+        """Vends in [since, until), optionally of one device.
+
+        ``since``/``until`` take dates (midnight UTC), datetimes (naive = UTC), ISO strings or
+        unix seconds. ``timestamp`` is ``Datetime("us", "UTC")``; ``price`` is the unit price.
+        """
+        start = unix_seconds(since, name="since")
+        stop = unix_seconds(until, name="until")
+        if start is not None and stop is not None and start > stop:
+            msg = f"since ({since!r}) is after until ({until!r}); swap them"
+            raise ConfigurationError(msg)
+        params = {"from": start, "to": stop, "device_id": device_id}
+        return self._load_list("/vends", valinso_spec("vends"), params=params, label="vends")
+
+    def devices(self) -> pl.DataFrame:
+        return self._load_list("/devices", valinso_spec("devices"), label="devices")
+
+    def products(self) -> pl.DataFrame:
+        return self._load_list("/products", valinso_spec("products"), label="products")
+
+    def locations(self) -> pl.DataFrame:
+        return self._load_list("/locations", valinso_spec("locations"), label="locations")
+
+    def device(self, device_id: int) -> pl.DataFrame:
+        """One device (a one-row DataFrame); a missing id raises NotFoundError."""
+        return self._load_list(f"/device/{int(device_id)}", valinso_spec("devices"), label="device")
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
+        """Any GET endpoint whose ``result`` is an object or a list, as a DataFrame.
+
+        Known resources (``/vends``, ``/devices``, ``/device/{id}``, ``/products``,
+        ``/locations``) get their typed columns; for any other path every field of the items
+        becomes a column, typed from the values (nested values as JSON text).
+        """
+        path = "/" + path.strip("/")
+        first = path.strip("/").split("/", 1)[0]
+        known = {"device": "devices"}.get(first, first)
+        if known in VALINSO_FIELDS:
+            return self._load_list(path, valinso_spec(known), params=params, label=path)
+        return self._load_list(path, None, params=params, label=path)
+
+    def post(self, path: str, payload: Mapping[str, Any]) -> Any:
+        """POST JSON (e.g. ``post("/vends", {"items": [...]})``); returns ``result``.
+
+        A 422 raises :class:`~loketvalinso.errors.ValidationError` whose ``errors`` maps each
+        field to all its messages. POSTs are never retried.
+        """
+        path = "/" + path.strip("/")
+        response = self._http.post(
+            path, content=orjson.dumps(payload), headers={"Content-Type": "application/json"}
+        )
+        raise_for_response(response, api="valinso")
+        return orjson.loads(response.content).get("result")
+
+    def create_vends(self, items: Sequence[Mapping[str, Any]]) -> Any:
+        return self.post("/vends", {"items": list(items)})

@@ -16,6 +16,11 @@ What it reproduces (see ``specs/NOTES.md`` of the project and the API's own desc
 - **Caching**: ``Expires`` on every response; in the past for ordinary resources, a day ahead for
   images and reference lists (leave types, national holidays); ``Date`` too.
 
+This module is the handler: routing, version negotiation, access checks, paging, envelopes,
+``ETag``/``Expires`` and errors. What is served (endpoints, versions, resources and their query
+frames) is declared in :mod:`loketvalinso.mock.loket_resources`; how a world row becomes an item,
+in :mod:`loketvalinso.mock.loket_render`.
+
 Performance: each entity is rendered to JSON once per resource version (lazily, on first use) and
 kept as ``bytes``; a page is a join of those bytes. Selections (scope + filter + order) are computed
 with Polars on a per-resource *query frame* and cached, so a page walk costs one selection.
@@ -25,91 +30,66 @@ from __future__ import annotations
 
 import hashlib
 import re
-import struct
 import threading
 import time
 import uuid
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import orjson
 import polars as pl
 
 from loketvalinso.mock._http import MockRequest, MockResponse, Router, http_date, json_response
 from loketvalinso.mock.loket_query import QueryError, apply_query
+from loketvalinso.mock.loket_render import LoketRenderer, png
+from loketvalinso.mock.loket_resources import (
+    CACHEABLE_LIFETIME,
+    CALENDAR_COLUMNS,
+    DEFAULT_PAGE_SIZE,
+    DETAILS,
+    EMPLOYER_BALANCE_COLUMNS,
+    ENDPOINTS,
+    FORBIDDEN,
+    IMAGE_ENDPOINTS,
+    LISTS,
+    MAX_PAGE_SIZE,
+    OBSOLETE_DATES,
+    ORGANIZATIONAL_ENTITY_COLUMNS,
+    PATH_IDS,
+    RESOURCES,
+    Resource,
+    list_scope,
+    query_frame,
+    select_columns,
+    with_employee,
+)
 from loketvalinso.mock.oauth import AUTH_DENIED, OAuthServer
 from loketvalinso.mock.world import World, leave_balances_at
 
+# Tests and the rest of the package import these declarations from here: re-exported.
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "ENDPOINTS",
     "FORBIDDEN",
+    "IMAGE_ENDPOINTS",
     "MAX_PAGE_SIZE",
     "OBSOLETE_DATES",
     "LoketApi",
     "negotiate_version",
 ]
 
-DEFAULT_PAGE_SIZE = 250
-MAX_PAGE_SIZE = 1000
-#: Seconds of freshness announced on images and reference lists (the only cacheable resources).
-CACHEABLE_LIFETIME = 86_400
-FORBIDDEN = {
-    "message": "Insufficient rights for this request, reason "
-    '"User doesn\'t have rechten to perform activity for the given Id."'
-}
 _JSON = "application/json"
-
-_EMPLOYEES_VERSIONS = ("2018-12-31", "2021-03-29")
-_V2018 = ("2018-01-01",)
-
-#: Every JSON GET endpoint served (path template without ``/v2``) → its documented resource
-#: versions, oldest first. Hard-coded from the spec (a test checks them against it).
-ENDPOINTS: dict[str, tuple[str, ...]] = {
-    "/providers/employers": _V2018,
-    "/providers/employers/{employerId}": _V2018,
-    "/providers/employers/{employerId}/payrolladministrations": _V2018,
-    "/providers/employers/{employerId}/departments": _V2018,
-    "/providers/employers/{employerId}/functions": _V2018,
-    "/providers/employers/{employerId}/employees": _EMPLOYEES_VERSIONS,
-    "/providers/employers/employees/{employeeId}": _EMPLOYEES_VERSIONS,
-    "/providers/employers/{employerId}/employees/employments": ("2019-12-16",),
-    "/providers/employers/employees/employments/{employmentId}": ("2019-12-16",),
-    "/providers/employers/{employerId}/employees/employments/leaverequests": _V2018,
-    "/providers/employers/employees/employments/{employmentId}/leaverequests": _V2018,
-    "/providers/employers/employees/employments/leaverequests/{leaveRequestId}": _V2018,
-    "/providers/employers/employees/employments/{employmentId}/leave": _V2018,
-    "/providers/employers/{employerId}/leavebalances": _V2018,
-    "/providers/employers/employees/employments/{employmentId}/leavebalances": _V2018,
-    "/providers/employers/{employerId}/leavetypes": _V2018,
-    "/providers/employers/employees/{employeeId}/absences": ("2020-03-16",),
-    "/providers/employers/{employerId}/nationalholidays": _V2018,
-    "/providers/employers/{employerId}/employees/employments/calendar/leaverequests": _V2018,
-    "/providers/employers/{employerId}/actualorganizationalentities": _V2018,
-}
-#: Image endpoints (no JSON version; ``Accept`` is not checked).
-IMAGE_ENDPOINTS = (
-    "/providers/employers/employees/{employeeId}/photo",
-    "/providers/employers/employees/{employeeId}/photo/{version}",
-    "/providers/employers/{employerId}/logo",
-    "/providers/employers/{employerId}/logo/{version}",
-)
-#: (resource version) → obsoleteDate: six months after the newer version was introduced.
-OBSOLETE_DATES: dict[str, str] = {"2018-12-31": "2021-09-29"}
-
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
 _ACCEPT_VERSION = re.compile(
     r"application/json\s*;\s*version\s*=\s*\"?([^\s\";,]*)\"?", re.IGNORECASE
 )
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ID_BRACES = "{}()"
-
-_NL = {"key": 530, "value": "Nederland", "isoCode": "NL"}
-_HOURS = {"key": 1, "value": "Uren"}
 
 
 class _ApiError(Exception):
@@ -180,35 +160,6 @@ def _normalize_id(value: str) -> str:
     return value.strip(_ID_BRACES).lower()
 
 
-def _meta(key: Any, value: Any) -> dict[str, Any] | None:
-    return None if key is None else {"key": key, "value": value}
-
-
-def _nz(value: str | None) -> str | None:
-    # Nullable strings with minLength 1 in the spec: an empty string must become null.
-    return value or None
-
-
-def _r2(value: float | None) -> float | None:
-    return None if value is None else round(float(value), 2)
-
-
-def _png(seed: str) -> bytes:
-    """A tiny deterministic 8×8 PNG, coloured from ``seed``."""
-    r, g, b = hashlib.sha256(seed.encode()).digest()[:3]
-    raw = b"".join(b"\x00" + bytes((r, g, b)) * 8 for _ in range(8))
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(raw, 9))
-        + chunk(b"IEND", b"")
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class _Route:
     template: str
@@ -247,88 +198,6 @@ class _Lru:
         return value
 
 
-#: The employee summary (``employee``, ``submittedBy``) in query frames: API field → world column.
-_EMPLOYEE_META_COLS = {
-    "id": "id",
-    "employeenumber": "employee_number",
-    "formattedname": "formatted_name",
-    "firstname": "first_name",
-    "initials": "initials",
-    "prefix": "prefix",
-    "lastname": "last_name",
-    "dateofbirth": "date_of_birth",
-}
-
-
-def _employee_meta_columns(prefix: str) -> dict[str, str]:
-    """Query columns of an employee summary joined in under ``prefix`` (``LoketApi._with_employee``)."""
-    return {f"{prefix}.{api}": f"{prefix}.{api}" for api in _EMPLOYEE_META_COLS}
-
-
-@dataclass(frozen=True, slots=True)
-class _Resource:
-    """A world frame served row for row: each row is one list item, and maybe one detail.
-
-    - ``name``: the key of its cached renders, query frame and selections;
-    - ``frame``: the :class:`~loketvalinso.mock.world.World` attribute served;
-    - ``columns``: its query frame (what ``filter``/``orderBy`` see): lower-cased API dot path,
-      or a private ``_…`` scope column → world column;
-    - ``render``: world row → API item; also given the served version when ``versioned``;
-    - ``employee_prefix``: the employee summary columns are joined in under this prefix first;
-    - ``reference``: a reference list, whose pages may be kept a day (``Expires``);
-    - ``id_param``: the path parameter that names one row (detail endpoints, and whose employer
-      decides 403 on every path that carries it); ``label`` names such a row in 404 messages.
-    """
-
-    name: str
-    frame: str
-    columns: Mapping[str, str]
-    render: Callable[..., dict[str, Any]]
-    versioned: bool = False
-    employee_prefix: str | None = None
-    reference: bool = False
-    id_param: str | None = None
-    label: str = ""
-
-
-#: List endpoints: path template → (resource, scope column). A page holds the resource's rows whose
-#: scope column equals the path's id; on a path without an id, the rows where it is true.
-_LISTS: dict[str, tuple[str, str]] = {
-    "/providers/employers": ("employers", "_accessible"),
-    "/providers/employers/{employerId}/payrolladministrations": (
-        "payroll_administrations",
-        "_employer_id",
-    ),
-    "/providers/employers/{employerId}/departments": ("departments", "_employer_id"),
-    "/providers/employers/{employerId}/functions": ("functions", "_employer_id"),
-    "/providers/employers/{employerId}/employees": ("employees", "_employer_id"),
-    "/providers/employers/{employerId}/employees/employments": ("employments", "_employer_id"),
-    "/providers/employers/{employerId}/employees/employments/leaverequests": (
-        "leave_requests",
-        "_employer_id",
-    ),
-    "/providers/employers/employees/employments/{employmentId}/leaverequests": (
-        "leave_requests",
-        "_employment_id",
-    ),
-    "/providers/employers/employees/employments/{employmentId}/leave": ("leave", "_employment_id"),
-    "/providers/employers/employees/employments/{employmentId}/leavebalances": (
-        "employment_leave_balances",
-        "_employment_id",
-    ),
-    "/providers/employers/{employerId}/leavetypes": ("leave_types", "_employer_id"),
-    "/providers/employers/employees/{employeeId}/absences": ("absences", "_employee_id"),
-    "/providers/employers/{employerId}/nationalholidays": ("national_holidays", "_employer_id"),
-}
-#: Detail endpoints: path template → resource; the row is the one the path's id names.
-_DETAILS: dict[str, str] = {
-    "/providers/employers/{employerId}": "employers",
-    "/providers/employers/employees/{employeeId}": "employees",
-    "/providers/employers/employees/employments/{employmentId}": "employments",
-    "/providers/employers/employees/employments/leaverequests/{leaveRequestId}": "leave_requests",
-}
-
-
 class LoketApi:
     """The mock Loket API over a :class:`~loketvalinso.mock.world.World`.
 
@@ -363,7 +232,7 @@ class LoketApi:
         self._selections = _Lru(1024)
         self._param_renders = _Lru(32)
         self._images = _Lru(256)
-        self._resources = self._declare_resources()
+        self._renderer = LoketRenderer(world)
         self._build_indexes()
         self._router = Router()
         self._register()
@@ -372,241 +241,6 @@ class LoketApi:
         return f"LoketApi(seed={self.world.seed!r}, endpoints={len(ENDPOINTS)})"
 
     # -- set-up ------------------------------------------------------------------------------
-
-    def _declare_resources(self) -> dict[str, _Resource]:
-        """Every resource :data:`_LISTS` and :data:`_DETAILS` serve (see :class:`_Resource`)."""
-        employer_scope = {"_employer_id": "employer_id"}
-        address = {  # the fields _render_address fills from the world
-            "address.street": "address_street",
-            "address.housenumber": "address_house_number",
-            "address.postalcode": "address_postal_code",
-            "address.city": "address_city",
-        }
-        leave_entry = {  # the fields leave and leave requests have in common
-            "id": "id",
-            "startdate": "start_date",
-            "enddate": "end_date",
-            "numberofunits": "number_of_units",
-            "unittype.key": "unit_type_key",
-            "unittype.value": "unit_type",
-            "isaccrual": "is_accrual",
-            "leavetype.key": "leave_type_key",
-            "leavetype.value": "leave_type",
-        }
-        resources = (
-            _Resource(
-                "employers",
-                "employers",
-                {
-                    "id": "id",
-                    "employernumber": "employer_number",
-                    "companyname": "company_name",
-                    "chamberofcommercenumber": "chamber_of_commerce_number",
-                    **address,
-                    "contactinformation.emailaddress": "contact_information_email_address",
-                    "contactinformation.website": "contact_information_website",
-                    "legalform.key": "legal_form_key",
-                    "legalform.value": "legal_form",
-                    "sbi.key": "sbi_key",
-                    "sbi.value": "sbi",
-                    "sbi.sbicode": "sbi_sbi_code",
-                    "_accessible": "accessible",
-                },
-                self._render_employer,
-                id_param="employerId",
-                label="Employer",
-            ),
-            _Resource(
-                "payroll_administrations",
-                "payroll_administrations",
-                {
-                    "id": "id",
-                    "name": "name",
-                    "description": "description",
-                    "clientnumber": "client_number",
-                    "groupcode": "group_code",
-                    "startdate": "start_date",
-                    "enddate": "end_date",
-                    "payrollperiodtype.key": "payroll_period_type_key",
-                    "payrollperiodtype.value": "payroll_period_type",
-                    **employer_scope,
-                },
-                self._render_payroll_administration,
-            ),
-            _Resource(
-                "departments",
-                "departments",
-                {
-                    "id": "id",
-                    "code": "code",
-                    "description": "description",
-                    "emailleaverequest": "email_leave_request",
-                    "subdepartmentof.key": "sub_department_of_key",
-                    **employer_scope,
-                },
-                self._render_department,
-            ),
-            _Resource(
-                "functions",
-                "functions",
-                {"key": "key", "description": "description", "group": "group", **employer_scope},
-                self._render_function,
-            ),
-            _Resource(
-                "employees",
-                "employees",
-                {
-                    "id": "id",
-                    "employeenumber": "employee_number",
-                    "personaldetails.firstname": "first_name",
-                    "personaldetails.initials": "initials",
-                    "personaldetails.prefix": "prefix",
-                    "personaldetails.lastname": "last_name",
-                    "personaldetails.formattedname": "formatted_name",
-                    "personaldetails.dateofbirth": "date_of_birth",
-                    "personaldetails.aowdate": "aow_date",
-                    "personaldetails.gender.key": "gender_key",
-                    "personaldetails.gender.value": "gender",
-                    **address,
-                    "contactinformation.emailaddress": "email_address",
-                    "contactinformation.phonenumber": "phone_number",
-                    "contactinformation.mobilephonenumber": "mobile_phone_number",
-                    "exclusionfromabsencestatus": "exclusion_from_absence_status",
-                    "travel.traveldistancetowork": "travel_distance_to_work",
-                    **employer_scope,
-                },
-                self._render_employee,
-                versioned=True,
-                id_param="employeeId",
-                label="Employee",
-            ),
-            _Resource(
-                "employments",
-                "employments",
-                {
-                    "id": "id",
-                    **_employee_meta_columns("employee"),
-                    "startdate": "start_date",
-                    "enddate": "end_date",
-                    "incomerelationshipnumber": "income_relationship_number",
-                    "payrollid": "payroll_id",
-                    "payrolladministration.id": "payroll_administration_id",
-                    "employmentdurationtype.key": "employment_duration_type_key",
-                    "employmentdurationtype.value": "employment_duration_type",
-                    "typeofemployee.key": "type_of_employee_key",
-                    "typeofemployee.value": "type_of_employee",
-                    "isoncallemployment": "is_on_call_employment",
-                    **employer_scope,
-                    "_employee_id": "employee_id",
-                },
-                self._render_employment,
-                employee_prefix="employee",
-                id_param="employmentId",
-                label="Employment",
-            ),
-            _Resource(
-                "leave_requests",
-                "leave_requests",
-                {
-                    **leave_entry,
-                    "leaverequeststatus.key": "leave_request_status_key",
-                    "leaverequeststatus.value": "leave_request_status",
-                    "currentlyavailableunits": "currently_available_units",
-                    "commentemployee": "comment_employee",
-                    "commenthandler": "comment_handler",
-                    **_employee_meta_columns("submittedby"),
-                    "submittedon": "submitted_on",
-                    "handledby.id": "handled_by_id",
-                    "handledtime": "handled_time",
-                    **employer_scope,
-                    "_employment_id": "employment_id",
-                },
-                self._render_leave_request,
-                employee_prefix="submittedby",
-                id_param="leaveRequestId",
-                label="Leave request",
-            ),
-            _Resource(
-                "leave",
-                "leave",
-                {
-                    **leave_entry,
-                    "comment": "comment",
-                    "relatedleaverequest.id": "related_leave_request_id",
-                    "origin.meansofcreation.key": "means_of_creation_key",
-                    "origin.meansofcreation.value": "means_of_creation",
-                    "_employment_id": "employment_id",
-                },
-                self._render_leave,
-            ),
-            _Resource(
-                "employment_leave_balances",
-                "leave_balances",
-                {
-                    "year": "year",
-                    "leavetype.key": "leave_type_key",
-                    "leavetype.value": "leave_type",
-                    "balancepreviousyear": "balance_previous_year",
-                    "accrual": "accrual",
-                    "usagethroughtoday": "usage_through_reference_date",
-                    "usageaftertoday": "usage_after_reference_date",
-                    "usagetotal": "usage_total",
-                    "expires": "expires",
-                    "balance": "balance",
-                    "_employment_id": "employment_id",
-                },
-                partial(self._render_balance, employer_wide=False),
-            ),
-            _Resource(
-                "leave_types",
-                "leave_types",
-                {
-                    "id": "id",
-                    "leavetype.key": "leave_type_key",
-                    "leavetype.value": "leave_type",
-                    "leavetype.balanceexceedsyear": "balance_exceeds_year",
-                    "leavetype.employeecanrequestincrease": "employee_can_request_increase",
-                    "leavetype.enabled": "enabled",
-                    **employer_scope,
-                },
-                self._render_leave_type,
-                reference=True,
-            ),
-            _Resource(
-                "absences",
-                "absences",
-                {
-                    "id": "id",
-                    "causeofabsence.key": "cause_of_absence_key",
-                    "causeofabsence.value": "cause_of_absence",
-                    "isworkrelatedillness": "is_work_related_illness",
-                    "isrecoveredwithintwoweeks": "is_recovered_within_two_weeks",
-                    "isdisruptedemploymentrelationship": "is_disrupted_employment_relationship",
-                    "progress.startdate": "start_date",
-                    "progress.currentincapacitypercentage": "current_incapacity_percentage",
-                    "progress.endofabsence.date": "end_date",
-                    "progress.endofabsence.reason.key": "end_of_absence_reason_key",
-                    "progress.endofabsence.reason.value": "end_of_absence_reason",
-                    "_employee_id": "employee_id",
-                },
-                self._render_absence,
-            ),
-            _Resource(
-                "national_holidays",
-                "national_holidays",
-                {
-                    "id": "id",
-                    "nationalholiday.key": "national_holiday_key",
-                    "nationalholiday.value": "national_holiday",
-                    "nationalholiday.dateincurrentyear": "date_in_current_year",
-                    "nationalholiday.enabled": "enabled",
-                    **employer_scope,
-                },
-                self._render_national_holiday,
-                reference=True,
-            ),
-        )
-        return {resource.name: resource for resource in resources}
 
     def _build_indexes(self) -> None:
         w = self.world
@@ -618,50 +252,15 @@ class LoketApi:
             return {v: i for i, v in enumerate(frame[key].to_list())}
 
         self._employer_accessible: dict[str, bool] = mapping(w.employers, "id", "accessible")
-        # Path ids: the resource whose row each names, that row's position and its employer (an
+        # Per resource a path id names (PATH_IDS): each row's position and its employer (an
         # employer is its own).
-        self._id_resource = {r.id_param: r for r in self._resources.values() if r.id_param}
         self._position: dict[str, dict[str, int]] = {}
         self._employer_of: dict[str, dict[str, str]] = {}
-        for resource in self._id_resource.values():
-            frame = getattr(w, resource.frame)
-            self._position[resource.name] = positions(frame)
-            owner = "id" if resource.name == "employers" else "employer_id"
-            self._employer_of[resource.name] = mapping(frame, "id", owner)
-        emp_cols = list(_EMPLOYEE_META_COLS.values())
-        self._employee_meta: dict[str, dict[str, Any]] = {
-            row["id"]: self._render_employee_meta(row)
-            for row in w.employees.select(emp_cols).iter_rows(named=True)
-        }
-        self._department_meta = {
-            row["id"]: {"key": row["id"], "code": row["code"], "description": row["description"]}
-            for row in w.departments.iter_rows(named=True)
-        }
-        self._function_meta = {
-            row["key"]: {
-                "key": row["key"],
-                "description": row["description"],
-                "group": row["group"],
-            }
-            for row in w.functions.iter_rows(named=True)
-        }
-        self._payroll_meta = {
-            row["id"]: {
-                "id": row["id"],
-                "name": row["name"],
-                "description": row["description"],
-                "clientNumber": row["client_number"],
-            }
-            for row in w.payroll_administrations.iter_rows(named=True)
-        }
-        self._balance_exceeds_year = {
-            (row["employer_id"], row["leave_type_key"]): bool(row["balance_exceeds_year"])
-            for row in w.leave_types.iter_rows(named=True)
-        }
-        self._employer_address = {
-            row["id"]: self._render_address(row, province=False)
-            for row in w.employers.iter_rows(named=True)
-        }
+        for name, _label in PATH_IDS.values():
+            frame = getattr(w, RESOURCES[name].frame)
+            self._position[name] = positions(frame)
+            owner = "id" if name == "employers" else "employer_id"
+            self._employer_of[name] = mapping(frame, "id", owner)
 
     def _register(self) -> None:
         handlers: dict[str, Callable[..., MockResponse]] = {
@@ -673,10 +272,10 @@ class LoketApi:
                 self._actual_organizational_entities
             ),
         }
-        for template, (name, scope_column) in _LISTS.items():
-            handlers[template] = partial(self._list_rows, self._resources[name], scope_column)
-        for template, name in _DETAILS.items():
-            handlers[template] = partial(self._detail_row, self._resources[name])
+        for template, name in LISTS.items():
+            handlers[template] = partial(self._list_rows, RESOURCES[name], list_scope(template))
+        for template, name in DETAILS.items():
+            handlers[template] = partial(self._detail_row, RESOURCES[name])
         # In ENDPOINTS order: of two equally good matches the router takes the first added.
         for template, versions in ENDPOINTS.items():
             self._router.add("GET", template, _Route(template, versions, handlers[template]))
@@ -748,12 +347,13 @@ class LoketApi:
         Run for every route before its handler, so handlers need no checks of their own.
         """
         for name, value in params.items():
-            resource = self._id_resource.get(name)
-            if resource is None:
+            names_row = PATH_IDS.get(name)
+            if names_row is None:
                 continue  # not an id (an image's version)
-            employer_id = self._employer_of[resource.name].get(value)
+            resource, label = names_row
+            employer_id = self._employer_of[resource].get(value)
             if employer_id is None:
-                raise _not_found(f"{resource.label} {value} does not exist.")
+                raise _not_found(f"{label} {value} does not exist.")
             self._check_employer(employer_id)
 
     # -- envelopes ---------------------------------------------------------------------------
@@ -876,42 +476,34 @@ class LoketApi:
 
     # -- cached renders and selections --------------------------------------------------------
 
-    def _encoded_for(
-        self, resource: str, version: str, build: Callable[[], list[bytes]]
+    @staticmethod
+    def _dump_rows(
+        frame: pl.DataFrame, render: Callable[[dict[str, Any]], dict[str, Any]]
     ) -> list[bytes]:
-        key = (resource, version)
-        found = self._encoded.get(key)
+        dumps = orjson.dumps
+        return [dumps(render(row)) for row in frame.iter_rows(named=True)]
+
+    def _once(self, cache: dict[_K, _V], key: _K, build: Callable[[], _V]) -> _V:
+        """``cache[key]``, built on the first miss only: builds are costly, so concurrent misses
+        wait for one build under the lock (hits take no lock)."""
+        found = cache.get(key)
         if found is not None:
             return found
         with self._lock:
-            found = self._encoded.get(key)
+            found = cache.get(key)
             if found is None:
                 found = build()
-                self._encoded[key] = found
-        return found
-
-    def _qframe(self, resource: str, build: Callable[[], pl.DataFrame]) -> pl.DataFrame:
-        found = self._qframes.get(resource)
-        if found is not None:
-            return found
-        with self._lock:
-            found = self._qframes.get(resource)
-            if found is None:
-                found = build().with_row_index("_i")
-                self._qframes[resource] = found
+                cache[key] = found
         return found
 
     def _partition(
         self, resource: Hashable, frame: pl.DataFrame, column: str, value: Any
     ) -> pl.DataFrame:
-        key = (resource, column)
-        parts = self._parts.get(key)
-        if parts is None:
-            with self._lock:
-                parts = self._parts.get(key)
-                if parts is None:
-                    parts = {k[0]: df for k, df in frame.partition_by(column, as_dict=True).items()}
-                    self._parts[key] = parts
+        parts = self._once(
+            self._parts,
+            (resource, column),
+            lambda: {k[0]: df for k, df in frame.partition_by(column, as_dict=True).items()},
+        )
         found = parts.get(value)
         return found if found is not None else frame.clear()
 
@@ -936,411 +528,10 @@ class LoketApi:
 
         return self._selections.get_or_make(key, make)
 
-    # -- renderers -----------------------------------------------------------------------------
-
-    @staticmethod
-    def _render_employee_meta(row: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            "id": row["id"],
-            "employeeNumber": row["employee_number"],
-            "formattedName": row["formatted_name"],
-            "firstName": _nz(row["first_name"]),
-            "initials": row["initials"],
-            "prefix": _nz(row["prefix"]),
-            "lastName": row["last_name"],
-            "prefixPartner": None,
-            "lastNamePartner": None,
-            "dateOfBirth": row["date_of_birth"],
-            "photo": f"/v2/providers/employers/employees/{row['id']}/photo",
-        }
-
-    @staticmethod
-    def _render_address(row: Mapping[str, Any], *, province: bool) -> dict[str, Any] | None:
-        if row["address_street"] is None:
-            return None
-        address = {
-            "street": row["address_street"],
-            "houseNumber": row["address_house_number"],
-            "houseNumberAddition": None,
-            "postalCode": row["address_postal_code"],
-            "city": row["address_city"],
-            "location": None,
-            "country": dict(_NL),
-            "furtherIndication": None,
-        }
-        if province:
-            address["province"] = None
-        return address
-
-    @staticmethod
-    def _dump_rows(
-        frame: pl.DataFrame, render: Callable[[dict[str, Any]], dict[str, Any]]
-    ) -> list[bytes]:
-        dumps = orjson.dumps
-        return [dumps(render(row)) for row in frame.iter_rows(named=True)]
-
-    def _render_employer(self, row: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": row["id"],
-            "employerNumber": row["employer_number"],
-            "companyName": row["company_name"],
-            "chamberOfCommerceNumber": row["chamber_of_commerce_number"],
-            "address": self._render_address(row, province=True),
-            "deviatingPostalAddress": None,
-            "contact": None,
-            "contactInformation": {
-                "emailAddress": row["contact_information_email_address"],
-                "phoneNumber": None,
-                "faxNumber": None,
-                "website": row["contact_information_website"],
-            },
-            "legalForm": _meta(row["legal_form_key"], row["legal_form"]),
-            "branch": None,
-            "sbi": None
-            if row["sbi_key"] is None
-            else {"key": row["sbi_key"], "value": row["sbi"], "sbiCode": row["sbi_sbi_code"]},
-            "providerSettings": {
-                "administrationNumber": None,
-                "groupCode": None,
-                "parentEmployerForConsolidatedOverviews": None,
-                "sendEmailWhenSalarySlipIsAvailable": False,
-            },
-            "employerLogo": f"/v2/providers/employers/{row['id']}/logo",
-            "providerLogo": None,
-        }
-
-    def _render_payroll_administration(self, row: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": row["id"],
-            "name": row["name"],
-            "shortName": None,
-            "description": row["description"],
-            "clientNumber": row["client_number"],
-            "administrationNumber": None,
-            "groupCode": row["group_code"],
-            "startDate": row["start_date"],
-            "endDate": row["end_date"],
-            "payrollPeriodType": {
-                "key": row["payroll_period_type_key"],
-                "value": row["payroll_period_type"],
-            },
-            "cao": {"key": 0, "value": "Geen cao"},
-            "loonmodel": {"key": 1, "value": "Standaard loonmodel"},
-            "groupClassification": None,
-            "payrollTaxesNumber": None,
-            "claTaxReturnCBSCode": None,
-            "address": self._employer_address.get(row["employer_id"]),
-            "deviatingPostalAddress": None,
-            "contact": None,
-        }
-
-    def _render_department(self, row: dict[str, Any]) -> dict[str, Any]:
-        parent = row["sub_department_of_key"]
-        return {
-            "id": row["id"],
-            "code": row["code"],
-            "description": row["description"],
-            "emailLeaveRequest": row["email_leave_request"],
-            "subDepartmentOf": self._department_meta.get(parent) if parent is not None else None,
-        }
-
-    @staticmethod
-    def _render_function(row: dict[str, Any]) -> dict[str, Any]:
-        return {"key": row["key"], "description": row["description"], "group": row["group"]}
-
-    def _render_employee(self, row: dict[str, Any], version: str) -> dict[str, Any]:
-        contact: dict[str, Any] = {
-            "phoneNumber": row["phone_number"],
-            "mobilePhoneNumber": row["mobile_phone_number"],
-            "faxNumber": None,
-            "emailAddress": row["email_address"],
-        }
-        if version >= "2021-03-29":
-            contact["businessEmailAddress"] = row["business_email_address"]
-            contact["businessPhoneNumber"] = row["business_phone_number"]
-            contact["businessMobilePhoneNumber"] = row["business_mobile_phone_number"]
-        return {
-            "id": row["id"],
-            "employeeNumber": row["employee_number"],
-            "personalDetails": {
-                "firstName": _nz(row["first_name"]),
-                "initials": row["initials"],
-                "prefix": _nz(row["prefix"]),
-                "lastName": row["last_name"],
-                "prefixPartner": None,
-                "lastNamePartner": None,
-                "formattedName": row["formatted_name"],
-                "howToFormatLastName": {"key": 1, "value": "Eigen naam"},
-                "dateOfBirth": row["date_of_birth"],
-                "dateOfDeath": None,
-                "placeOfBirth": None,
-                "aowDate": row["aow_date"],
-                "gender": {"key": row["gender_key"], "value": row["gender"]},
-                "civilStatus": None,
-                "nationality": None,
-                "title": None,
-                "photo": f"/v2/providers/employers/employees/{row['id']}/photo",
-            },
-            "address": self._render_address(row, province=False),
-            "deviatingPostalAddress": None,
-            "contactInformation": contact,
-            "identityDocument": None,
-            "travel": {"travelDistanceToWork": row["travel_distance_to_work"]},
-            "exclusionFromAbsenceStatus": bool(row["exclusion_from_absence_status"]),
-            "statusEmployeeSelfService": None,
-            "revokeEmployeeSelfServiceAccessOn": None,
-        }
-
-    def _render_employment(self, row: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": row["id"],
-            "employee": self._employee_meta.get(row["employee_id"]),
-            "startDate": row["start_date"],
-            "endDate": row["end_date"],
-            "historicalStartDate": None,
-            "incomeRelationshipNumber": row["income_relationship_number"],
-            "payrollId": row["payroll_id"],
-            "payrollAdministration": self._payroll_meta.get(row["payroll_administration_id"]),
-            "nonPayrollAdministration": None,
-            "employmentDurationType": _meta(
-                row["employment_duration_type_key"], row["employment_duration_type"]
-            ),
-            "employmentContractType": None,
-            "employmentCategoryType": {"key": 1, "value": "Normaal"},
-            "typeOfEmployee": _meta(row["type_of_employee_key"], row["type_of_employee"]),
-            "isOnCallEmployment": bool(row["is_on_call_employment"]),
-            "endOfEmploymentReason": None,
-            "endOfEmploymentReasonTaxAuthorities": None,
-            "endOfEmploymentDueToIllness": None,
-            "cancellationPeriodTimeUnit": None,
-            "cancellationPeriodEmployee": None,
-            "cancellationPeriodEmployer": None,
-            "cancellationNoticeDate": None,
-            "startCancellationNoticePeriod": None,
-            "startDateContractOfIndefiniteDuration": None,
-            "emailLeaveRequest": None,
-            "commissionUntilDate": None,
-            **{f"commissionUntilDate{n}": None for n in range(1, 7)},
-            "calculateWorkingHours": True,
-            "deviatingCLAExternalParty": None,
-            "deviatingCLATaxReturn": None,
-            "employeeProfileId": None,
-            "essMutationSet": {"key": 1, "value": "Standaard"},
-            "exemptionInsuranceObligation": {"key": 1, "value": "Geen vrijstelling"},
-            "exemptionPremiumWaiverMarginalLabour": False,
-            "exemptionWorkRelatedExpenseScheme": False,
-            "firstDayNotification": None,
-            "hasOnCallAppearanceObligation": None,
-            "isAnonymousEmployee": False,
-            "isDirectorAndMajorShareholder": None,
-            "isFamilyOfOwner": None,
-            "isGemoedsbezwaardEmployeeInsurance": False,
-            "isGemoedsbezwaardNationalInsurance": False,
-            "isPreviousOwner": None,
-            "linkedEmployment": None,
-            "namePayslip": None,
-            "participation55plusRegulationUWV": False,
-            "periodPayGradeAdjustment": None,
-            "professionCode": None,
-            "sendToExternalParty": None,
-            "signalPayGradeAdjustment": False,
-            "specialIncomeRatio": None,
-            "temporaryTaxExemption": {"key": 1, "value": "Geen"},
-            "typeOfParticipation": None,
-            "vacationCoupons": None,
-            "valueOfParticipation": None,
-            "wachtgeldOldRegulation": False,
-            "writtenEmploymentContract": True,
-        }
-
-    def _handler_meta(self, handler_id: str | None) -> dict[str, Any] | None:
-        if handler_id is None:
-            return None
-        employee = self._employee_meta.get(handler_id)
-        if employee is not None:
-            return {
-                "id": handler_id,
-                "formattedName": employee["formattedName"],
-                "initials": employee["initials"],
-                "prefix": employee["prefix"],
-                "lastName": employee["lastName"],
-            }
-        # Handlers are Loket users, not necessarily employees of the world.
-        return {
-            "id": handler_id,
-            "formattedName": "Beheerder, M.",
-            "initials": "M.",
-            "prefix": None,
-            "lastName": "Beheerder",
-        }
-
-    def _render_leave_request(self, row: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": row["id"],
-            "startDate": row["start_date"],
-            "endDate": row["end_date"],
-            "numberOfUnits": _r2(row["number_of_units"]),
-            "unitType": _meta(row["unit_type_key"], row["unit_type"]),
-            "isAccrual": bool(row["is_accrual"]),
-            "leaveType": {"key": row["leave_type_key"], "value": row["leave_type"]},
-            "leaveRequestStatus": {
-                "key": row["leave_request_status_key"],
-                "value": row["leave_request_status"],
-            },
-            "currentlyAvailableUnits": _r2(row["currently_available_units"]),
-            "commentEmployee": row["comment_employee"],
-            "commentHandler": row["comment_handler"],
-            "submittedBy": self._employee_meta.get(row["employee_id"]),
-            "submittedOn": row["submitted_on"],
-            "handledBy": self._handler_meta(row["handled_by_id"]),
-            "handledTime": row["handled_time"],
-        }
-
-    def _render_leave(self, row: dict[str, Any]) -> dict[str, Any]:
-        related = row["related_leave_request_id"]
-        return {
-            "id": row["id"],
-            "startDate": row["start_date"],
-            "endDate": row["end_date"],
-            "numberOfUnits": _r2(row["number_of_units"]),
-            "unitType": _meta(row["unit_type_key"], row["unit_type"]),
-            "isAccrual": bool(row["is_accrual"]),
-            "leaveType": {
-                "key": row["leave_type_key"],
-                "value": row["leave_type"],
-                "balanceExceedsYear": self._balance_exceeds_year.get(
-                    (row["employer_id"], row["leave_type_key"]), False
-                ),
-            },
-            "comment": row["comment"],
-            "origin": {
-                "meansOfCreation": _meta(row["means_of_creation_key"], row["means_of_creation"])
-                or {"key": 1, "value": "Handmatig"},
-                "leavePolicy": None,
-            },
-            "relatedLeave": None,
-            "relatedLeaveRequest": None if related is None else {"id": related},
-        }
-
-    def _render_balance(self, row: dict[str, Any], *, employer_wide: bool) -> dict[str, Any]:
-        through, after = (
-            ("usageThroughReferenceDate", "usageAfterReferenceDate")
-            if employer_wide
-            else ("usageThroughToday", "usageAfterToday")
-        )
-        item = {
-            "year": row["year"],
-            "leaveType": {
-                "key": row["leave_type_key"],
-                "value": row["leave_type"],
-                "balanceExceedsYear": self._balance_exceeds_year.get(
-                    (row["employer_id"], row["leave_type_key"]), False
-                ),
-            },
-            "balancePreviousYear": _r2(row["balance_previous_year"]),
-            "accrual": _r2(row["accrual"]),
-            through: _r2(row["usage_through_reference_date"]),
-            after: _r2(row["usage_after_reference_date"]),
-            "usageTotal": _r2(row["usage_total"]),
-            "expires": _r2(row["expires"]),
-            "balance": _r2(row["balance"]),
-        }
-        if not employer_wide:
-            item["unitType"] = dict(_HOURS)
-        return item
-
-    def _render_absence(self, row: dict[str, Any]) -> dict[str, Any]:
-        end_reason = _meta(row["end_of_absence_reason_key"], row["end_of_absence_reason"])
-        end_of_absence = None
-        if row["end_date"] is not None or end_reason is not None:
-            end_of_absence = {
-                "date": row["end_date"],
-                "reason": end_reason or {"key": 1, "value": "Hersteld"},
-            }
-        return {
-            "id": row["id"],
-            "causeOfAbsence": {
-                "key": row["cause_of_absence_key"],
-                "value": row["cause_of_absence"],
-            },
-            "accidentType": None,
-            "expectedDuration": None,
-            "isWorkRelatedIllness": bool(row["is_work_related_illness"]),
-            "isRecoveredWithinTwoWeeks": bool(row["is_recovered_within_two_weeks"]),
-            "isDisruptedEmploymentRelationship": bool(row["is_disrupted_employment_relationship"]),
-            "isHospitalised": None,
-            "isThirdPartyLiability": None,
-            "hasMobilityIssue": None,
-            "hoursWorkedOnFirstDayOfAbsence": None,
-            "expectedDateOfChildbirth": None,
-            "expectedEndDateOfMaternityLeave": None,
-            "comments": None,
-            "progress": {
-                "startDate": row["start_date"],
-                "currentIncapacityPercentage": row["current_incapacity_percentage"],
-                "endOfAbsence": end_of_absence,
-            },
-            "contactInformation": None,
-            "caseManager": None,
-            "reintegration": None,
-            "actionToBeTakenByOccupationalHealthAndSafetyService": {"key": 1, "value": "Geen"},
-        }
-
-    @staticmethod
-    def _render_leave_type(row: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": row["id"],
-            "leaveType": {
-                "key": row["leave_type_key"],
-                "value": row["leave_type"],
-                "balanceExceedsYear": bool(row["balance_exceeds_year"]),
-                "employeeCanRequestIncrease": bool(row["employee_can_request_increase"]),
-                "enabled": bool(row["enabled"]),
-            },
-            "deviations": None,
-        }
-
-    @staticmethod
-    def _render_national_holiday(row: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": row["id"],
-            "nationalHoliday": {
-                "key": row["national_holiday_key"],
-                "value": row["national_holiday"],
-                "dateInCurrentYear": row["date_in_current_year"],
-                "enabled": bool(row["enabled"]),
-            },
-            "deviations": None,
-        }
-
-    # -- query frames (columns = lower-cased API dot paths) -----------------------------------
-
-    @staticmethod
-    def _cols(mapping: Mapping[str, str | pl.Expr]) -> list[pl.Expr]:
-        return [
-            (pl.col(src) if isinstance(src, str) else src).alias(name)
-            for name, src in mapping.items()
-        ]
-
-    def _employee_meta_frame(self, prefix: str) -> pl.DataFrame:
-        return self.world.employees.select(
-            pl.col("id").alias("_employee_key"),
-            *[pl.col(src).alias(f"{prefix}.{api}") for api, src in _EMPLOYEE_META_COLS.items()],
-        )
-
-    def _with_employee(self, frame: pl.DataFrame, prefix: str) -> pl.DataFrame:
-        return frame.join(
-            self._employee_meta_frame(prefix),
-            left_on="employee_id",
-            right_on="_employee_key",
-            how="left",
-            maintain_order="left",
-        )
-
-    # -- endpoints over one resource (see _LISTS and _DETAILS) ---------------------------------
+    # -- endpoints over one resource (see LISTS and DETAILS) -----------------------------------
 
     def _list_rows(
-        self, resource: _Resource, scope_column: str, ctx: _Ctx, **path_ids: str
+        self, resource: Resource, scope_column: str, ctx: _Ctx, **path_ids: str
     ) -> MockResponse:
         """A page of ``resource``'s rows whose ``scope_column`` is the path's id (or true)."""
         scope = (scope_column, next(iter(path_ids.values()), True))
@@ -1348,27 +539,29 @@ class LoketApi:
         encoded = self._encoded_rows(resource, ctx.version)
         return self._list(ctx, selection, encoded, reference=resource.reference)
 
-    def _detail_row(self, resource: _Resource, ctx: _Ctx, **path_ids: str) -> MockResponse:
+    def _detail_row(self, resource: Resource, ctx: _Ctx, **path_ids: str) -> MockResponse:
         """The row of ``resource`` the path's id names (access checks have found it)."""
         (row_id,) = path_ids.values()
         encoded = self._encoded_rows(resource, ctx.version)
         return self._detail(ctx, encoded[self._position[resource.name][row_id]])
 
-    def _query_frame(self, resource: _Resource) -> pl.DataFrame:
-        def build() -> pl.DataFrame:
-            frame = getattr(self.world, resource.frame)
-            if resource.employee_prefix is not None:
-                frame = self._with_employee(frame, resource.employee_prefix)
-            return frame.select(*self._cols(resource.columns))
+    def _query_frame(self, resource: Resource) -> pl.DataFrame:
+        return self._once(
+            self._qframes,
+            resource.name,
+            lambda: query_frame(self.world, resource).with_row_index("_i"),
+        )
 
-        return self._qframe(resource.name, build)
+    def _encoded_rows(self, resource: Resource, version: str) -> list[bytes]:
+        def build() -> list[bytes]:
+            render = partial(resource.render, self._renderer)
+            if resource.versioned:
+                render = partial(render, version=version)
+            return self._dump_rows(getattr(self.world, resource.frame), render)
 
-    def _encoded_rows(self, resource: _Resource, version: str) -> list[bytes]:
-        frame = getattr(self.world, resource.frame)
-        render = resource.render
-        if resource.versioned:
-            render = partial(render, version=version)
-        return self._encoded_for(resource.name, version, lambda: self._dump_rows(frame, render))
+        return self._once(self._encoded, (resource.name, version), build)
+
+    # -- listings computed per query parameters ----------------------------------------------
 
     def _list_computed(
         self,
@@ -1405,10 +598,10 @@ class LoketApi:
         return self._list_computed(
             ctx,
             ("balances", employerId, reference, leave_types),
-            lambda: self._render_employer_balances(employerId, reference, leave_types),
+            lambda: self._employer_balances(employerId, reference, leave_types),
         )
 
-    def _render_employer_balances(
+    def _employer_balances(
         self, employer_id: str, reference: date, leave_types: tuple[int, ...]
     ) -> tuple[list[bytes], pl.DataFrame]:
         year = reference.year
@@ -1426,55 +619,9 @@ class LoketApi:
             )
             .sort(["employment_id", "leave_type_key"], maintain_order=True)
         )
-        by_employment: dict[str, list[dict[str, Any]]] = {}
-        for row in balances.iter_rows(named=True):
-            by_employment.setdefault(row["employment_id"], []).append(
-                self._render_balance(row, employer_wide=True)
-            )
-        encoded: list[bytes] = []
-        for row in employments.iter_rows(named=True):
-            department = self._department_meta.get(row["department_id"])
-            function = self._function_meta.get(row["function_key"])
-            encoded.append(
-                orjson.dumps(
-                    {
-                        "id": row["id"],
-                        "employee": self._employee_meta.get(row["employee_id"]),
-                        "startDate": row["start_date"],
-                        "endDate": row["end_date"],
-                        "historicalStartDate": None,
-                        "incomeRelationshipNumber": row["income_relationship_number"],
-                        "payrollAdministration": self._payroll_meta.get(
-                            row["payroll_administration_id"]
-                        ),
-                        "nonPayrollAdministration": None,
-                        "organizationalEntity": {
-                            "startDate": row["start_date"],
-                            "endDate": row["end_date"],
-                            "department": department,
-                            "function": function,
-                            "standardFunction": None,
-                            "deviatingFunctionDescription": None,
-                            "deviatingFunctionGroup": None,
-                            "placeOfEmployment": None,
-                        },
-                        "leaveBalance": by_employment.get(row["id"], []),
-                    }
-                )
-            )
-        frame = self._with_employee(employments, "employee").select(
-            *self._cols(
-                {
-                    "id": "id",
-                    **{f"employee.{api}": f"employee.{api}" for api in _EMPLOYEE_META_COLS},
-                    "startdate": "start_date",
-                    "enddate": "end_date",
-                    "incomerelationshipnumber": "income_relationship_number",
-                    "payrolladministration.id": "payroll_administration_id",
-                    "organizationalentity.department.key": "department_id",
-                    "organizationalentity.function.key": "function_key",
-                }
-            )
+        encoded = self._renderer.employer_balances(employments, balances)
+        frame = select_columns(
+            with_employee(self.world, employments, "employee"), EMPLOYER_BALANCE_COLUMNS
         )
         return encoded, frame.with_row_index("_i")
 
@@ -1505,50 +652,17 @@ class LoketApi:
         return self._list_computed(
             ctx,
             ("organizational_entities", employerId, reference),
-            lambda: self._render_organizational_entities(employerId, reference),
+            lambda: self._organizational_entities(employerId, reference),
         )
 
-    def _render_organizational_entities(
+    def _organizational_entities(
         self, employer_id: str, reference: date
     ) -> tuple[list[bytes], pl.DataFrame]:
         employments = self.world.employments.filter(
             (pl.col("employer_id") == employer_id) & (pl.col("start_date") <= reference)
         )
-        encoded: list[bytes] = []
-        for row in employments.iter_rows(named=True):
-            entity: dict[str, Any] = {
-                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"loketvalinso-orgentity-{row['id']}")),
-                "startDate": row["start_date"],
-                "endDate": row["end_date"],
-            }
-            # department/function are not nullable in the spec: left out when the world has none
-            department = self._department_meta.get(row["department_id"])
-            if department is not None:
-                entity["department"] = department
-            function = self._function_meta.get(row["function_key"])
-            if function is not None:
-                entity["function"] = function
-            entity.update(
-                standardFunction=None,
-                deviatingFunctionDescription=None,
-                deviatingFunctionGroup=None,
-                placeOfEmployment=None,
-                internalTelephoneExtensionNumber=None,
-            )
-            encoded.append(
-                orjson.dumps({"employmentId": row["id"], "organizationalEntity": entity})
-            )
-        frame = employments.select(
-            *self._cols(
-                {
-                    "employmentid": "id",
-                    "organizationalentity.startdate": "start_date",
-                    "organizationalentity.enddate": "end_date",
-                    "organizationalentity.department.key": "department_id",
-                    "organizationalentity.function.key": "function_key",
-                }
-            )
-        )
+        encoded = self._renderer.organizational_entities(employments)
+        frame = select_columns(employments, ORGANIZATIONAL_ENTITY_COLUMNS)
         return encoded, frame.with_row_index("_i")
 
     def _calendar_leave_requests(self, ctx: _Ctx, employerId: str) -> MockResponse:
@@ -1577,10 +691,10 @@ class LoketApi:
         return self._list_computed(
             ctx,
             ("calendar", employerId, start, end),
-            lambda: self._render_calendar(employerId, start, end),
+            lambda: self._calendar(employerId, start, end),
         )
 
-    def _render_calendar(
+    def _calendar(
         self, employer_id: str, start: date, end: date
     ) -> tuple[list[bytes], pl.DataFrame]:
         requests = self.world.leave_requests.filter(
@@ -1589,38 +703,11 @@ class LoketApi:
             & (pl.col("start_date") <= end)
             & (pl.col("end_date") >= start)
         ).sort(["start_date", "id"])
-        calendars: dict[str, list[dict[str, Any]]] = {}
-        for row in requests.select("employment_id", "start_date", "end_date").iter_rows(named=True):
-            calendars.setdefault(row["employment_id"], []).append(
-                {"startDate": row["start_date"], "endDate": row["end_date"], "details": None}
-            )
+        calendars = self._renderer.calendars(requests)
         employments = self.world.employments.filter(pl.col("id").is_in(list(calendars)))
-        employments = self._with_employee(employments, "employee")
-        encoded = []
-        for row in employments.iter_rows(named=True):
-            encoded.append(
-                orjson.dumps(
-                    {
-                        "employee": {
-                            "id": row["employee_id"],
-                            "formattedName": row["employee.formattedname"],
-                        },
-                        "employment": {"id": row["id"]},
-                        "department": self._department_meta.get(row["department_id"]),
-                        "calendar": calendars[row["id"]],
-                    }
-                )
-            )
-        frame = employments.select(
-            *self._cols(
-                {
-                    "employee.id": "employee_id",
-                    "employee.formattedname": "employee.formattedname",
-                    "employment.id": "id",
-                    "department.key": "department_id",
-                }
-            )
-        ).with_row_index("_i")
+        employments = with_employee(self.world, employments, "employee")
+        encoded = self._renderer.calendar(employments, calendars)
+        frame = select_columns(employments, CALENDAR_COLUMNS).with_row_index("_i")
         return encoded, frame
 
     def _photo(self, ctx: _Ctx, employeeId: str, version: str | None = None) -> MockResponse:
@@ -1630,7 +717,7 @@ class LoketApi:
         return self._image(ctx, f"employer:{employerId}")
 
     def _image(self, ctx: _Ctx, seed: str) -> MockResponse:
-        body = self._images.get_or_make(seed, lambda: _png(seed))
+        body = self._images.get_or_make(seed, lambda: png(seed))
         return MockResponse(
             200,
             [

@@ -88,6 +88,9 @@ def main() -> int:
         # rows) so that every page and parse thread the big load uses is started: each new
         # thread costs its stack and allocator arenas once (the growth of a cold 200k-vends load
         # measured after a warm-up of devices() only, which starts one thread, was ~7 MB more).
+        # The measured client is open before the warm-up client closes: the last client closed
+        # stops the load threads, and they are to stay started.
+        client = toolkit_client(remote, dataset, False if payload.get("no_cache") else folder)
         warmup = toolkit_client(remote, dataset, False, **WARMUP_PAGES[dataset])
         try:
             if dataset == "vends":
@@ -99,7 +102,6 @@ def main() -> int:
                 warmup.leave_requests(employer, start="2025-01-01", end="2025-02-28")
         finally:
             warmup.close()
-        client = toolkit_client(remote, dataset, False if payload.get("no_cache") else folder)
         before = _status("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         _reset_peak()
         frame = toolkit_load(client, dataset)

@@ -45,6 +45,7 @@ from loketvalinso.errors import (
 
 _LAZY_ATTRS = {
     "Loket": "loketvalinso._loket",
+    "RetryPolicy": "loketvalinso._transport.retry",
     "Valinso": "loketvalinso._valinso",
 }
 _LAZY_MODULES = {"cache", "charts", "mock", "report", "snapshots", "widgets"}
@@ -70,6 +71,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitedError",
     "ResponseFormatError",
+    "RetryPolicy",
     "ServerError",
     "ValidationError",
     "Valinso",
@@ -88,6 +90,7 @@ __all__ = [
 if TYPE_CHECKING:
     from loketvalinso import cache, charts, mock, report, snapshots, widgets
     from loketvalinso._loket import Loket
+    from loketvalinso._transport.retry import RetryPolicy
     from loketvalinso._valinso import Valinso
 
 

@@ -18,10 +18,20 @@ from urllib.parse import quote
 
 import polars as pl
 
-from loketvalinso._dates import ISO_DATE
+from loketvalinso._dates import ISO_DATE, iso_date
 from loketvalinso.errors import ConfigurationError, VersionError
 
-__all__ = ["Catalog", "Endpoint", "FilledPath", "Node", "fill_path", "get_catalog", "snake_case"]
+__all__ = [
+    "Catalog",
+    "Endpoint",
+    "FilledPath",
+    "Node",
+    "fill_path",
+    "get_catalog",
+    "requested_version",
+    "snake_case",
+    "version_date",
+]
 
 Endpoint = dict[str, Any]
 
@@ -295,3 +305,35 @@ class Catalog:
 def get_catalog() -> Catalog:
     """The packaged catalogue, loaded once."""
     return Catalog()
+
+
+def version_date(value: str | date | datetime | None) -> str | None:
+    """A client-wide version date as ``YYYY-MM-DD`` (VersionError when malformed)."""
+    if value is None:
+        return None
+    try:
+        return iso_date(value, name="version")
+    except ConfigurationError:
+        msg = (
+            f"malformed resource version {value!r}: give a date as YYYY-MM-DD (each resource "
+            "is then served in its newest version on or before it)"
+        )
+        raise VersionError(msg) from None
+
+
+def requested_version(entry: Endpoint, version: str | date) -> str:
+    """``version`` as text: a ``YYYY-MM-DD`` date or an exact (undated) version label."""
+    if isinstance(version, str) and version in entry["undated_versions"]:
+        return version
+    if isinstance(version, datetime):
+        return version.date().isoformat()
+    if isinstance(version, date):
+        return version.isoformat()
+    if isinstance(version, str) and ISO_DATE.match(version.strip()):
+        return version.strip()  # an impossible date (2021-02-30) is refused by the catalogue
+    every = entry["versions"] + entry["undated_versions"]
+    msg = (
+        f"malformed resource version {version!r} for {entry['path']}: give a date as "
+        f"YYYY-MM-DD; versions: {', '.join(every) or 'none (not a JSON resource)'}"
+    )
+    raise VersionError(msg)

@@ -13,6 +13,7 @@ import polars as pl
 from loketvalinso._frames.spec import FrameSpec
 from loketvalinso._load.decode import FrameDecoder
 from loketvalinso._load.frame_cache import FrameCache
+from loketvalinso._load.pools import client_closed, client_opened
 from loketvalinso._load.report import LoadReport
 from loketvalinso._transport.background import flush_background_writes
 from loketvalinso._transport.client import build_client
@@ -102,15 +103,25 @@ class BaseClient:
             max_connections=max(max_concurrency, 4),
         )
         self.last_load: LoadReport | None = None
+        self._closed = False
+        client_opened()
 
     @property
     def cache(self) -> DiskCache | None:
+        """The disk cache this client reads and writes (None without one)."""
         return self._cache
 
     def close(self) -> None:
-        """Write what the cache still holds and close the connections."""
-        flush_background_writes()  # cached listings kept in the background reach the disk first
-        self._http.close()
+        """Write what the cache still holds and close the connections; the last client closed
+        also stops the shared load threads. Closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            flush_background_writes()  # listings kept in the background reach the disk first
+            self._http.close()
+        finally:
+            client_closed()
 
     def __enter__(self) -> Any:
         return self

@@ -12,16 +12,23 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
 import polars as pl
 
-from loketvalinso._catalog import Endpoint, FilledPath, fill_path, get_catalog
+from loketvalinso._catalog import (
+    Endpoint,
+    FilledPath,
+    fill_path,
+    get_catalog,
+    requested_version,
+    version_date,
+)
 from loketvalinso._client import BaseClient, CacheOption, merge_params
-from loketvalinso._dates import ISO_DATE, iso_date
+from loketvalinso._dates import iso_date
 from loketvalinso._frames.parse import concat_pages
 from loketvalinso._frames.spec import FrameSpec, empty_frame, schema_for
 from loketvalinso._load.pages import ParsedPage
@@ -29,6 +36,13 @@ from loketvalinso._load.pools import map_bounded
 from loketvalinso._load.report import LoadReport
 from loketvalinso._load.strategies import PageNumberPaging
 from loketvalinso._load.walk import paginate
+from loketvalinso._loket_resources import (
+    RESOURCES,
+    absence_dates,
+    arrange,
+    check_paging_params,
+    page_size_param,
+)
 from loketvalinso._transport.auth import LOKET_ENVIRONMENTS, LoketAuth, LoketOAuth
 from loketvalinso._transport.client import check_url_security
 from loketvalinso._transport.responses import check_loket_messages, raise_for_response
@@ -37,74 +51,14 @@ from loketvalinso.errors import (
     ConfigurationError,
     ObsoleteVersionWarning,
     ResponseFormatError,
-    VersionError,
 )
 
 if TYPE_CHECKING:
     from loketvalinso.mock import MockServer
 
-__all__ = ["RESOURCES", "Loket"]
-
-#: The named loaders' endpoints (path templates of the real API).
-RESOURCES: dict[str, str] = {
-    "employers": "/providers/employers",
-    "employer": "/providers/employers/{employerId}",
-    "payroll_administrations": "/providers/employers/{employerId}/payrolladministrations",
-    "departments": "/providers/employers/{employerId}/departments",
-    "functions": "/providers/employers/{employerId}/functions",
-    "employees": "/providers/employers/{employerId}/employees",
-    "employments": "/providers/employers/{employerId}/employees/employments",
-    "leave_types": "/providers/employers/{employerId}/leavetypes",
-    "leave_requests": "/providers/employers/{employerId}/employees/employments/leaverequests",
-    "employment_leave_requests": (
-        "/providers/employers/employees/employments/{employmentId}/leaverequests"
-    ),
-    "leave": "/providers/employers/employees/employments/{employmentId}/leave",
-    "leave_balances": "/providers/employers/{employerId}/leavebalances",
-    "employment_leave_balances": (
-        "/providers/employers/employees/employments/{employmentId}/leavebalances"
-    ),
-    "absences": "/providers/employers/employees/{employeeId}/absences",
-    "national_holidays": "/providers/employers/{employerId}/nationalholidays",
-    "leave_calendar": (
-        "/providers/employers/{employerId}/employees/employments/calendar/leaverequests"
-    ),
-    "organizational_entities": "/providers/employers/{employerId}/actualorganizationalentities",
-}
-
-#: Query parameters the pager owns: it sends them on every page.
-_PAGING_PARAMS = ("pageNumber", "pageSize")
+__all__ = ["Loket"]
 
 _raise_for_loket = functools.partial(raise_for_response, api="loket")
-
-
-def _version_date(value: str | date | datetime | None) -> str | None:
-    """A client-wide version date as ``YYYY-MM-DD`` (VersionError when malformed)."""
-    if value is None:
-        return None
-    try:
-        return iso_date(value, name="version")
-    except ConfigurationError:
-        msg = (
-            f"malformed resource version {value!r}: give a date as YYYY-MM-DD (each resource "
-            "is then served in its newest version on or before it)"
-        )
-        raise VersionError(msg) from None
-
-
-def _arrange(frame: pl.DataFrame, lead: Sequence[str]) -> pl.DataFrame:
-    """Columns in analysis order: the ``lead`` ids, then ``id``/``key``, then the rest.
-
-    The rest keep the catalogue's order, so the order is the same for every load (and for an
-    empty result) of a resource version.
-    """
-    first = [c for c in dict.fromkeys(lead) if c in frame.columns]
-    ident = [c for c in ("id", "key") if c in frame.columns and c not in first]
-    taken = {*first, *ident}
-    order = first + ident + [c for c in frame.columns if c not in taken]
-    if order == frame.columns:
-        return frame  # already in order: no query (a select costs ~1 ms on a wide frame)
-    return frame[order]  # a projection, without the query engine
 
 
 class Loket(BaseClient):
@@ -197,7 +151,7 @@ class Loket(BaseClient):
             raise ConfigurationError(msg)
         self.environment = environment
         self.page_size = page_size
-        self.default_version = _version_date(version)
+        self.default_version = version_date(version)
         self.oauth = LoketOAuth(
             token_url=token_url or "",
             authorize_url=authorize_url,
@@ -306,7 +260,7 @@ class Loket(BaseClient):
         if version is None:
             self.versions.pop(entry["path"], None)
             return
-        text = self._requested_version(entry, version)
+        text = requested_version(entry, version)
         self._catalog.resolve_version(entry, text)  # validates: VersionError listing versions
         self.versions[entry["path"]] = text
 
@@ -319,27 +273,9 @@ class Loket(BaseClient):
         entry = self._entry(RESOURCES.get(resource, resource))
         return self._version_for(entry, version)
 
-    @staticmethod
-    def _requested_version(entry: Endpoint, version: str | date) -> str:
-        """``version`` as text: a ``YYYY-MM-DD`` date or an exact (undated) version label."""
-        if isinstance(version, str) and version in entry["undated_versions"]:
-            return version
-        if isinstance(version, datetime):
-            return version.date().isoformat()
-        if isinstance(version, date):
-            return version.isoformat()
-        if isinstance(version, str) and ISO_DATE.match(version.strip()):
-            return version.strip()  # an impossible date (2021-02-30) is refused by the catalogue
-        every = entry["versions"] + entry["undated_versions"]
-        msg = (
-            f"malformed resource version {version!r} for {entry['path']}: give a date as "
-            f"YYYY-MM-DD; versions: {', '.join(every) or 'none (not a JSON resource)'}"
-        )
-        raise VersionError(msg)
-
     def _version_for(self, entry: Endpoint, version: str | date | None) -> str:
         if version is not None:
-            requested: str | None = self._requested_version(entry, version)
+            requested: str | None = requested_version(entry, version)
         else:
             requested = self.versions.get(entry["path"]) or self.default_version
         return self._catalog.resolve_version(entry, requested)
@@ -399,7 +335,7 @@ class Loket(BaseClient):
         raw_names: bool = False,
         label: str | None = None,
     ) -> pl.DataFrame:
-        _check_paging_params(params)
+        check_paging_params(params)
         if entry["kind"] != "json":
             msg = (
                 f"{entry['path']} returns a file ({entry['kind']}), not JSON data; the toolkit "
@@ -413,7 +349,7 @@ class Loket(BaseClient):
 
         def work(report: LoadReport) -> pl.DataFrame:
             frame = self._fetch_frame(entry, filled, spec, served, params, report)
-            return _arrange(frame, lead)
+            return arrange(frame, lead)
 
         return self._run_load(label, self.base_url + filled.path, work)
 
@@ -435,7 +371,7 @@ class Loket(BaseClient):
         if entry["paging"] and "pageSize" in query:
             # The pager sends pageSize on every page: a user's pageSize picks the page size
             # rather than being sent twice.
-            page_size = _page_size(query.pop("pageSize"))
+            page_size = page_size_param(query.pop("pageSize"))
 
         pages = paginate(
             self._http,
@@ -493,7 +429,7 @@ class Loket(BaseClient):
         ``constant_columns`` (e.g. ``{"employer_id": ...}``) are added as leading String
         columns: the items of per-employment/per-employee endpoints name no employer.
         """
-        _check_paging_params(params)
+        check_paging_params(params)
         entry = self._entry(template)
         served = self._version_for(entry, version)
         spec = schema_for(entry, served)
@@ -505,7 +441,7 @@ class Loket(BaseClient):
             frame = frame.with_columns(
                 pl.lit(v, pl.String()).alias(k) for k, v in constants.items()
             )
-            return _arrange(frame, lead)
+            return arrange(frame, lead)
 
         def work(report: LoadReport) -> pl.DataFrame:
             def one(parent: str) -> pl.DataFrame:
@@ -557,7 +493,7 @@ class Loket(BaseClient):
             ``{"resource_version": "2021-03-29", "obsolete_date": None}`` (``None`` when the
             server does not say).
         """
-        _check_paging_params(params, allow_size=False)
+        check_paging_params(params, allow_size=False)
         template = RESOURCES.get(resource, resource)
         entry = self._entry(template)
         filled = fill_path(entry["path"], template, path_params)
@@ -604,10 +540,7 @@ class Loket(BaseClient):
         merged.merge(earlier)
         merged.merge(last)
         merged.label = label
-        merged.rows = rows
-        merged.status = (
-            last.status if _RANK[last.status] >= _RANK[earlier.status] else earlier.status
-        )
+        merged.rows = rows  # merge() keeps the worst status of the two
         self.last_load = merged
 
     def employers(
@@ -688,7 +621,7 @@ class Loket(BaseClient):
             "employments", version=version, params={"filter": filter}, employerId=employer_id
         )
         # employee_id (from the nested employee) is the join key users reach for first
-        frame = _arrange(frame, ["employer_id", "employee_id"])
+        frame = arrange(frame, ["employer_id", "employee_id"])
         if not with_department:
             return frame
         first = self.last_load
@@ -704,7 +637,7 @@ class Loket(BaseClient):
         frame = frame.drop([c for c in added if c in frame.columns]).join(
             pick, on="id", how="left", maintain_order="left"
         )
-        frame = _arrange(frame, ["employer_id", "employee_id", "id", *added])
+        frame = arrange(frame, ["employer_id", "employee_id", "id", *added])
         self._merged_report(first, "employments", frame.height)
         return frame
 
@@ -735,7 +668,7 @@ class Loket(BaseClient):
         frame = self._named(
             "organizational_entities", version=version, params=params, employerId=employer_id
         )
-        return _arrange(frame, ["employer_id", "employment_id"])
+        return arrange(frame, ["employer_id", "employment_id"])
 
     def leave_types(self, employer_id: str, *, version: str | date | None = None) -> pl.DataFrame:
         """Leave types of an employer (``leave_type_key`` is what balances are asked by)."""
@@ -787,7 +720,7 @@ class Loket(BaseClient):
         if "submitted_by_id" in frame.columns and "employee_id" not in frame.columns:
             # eager, without the query engine (with_columns cost ~1 ms a call on a warm load)
             frame = frame.hstack([frame.get_column("submitted_by_id").alias("employee_id")])
-        return _arrange(frame, [*lead, "employee_id"])
+        return arrange(frame, [*lead, "employee_id"])
 
     def leave(
         self,
@@ -857,7 +790,7 @@ class Loket(BaseClient):
             frame = empty_frame(schema_for(entry, self._version_for(entry, version)))
         if "leave_type_key" in frame.columns:
             frame = frame.filter(pl.col("leave_type_key").is_not_null())
-        frame = _arrange(frame, ["employer_id", "employee_id", "id", "year", "leave_type_key"])
+        frame = arrange(frame, ["employer_id", "employee_id", "id", "year", "leave_type_key"])
         if self.last_load is not None:
             self.last_load.rows = frame.height
         self._merged_report(first, "leave_balances", frame.height)
@@ -888,7 +821,7 @@ class Loket(BaseClient):
             version=version,
             constant_columns={"employer_id": employer_id},
         )
-        frame = _arrange(_absence_dates(frame), ["employer_id", "employee_id", "id"])
+        frame = arrange(absence_dates(frame), ["employer_id", "employee_id", "id"])
         self._merged_report(first, "absences", frame.height)
         return frame
 
@@ -921,47 +854,4 @@ class Loket(BaseClient):
             params={"startDate": start_s, "endDate": end_s},
             employerId=employer_id,
         )
-        return _arrange(frame, ["employer_id", "employee_id", "employment_id"])
-
-
-_RANK = {"ok": 0, "warning": 1, "error": 2}
-
-
-def _check_paging_params(params: Mapping[str, Any] | None, *, allow_size: bool = True) -> None:
-    """Refuse paging parameters the pager owns (it walks every page itself)."""
-    owned = [
-        k for k in (params or {}) if k in _PAGING_PARAMS and (k != "pageSize" or not allow_size)
-    ]
-    if owned:
-        msg = (
-            f"{', '.join(owned)} is managed by the loader, which loads every page; leave it out "
-            "(pass params={'pageSize': n} to choose the page size, or filter=... to load fewer "
-            "rows)"
-        )
-        raise ConfigurationError(msg)
-
-
-def _page_size(value: Any) -> int:
-    try:
-        size = int(value)
-    except (TypeError, ValueError):
-        size = 0
-    if isinstance(value, bool) or size < 1:
-        msg = f"pageSize must be a positive integer, not {value!r}"
-        raise ConfigurationError(msg)
-    return size
-
-
-def _absence_dates(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add ``start_date``/``end_date`` from the nested progress fields (the item has none)."""
-    renames = {
-        "progress_start_date": "start_date",
-        "progress_end_of_absence_date": "end_date",
-    }
-    exprs = [
-        pl.col(src).alias(dst)
-        for src, dst in renames.items()
-        if src in frame.columns and dst not in frame.columns
-    ]
-    frame = frame.with_columns(exprs) if exprs else frame
-    return _arrange(frame, ["employer_id", "employee_id", "id", "start_date", "end_date"])
+        return arrange(frame, ["employer_id", "employee_id", "employment_id"])

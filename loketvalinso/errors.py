@@ -59,8 +59,6 @@ __all__ = [
     "ServerError",
     "ValidationError",
     "VersionError",
-    "error_for_status",
-    "redact_url",
 ]
 
 #: Query parameters whose values are secrets (compared case-insensitively).

@@ -29,11 +29,9 @@ from loketvalinso import snapshots
 __all__ = [
     "DemoResult",
     "employments_with_department",
-    "load_demo_frames",
     "render_report",
     "report_from_snapshots",
     "run_demo",
-    "summary",
     "write_report",
 ]
 

@@ -27,7 +27,13 @@ if TYPE_CHECKING:
     from loketvalinso._valinso import Valinso
     from loketvalinso.mock import MockServer, WorldSizes
 
-__all__ = ["MOCK", "LoketLogin", "ValinsoLogin", "VersionPicker", "shared_mock", "widget_tree"]
+__all__ = [
+    "MOCK",
+    "LoketLogin",
+    "ValinsoLogin",
+    "VersionPicker",
+    "shared_mock",
+]
 
 #: The value of the "embedded mock" choice in the environment/version dropdowns.
 MOCK = "embedded mock"
@@ -407,7 +413,7 @@ class VersionPicker:
         self, loket: Loket, *, employer_id: str | None = None, resource: str = "employees"
     ) -> None:
         w = _ipywidgets()
-        from loketvalinso._loket import RESOURCES
+        from loketvalinso._loket_resources import RESOURCES
 
         self.loket = loket
         self._employer_id = employer_id
@@ -435,7 +441,7 @@ class VersionPicker:
         self._resource_changed()
 
     def _resource_changed(self) -> None:
-        from loketvalinso._loket import RESOURCES
+        from loketvalinso._loket_resources import RESOURCES
 
         chosen = self.loket.versions.get(RESOURCES[self.resource.value])
         self.date.value = date.fromisoformat(chosen) if chosen else None
@@ -491,7 +497,7 @@ class VersionPicker:
 
     def served_version(self) -> dict[str, str | None]:
         """``{"resource_version", "obsolete_date"}`` of the selected resource, from one page."""
-        from loketvalinso._loket import RESOURCES
+        from loketvalinso._loket_resources import RESOURCES
 
         name = self.resource.value
         template = RESOURCES[name]

@@ -14,6 +14,11 @@ Both are made on first use and shared by every load of the process:
 
 The third kind of background work, the cache's writer, is below this layer
 (:mod:`loketvalinso._transport.background`): it waits while a load is in progress.
+
+Clients say when they open and close (:func:`client_opened`, :func:`client_closed`): when the
+last open client closes, the pools and the writer stop, so a notebook that closed its clients
+holds no thread (and no SQLite connection of a pool thread) of this package. The next load
+starts them again.
 """
 
 from __future__ import annotations
@@ -24,9 +29,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
+from loketvalinso._transport.background import stop_writer
+
 __all__ = [
     "PAGE_THREADS",
     "PARSE_THREADS",
+    "client_closed",
+    "client_opened",
     "map_bounded",
     "on_parse_thread",
     "page_pool",
@@ -46,6 +55,28 @@ _PARSE_THREAD_PREFIX = "loketvalinso-parse"
 _lock = threading.Lock()
 _page_pool: ThreadPoolExecutor | None = None
 _parse_pool: ThreadPoolExecutor | None = None
+_open_clients = 0
+
+
+def client_opened() -> None:
+    """Count a client that may run loads on the pools."""
+    global _open_clients
+    with _lock:
+        _open_clients += 1
+
+
+def client_closed() -> None:
+    """Count a client closed; the last one stops the pools and the cache writer."""
+    global _open_clients, _page_pool, _parse_pool
+    with _lock:
+        _open_clients = max(0, _open_clients - 1)
+        if _open_clients:
+            return
+        pools, _page_pool, _parse_pool = (_page_pool, _parse_pool), None, None
+    for pool in pools:
+        if pool is not None:
+            pool.shutdown(wait=True)
+    stop_writer()
 
 
 def page_pool(threads: int) -> tuple[ThreadPoolExecutor, bool]:

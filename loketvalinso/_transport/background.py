@@ -43,6 +43,7 @@ __all__ = [
     "holding_too_much",
     "load_in_progress",
     "loads_in_progress",
+    "stop_writer",
     "submit_background_write",
     "urgent",
     "wait_until_quiet",
@@ -181,6 +182,16 @@ def flush_background_writes(timeout: float | None = 60.0) -> None:
     if pending:
         with urgent():  # the writer does not wait for walks in progress meanwhile
             wait(pending, timeout=timeout)
+
+
+def stop_writer() -> None:
+    """Write what is pending, then end the writer thread (a later write starts a new one)."""
+    global _WRITER
+    flush_background_writes(timeout=None)
+    with _WRITER_LOCK:
+        writer, _WRITER = _WRITER, None
+    if writer is not None:
+        writer.shutdown(wait=True)
 
 
 #: Entries the background writer writes per SQLite transaction (it checks for walks in progress

@@ -10,6 +10,7 @@ import httpx
 import orjson
 import pytest
 
+import loketvalinso as lv
 from loketvalinso._load import progress as progress_mod
 from loketvalinso._load.progress import NullProgress, TqdmProgress, make_progress, safe_label
 from loketvalinso._load.report import LoadReport
@@ -295,3 +296,23 @@ def test_paginate_uses_a_callers_progress_object_without_closing_it() -> None:
             progress=recorder,
         )
     assert (recorder.pages, recorder.rows, recorder.closed) == (5, 45, False)
+
+
+# -- through the real stack ----------------------------------------------------------------------
+
+
+def test_retries_reported_are_the_errors_the_server_answered() -> None:
+    """Over real HTTP with 8 % 5xx: every error the mock answered was retried once more, and the
+    load report says exactly that many retries (the retry layer's count, not one less)."""
+    sizes = lv.mock.sizes_for(vends=20_000, leave_requests=400)
+    with lv.mock.serve(seed=7, sizes=sizes, error_rate=0.08) as m:
+        client = lv.Valinso.from_mock(m, cache=False, progress=False, limit=200)
+        m.faults.reset_counts()
+        vends = client.vends()
+        counts = m.faults.counts
+        client.close()
+    report = client.last_load
+    assert report is not None and vends.height == m.world.vends.height
+    assert counts["server_errors"] > 0  # the faults were on
+    assert report.retries == counts["server_errors"]
+    assert report.requests + report.retries == counts["requests"] == report.pages + report.retries

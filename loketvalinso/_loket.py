@@ -300,7 +300,7 @@ class Loket(BaseClient):
             A path template (``/providers/employers/{employerId}/departments``) with its
             parameters as keywords (``employerId=`` or ``employer_id=``), or a concrete path.
         params
-            Query parameters (``filter``, ``orderBy``, ``referenceDate``, ...). The pager owns
+            Query parameters (``filter``, ``orderBy``, ``referenceDate``, ...). The walk owns
             paging: ``pageSize`` is taken as the page size to ask for (instead of the client's
             ``page_size``), every page is loaded; ``pageNumber`` is refused.
         version
@@ -369,7 +369,7 @@ class Loket(BaseClient):
         query = merge_params(params)
         page_size = self.page_size
         if entry["paging"] and "pageSize" in query:
-            # The pager sends pageSize on every page: a user's pageSize picks the page size
+            # The walk sends pageSize on every page: a user's pageSize picks the page size
             # rather than being sent twice.
             page_size = page_size_param(query.pop("pageSize"))
 
@@ -718,7 +718,7 @@ class Loket(BaseClient):
             )
             lead = ["employer_id"]
         if "submitted_by_id" in frame.columns and "employee_id" not in frame.columns:
-            # eager, without the query engine (with_columns cost ~1 ms a call on a warm load)
+            # eager, without the query engine (a with_columns runs a query)
             frame = frame.hstack([frame.get_column("submitted_by_id").alias("employee_id")])
         return arrange(frame, [*lead, "employee_id"])
 

@@ -43,7 +43,7 @@ RESOURCES: dict[str, str] = {
     "organizational_entities": "/providers/employers/{employerId}/actualorganizationalentities",
 }
 
-#: Query parameters the pager owns: it sends them on every page.
+#: Query parameters the walk owns: it sends them on every page.
 PAGING_PARAMS = ("pageNumber", "pageSize")
 
 
@@ -63,7 +63,7 @@ def arrange(frame: pl.DataFrame, lead: Sequence[str]) -> pl.DataFrame:
 
 
 def check_paging_params(params: Mapping[str, Any] | None, *, allow_size: bool = True) -> None:
-    """Refuse paging parameters the pager owns (it walks every page itself)."""
+    """Refuse paging parameters the walk owns (it walks every page itself)."""
     owned = [
         k for k in (params or {}) if k in PAGING_PARAMS and (k != "pageSize" or not allow_size)
     ]

@@ -48,8 +48,7 @@ def concat_pages(frames: Sequence[pl.DataFrame], *, spec: FrameSpec | None = Non
         return empty_frame(spec)
     if len(frames) == 1:
         return frames[0]
-    # Polars checks the schemas natively; comparing Schema objects page by page in Python cost
-    # ~0.2 ms a page on wide frames.
+    # Polars checks the schemas natively (comparing Schema objects page by page is Python work)
     try:
         return pl.concat(frames, how="vertical", rechunk=False)
     except (pl.exceptions.SchemaError, pl.exceptions.ShapeError, pl.exceptions.ColumnNotFoundError):
@@ -175,7 +174,7 @@ def parse_page(
     -------
     meta : dict
         ``item_count, current_page, page_size, total_pages, total_size, offset, limit, total,
-        version, messages`` (the fields of ``paging.PageMeta``; absent ones None).
+        version, messages`` (the fields of ``_load.pages.PageMeta``; absent ones None).
     frame : polars.DataFrame or RawPage
         Columns and dtypes of ``spec.schema`` (+ extra columns for undeclared fields); a
         :class:`RawPage` only when ``convert`` is False.
@@ -230,8 +229,8 @@ def parse_page(
         frame_items = pl.DataFrame({"__item": []}, schema={"__item": spec.item_dtype or pl.Null})
     else:
         # The dtype this variant decoded the items with (Series.dtype builds a Python dtype
-        # tree). The envelope is one row, so its list's first value is the items (~2 µs a page;
-        # exploding the list runs a query, ~25 µs).
+        # tree). The envelope is one row, so its list's first value is the items (exploding the
+        # list would run a query).
         s = items[0] if isinstance(schema[items.name], pl.List) else items
         n_items = len(s)
         if spec.wrapped:
@@ -288,7 +287,7 @@ class RawPage:
     check is still open: :func:`convert_raw` compares ``body_keys`` (keys with non-null values
     counted in the body) with ``env_keys`` plus the keys captured in ``items``, for all pages at
     once, and parses ``body`` again for a page whose counts differ, so that its undeclared
-    fields become columns. The body is the response's own bytes (no copy); the pager converts
+    fields become columns. The body is the response's own bytes (no copy); the walk converts
     pages in batches while it walks, so only a batch's bodies are kept at a time.
     """
 
@@ -374,9 +373,8 @@ def _concat_items(pages: Sequence[RawPage], spec: FrameSpec) -> pl.DataFrame:
     if len(pages) == 1:
         return pages[0].items
     # Nested items in one chunk: the conversion runs each output expression chunk by chunk,
-    # and for nested fields that costs more than copying the items once (a 16-page leave batch,
-    # 34 columns, converts in ~2.6 ms instead of ~5.3). Flat items (vends) convert as quickly
-    # in chunks, and the copy cost ~10 % of the parse rate with 8 workers feeding the parser.
+    # and for nested fields that costs more than copying the items once. Flat items (vends)
+    # convert as quickly in chunks, so they are not copied.
     nested = spec.flat_fields is None
     return pl.concat([p.items for p in pages], how="vertical", rechunk=nested)
 

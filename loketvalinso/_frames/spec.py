@@ -475,7 +475,7 @@ def schema_for(
         msg = f"{entry['path']} returns {media}, not JSON: download it as bytes instead"
         raise ResponseFormatError(msg)
     label = cat.schema_label(entry, version)
-    # Specs are immutable and take ~2 ms to build: every load of a resource version reuses one.
+    # Specs are immutable and costly to build: every load of a resource version reuses one.
     # The cached value holds the entry itself, so its id() cannot be reused by another object.
     explode_key = None if explode is None else tuple(sorted(explode))
     key = (id(entry), label, raw_names, explode_key) if catalog is None else None

@@ -73,12 +73,12 @@ _META_LEN = struct.Struct(">I")
 #: Cache outcomes whose body is the stored one (so a frame kept next to it still holds).
 _REUSABLE = frozenset({"hit", "revalidated", "stale"})
 #: Arrow IPC compression of a cached listing's frames (smaller files: less to read and hash).
-#: zstd: 200k vends take 2.1 MB (LZ4 5.6 MB) and read back as fast, and the blob's copies
-#: while it is written cost less peak memory; it is written in the background.
+#: zstd: smaller than LZ4 and read back as fast, and the blob's copies while it is written cost
+#: less peak memory; it is written in the background.
 LISTING_COMPRESSION = "zstd"
 #: Rows per Arrow IPC stream in a cached listing (whole pages): Polars buffers a whole stream
-#: while writing it (~3× the frame for 200k vends in one stream, ~0.7× in streams of 25k rows),
-#: and a warm load reads the streams on the parse threads.
+#: while writing it (several times the frame in one stream, less than the frame in streams of
+#: this size), and a warm load reads the streams on the parse threads.
 LISTING_STREAM_ROWS = 12_500
 #: A listing of this many rows or more is kept in at least :data:`PARSE_THREADS` streams.
 LISTING_SPLIT_ROWS = 2_000
@@ -131,17 +131,15 @@ def encode_listing_pieces(
 ) -> list[bytes]:
     """Pages as the pieces of one blob: ``u32 len | head JSON | Arrow IPC streams`` of about
     ``stream_rows`` rows (whole pages); ``head["streams"]`` lists their byte lengths
-    (:func:`decode_parsed`). Written one after
-    the other (``DiskCache.set_extra`` takes them so), the blob is never held twice: joining
-    and framing it raised a 200k-vends load's peak by ~3 MB, of the ~17 MB the cache adds."""
+    (:func:`decode_parsed`). Written one after the other (``DiskCache.set_extra`` takes them
+    so), the blob is never held twice (joined, then framed) at the load's memory peak."""
     parts: list[bytes] = []
     rows = sum(f.height for f in frames)
     streams = max(1, math.ceil(rows / max(stream_rows, 1)))
     if rows >= LISTING_SPLIT_ROWS:
         streams = max(streams, PARSE_THREADS)
     # streams of equal size (whole pages): a warm load reads them side by side, so the longest
-    # one sets the time (a 12.6k-row leave listing as 50 + 1 pages read in ~10 ms, as 26 + 25 in
-    # ~5 ms)
+    # one sets the time
     group = max(1, math.ceil(len(frames) / streams))
     for start in range(0, len(frames), group):
         sink = io.BytesIO()

@@ -15,10 +15,13 @@ Both are made on first use and shared by every load of the process:
 The third kind of background work, the cache's writer, is below this layer
 (:mod:`loketvalinso._transport.background`): it waits while a load is in progress.
 
-Clients say when they open and close (:func:`client_opened`, :func:`client_closed`): when the
-last open client closes, the pools and the writer stop, so a notebook that closed its clients
-holds no thread (and no SQLite connection of a pool thread) of this package. The next load
-starts them again.
+Clients say when they open and close (:func:`client_opened`, :func:`client_closed`): when no
+client has been open for :data:`IDLE_SECONDS`, the pools and the writer stop, so a notebook that
+closed its clients holds no thread (and no SQLite connection of a pool thread) of this package.
+The wait keeps the threads for a client opened right after another closed (a new session on the
+same cache): threads that have run loads already reuse their memory, new ones fault it in again,
+which made the next cold load measurably slower (see ``bench/README.md``). The next load starts
+them again.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import TypeVar
 from loketvalinso._transport.background import stop_writer
 
 __all__ = [
+    "IDLE_SECONDS",
     "PAGE_THREADS",
     "PARSE_THREADS",
     "client_closed",
@@ -40,6 +44,7 @@ __all__ = [
     "on_parse_thread",
     "page_pool",
     "parse_pool",
+    "stop_if_idle",
 ]
 
 _T = TypeVar("_T")
@@ -49,6 +54,8 @@ _R = TypeVar("_R")
 PAGE_THREADS = 32
 #: Threads that build frames (capped by the number of cores).
 PARSE_THREADS = 2
+#: Seconds without an open client before the threads stop.
+IDLE_SECONDS = 5.0
 
 _PAGE_THREAD_PREFIX = "loketvalinso-page"
 _PARSE_THREAD_PREFIX = "loketvalinso-parse"
@@ -56,23 +63,49 @@ _lock = threading.Lock()
 _page_pool: ThreadPoolExecutor | None = None
 _parse_pool: ThreadPoolExecutor | None = None
 _open_clients = 0
+_idle_timer: threading.Timer | None = None
 
 
 def client_opened() -> None:
     """Count a client that may run loads on the pools."""
-    global _open_clients
+    global _open_clients, _idle_timer
     with _lock:
         _open_clients += 1
+        timer, _idle_timer = _idle_timer, None
+    if timer is not None:
+        timer.cancel()
 
 
 def client_closed() -> None:
-    """Count a client closed; the last one stops the pools and the cache writer."""
-    global _open_clients, _page_pool, _parse_pool
+    """Count a client closed; :data:`IDLE_SECONDS` after the last one, the threads stop."""
+    global _open_clients, _idle_timer
     with _lock:
         _open_clients = max(0, _open_clients - 1)
         if _open_clients:
             return
+        if IDLE_SECONDS <= 0:
+            timer = None
+        else:
+            if _idle_timer is not None:
+                _idle_timer.cancel()
+            timer = _idle_timer = threading.Timer(IDLE_SECONDS, stop_if_idle)
+            timer.name = "loketvalinso-idle"
+            timer.daemon = True
+    if timer is None:
+        stop_if_idle()
+    else:
+        timer.start()
+
+
+def stop_if_idle() -> None:
+    """Stop the pools and the cache writer if no client is open (they restart on use)."""
+    global _page_pool, _parse_pool, _idle_timer
+    with _lock:
+        if _open_clients:
+            return
         pools, _page_pool, _parse_pool = (_page_pool, _parse_pool), None, None
+        if _idle_timer is threading.current_thread():
+            _idle_timer = None
     for pool in pools:
         if pool is not None:
             pool.shutdown(wait=True)

@@ -31,7 +31,7 @@ _MAX_LABEL = 48
 
 @runtime_checkable
 class Progress(Protocol):
-    """What the pager needs from a progress display."""
+    """What the walk needs from a progress display."""
 
     def update(self, pages: int = 1, rows: int = 0) -> None:
         """Count ``pages`` more pages holding ``rows`` rows."""
@@ -69,7 +69,7 @@ class NullProgress:
 class TqdmProgress:
     """A ``tqdm`` bar counting pages, with the running row count as its postfix.
 
-    Updates are expected from one thread (the pager updates from its calling thread only).
+    Updates are expected from one thread (the walk updates from its calling thread only).
     """
 
     enabled = True

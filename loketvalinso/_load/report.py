@@ -44,7 +44,7 @@ class LoadReport:
     url : str or None
         The first URL loaded, with secret query values redacted.
     requests : int
-        Responses received by the pager (retries inside the transport are counted in ``retries``).
+        Responses received by the walk (retries inside the transport are counted in ``retries``).
     pages, rows : int
         Pages kept in the result and the rows (items) they hold.
     cache_hits, revalidations, misses, stale : int

@@ -60,7 +60,7 @@ class PageProblem(NamedTuple):
 class PagingStrategy:
     """The common frame of a paging protocol.
 
-    A strategy holds only configuration, so one instance can serve many loads at once. The pager
+    A strategy holds only configuration, so one instance can serve many loads at once. The walk
     asks it for the first request's params, a :class:`PagePlan` from page 1 (:meth:`plan`, the
     ``update_state`` of this design), each page's params, and :meth:`has_next_page` when it walks
     without totals; :meth:`check_page` holds the cross-checks shared by all protocols, built on

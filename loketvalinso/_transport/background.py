@@ -2,13 +2,11 @@
 
 The cache's background writer (SQLite writes of the pages, the parsed listing blob) is an
 optimisation for *later* loads. Run during a walk, it competes with the walk's fetch and parse
-threads for the cores and the GIL: on the 2-core bench machine a cold load of 200,000 vends took
-~1.45 s with the writer running alongside and ~1.15 s with the writes held until the walk had
-ended. So the clients mark each load, and the pager each walk, with :func:`load_in_progress`,
-and the writer calls :func:`wait_until_quiet` before each piece of work. Quiet means no load for
+threads for the cores and the GIL (``bench/README.md`` has what that cost). So every load runs
+marked with :func:`load_in_progress` (``LoadReport.timed`` does it), and the writer calls
+:func:`wait_until_quiet` before each piece of work. Quiet means no load for
 :data:`SETTLE_SECONDS`: loads run back to back (a loop over employers) count as one, so the first
-one's writes do not start in the moment between it and the next (on the bench, three leave
-listings loaded one after another took ~3 % longer when the writer started in those gaps).
+one's writes do not start in the moment between it and the next.
 
 Nothing waits for ever, and nothing waits on a reader:
 

@@ -229,8 +229,8 @@ class CacheTransport(httpx.BaseTransport):
         """Keys of ``request``'s sibling pages (``ext.PAGE_SIBLINGS``) the cache does not
         hold, found with one query by whichever page asks first.
 
-        Looked up one by one, each page of a cold listing waited for the GIL between its SQLite
-        calls while the parse threads held it (~4 % of a cold load of three leave listings).
+        Looked up one by one, each page of a cold listing waits for the GIL between its SQLite
+        calls while the parse threads hold it.
         Pages asking while the query runs look themselves up. An entry stored after the query
         (by another process) is missed: that page is fetched and stored again.
         """

@@ -175,7 +175,7 @@ def build_client(
     base_url : str or httpx.URL
         The API root, e.g. ``https://api.loket.nl/v2``; request paths are relative to it.
     auth : httpx.Auth, optional
-        :class:`~loketvalinso.auth.LoketAuth` or :class:`~loketvalinso.auth.ValinsoAuth`.
+        :class:`~loketvalinso._transport.auth.LoketAuth` or ``ValinsoAuth``.
     transport : httpx.BaseTransport, optional
         The innermost transport: the in-process mock, an ``httpx.MockTransport`` in tests, or
         omitted for the network (a pool of ``max_connections``).
@@ -200,7 +200,7 @@ def build_client(
         Permit plain ``http://`` to a non-loopback host. Checked only when the request goes to
         the network (no ``transport`` given); in-process transports send nothing anywhere.
     **retry_options
-        ``sleep``, ``clock``, ``rng`` passed to :class:`~loketvalinso.retry.RetryTransport`.
+        ``sleep``, ``clock``, ``rng`` passed to :class:`~loketvalinso._transport.retry.RetryTransport`.
 
     Returns
     -------

@@ -93,7 +93,7 @@ def merged_urls(url: httpx.URL, page_params: Sequence[Mapping[str, Any]]) -> lis
     """``normalize_url(url.copy_merge_params(params))`` for each of ``page_params``.
 
     Paging parameters (the same plain names on every page, int values: ``pageNumber``,
-    ``offset``, ``limit``) are merged into one parse of ``url``: ~5 µs a URL instead of ~40 µs.
+    ``offset``, ``limit``) are merged into one parse of ``url`` instead of httpx's merge each.
     httpx re-encodes the whole query when it merges (``'`` becomes ``%27``, ``flag`` becomes
     ``flag=``), so the first page is also merged by httpx, and the quick way is kept only when
     the two agree. Other parameters are merged by httpx.

@@ -171,7 +171,7 @@ class DiskCache:
             "cull_limit": 2,
             # Bodies and listings are big blobs read once a load: SQLite's default 32 MiB page
             # cache per connection (one per thread) and its 64 MiB memory map only hold copies
-            # of them (~6 MB more peak memory on a cold 200k-row load).
+            # of them, as peak memory.
             "sqlite_cache_size": 256,
             "sqlite_mmap_size": 0,
         }
@@ -455,7 +455,7 @@ class DiskCache:
         later : bool, default False
             Write it on the background writer (several entries per SQLite transaction) and
             return at once; until then this cache answers reads of ``key`` from memory, and
-            :meth:`flush`, :meth:`close` and interpreter exit write it. The pager's fetch
+            :meth:`flush`, :meth:`close` and interpreter exit write it. The walk's fetch
             threads store pages this way, so they do not queue for SQLite's write lock.
 
         Returns

@@ -8,7 +8,16 @@ import threading
 import time
 import warnings
 
+import pytest
+
 import loketvalinso as lv
+from loketvalinso._load import pools
+
+
+@pytest.fixture(autouse=True)
+def _stop_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The threads stop as soon as the last client closes (not IDLE_SECONDS later)."""
+    monkeypatch.setattr(pools, "IDLE_SECONDS", 0.0)
 
 
 def _sockets() -> int:
@@ -69,3 +78,20 @@ def test_the_next_client_after_all_closed_starts_the_threads_again(tmp_path) -> 
             with lv.Valinso.from_mock(m, cache=tmp_path, progress=False, limit=250) as client:
                 assert client.vends().height == m.world.vends.height
             assert _settle(lambda: _our_threads() == []), _our_threads()
+
+
+def test_the_threads_wait_a_moment_for_the_next_client(tmp_path, monkeypatch) -> None:
+    """A client opened soon after the last one closed finds the threads still there."""
+    monkeypatch.setattr(pools, "IDLE_SECONDS", 30.0)
+    sizes = lv.mock.sizes_for(vends=2_000, leave_requests=300)
+    with lv.mock.serve(seed=5, sizes=sizes) as m:
+        with lv.Valinso.from_mock(m, cache=tmp_path, progress=False, limit=250) as client:
+            client.vends()
+        started = [n for n in _our_threads() if "page" in n or "parse" in n]
+        assert started and "loketvalinso-idle" in _our_threads()
+        with lv.Valinso.from_mock(m, cache=tmp_path, progress=False, limit=250) as client:
+            assert _settle(lambda: "loketvalinso-idle" not in _our_threads())  # cancelled
+            client.vends()
+            assert set(started) <= set(_our_threads())  # the same threads, not new ones
+        pools.stop_if_idle()
+        assert _settle(lambda: [n for n in _our_threads() if n != "loketvalinso-idle"] == [])

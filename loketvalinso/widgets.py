@@ -27,13 +27,7 @@ if TYPE_CHECKING:
     from loketvalinso._valinso import Valinso
     from loketvalinso.mock import MockServer, WorldSizes
 
-__all__ = [
-    "MOCK",
-    "LoketLogin",
-    "ValinsoLogin",
-    "VersionPicker",
-    "shared_mock",
-]
+__all__ = ["MOCK", "LoketLogin", "ValinsoLogin", "VersionPicker", "shared_mock"]
 
 #: The value of the "embedded mock" choice in the environment/version dropdowns.
 MOCK = "embedded mock"

@@ -132,3 +132,14 @@ def raise_loket(response: Any) -> None:
 def raise_valinso(response: Any) -> None:
     """Valinso's statuses → errors (what the Valinso client hands the walk)."""
     raise_for_response(response, api="valinso")
+
+
+#: ``paginate`` keywords for a Loket / Valinso walk of item dicts.
+LOKET: dict[str, Any] = {
+    "raise_for_response": raise_loket,
+    "decoder": JsonDecoder(parse_json_page_loket),
+}
+VALINSO: dict[str, Any] = {
+    "raise_for_response": raise_valinso,
+    "decoder": JsonDecoder(parse_json_page_valinso),
+}

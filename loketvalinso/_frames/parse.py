@@ -29,14 +29,7 @@ from loketvalinso._catalog import snake_case
 from loketvalinso._frames.spec import PAGING_FIELDS, ROW, FrameSpec, empty_frame
 from loketvalinso.errors import ResponseFormatError
 
-__all__ = [
-    "RawPage",
-    "concat_pages",
-    "convert_raw",
-    "is_raw",
-    "parse_page",
-    "parse_untyped_page",
-]
+__all__ = ["RawPage", "concat_pages", "convert_raw", "is_raw", "parse_page", "parse_untyped_page"]
 
 
 def concat_pages(frames: Sequence[pl.DataFrame], *, spec: FrameSpec | None = None) -> pl.DataFrame:

@@ -75,52 +75,38 @@ PAGING_FIELDS = ("currentPage", "pageSize", "totalPages", "totalSize")
 ROW = "__row"
 
 
-def _n(name: str, t: str, fmt: str | None = None) -> Node:
-    return Node(name, t, fmt, 1, None)
+#: The JSON type of each field format the Valinso tables below use (no format: a string).
+_VALINSO_TYPES = {
+    "int64": "integer",
+    "int32": "integer",
+    "unix": "integer",
+    "decimal": "number",
+    "double": "number",
+}
+
+
+def _fields(table: str) -> list[Node]:
+    """Nodes from ``"name:format name …"`` (``unix`` = unix seconds, ``decimal`` = money)."""
+    nodes = []
+    for field_ in table.split():
+        name, _, fmt = field_.partition(":")
+        nodes.append(Node(name, _VALINSO_TYPES.get(fmt, "string"), fmt or None, 1, None))
+    return nodes
 
 
 #: Valinso item fields: the documented-assumed ones (DESIGN.md) and the mock's assumptions.
 VALINSO_FIELDS: dict[str, list[Node]] = {
-    "vends": [
-        _n("id", "integer", "int64"),
-        _n("device_id", "integer", "int64"),
-        _n("product_id", "integer", "int64"),
-        _n("location_id", "integer", "int64"),
-        _n("selection", "string"),
-        _n("quantity", "integer", "int32"),
-        _n("price", "number", "decimal"),
-        _n("currency", "string"),
-        _n("payment_type", "string"),
-        _n("status", "string"),
-        _n("timestamp", "integer", "unix"),
-    ],
-    "devices": [
-        _n("id", "integer", "int64"),
-        _n("location_id", "integer", "int64"),
-        _n("name", "string"),
-        _n("serial_number", "string"),
-        _n("model", "string"),
-        _n("status", "string"),
-        _n("installed_at", "integer", "unix"),
-    ],
-    "products": [
-        _n("id", "integer", "int64"),
-        _n("name", "string"),
-        _n("category", "string"),
-        _n("price", "number", "decimal"),
-        _n("currency", "string"),
-    ],
-    "locations": [
-        _n("id", "integer", "int64"),
-        _n("client_id", "integer", "int64"),
-        _n("name", "string"),
-        _n("email", "string"),
-        _n("phone", "string"),
-        _n("address", "string"),
-        _n("city", "string"),
-        _n("latitude", "number", "double"),
-        _n("longitude", "number", "double"),
-    ],
+    "vends": _fields(
+        "id:int64 device_id:int64 product_id:int64 location_id:int64 selection quantity:int32 "
+        "price:decimal currency payment_type status timestamp:unix"
+    ),
+    "devices": _fields(
+        "id:int64 location_id:int64 name serial_number model status installed_at:unix"
+    ),
+    "products": _fields("id:int64 name category price:decimal currency"),
+    "locations": _fields(
+        "id:int64 client_id:int64 name email phone address city latitude:double longitude:double"
+    ),
 }
 
 

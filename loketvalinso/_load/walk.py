@@ -170,17 +170,10 @@ class _Walk:
         report: LoadReport,
         label: str | None,
     ) -> None:
-        self.client = client
-        self.url = url
-        self.strategy = strategy
-        self.decoder = decoder
+        self.client, self.url, self.params, self.headers = client, url, dict(params or {}), headers
+        self.strategy, self.decoder, self.frame_cache = strategy, decoder, frame_cache
         self.raise_for_response = raise_for_response
-        self.frame_cache = frame_cache
-        self.params = dict(params or {})
-        self.headers = headers
-        self.max_concurrency = max_concurrency
-        self.strict = strict
-        self.page_cap = page_cap
+        self.max_concurrency, self.strict, self.page_cap = max_concurrency, strict, page_cap
         self.progress_option = progress
         self.report = report
         full: object = url

@@ -17,13 +17,7 @@ from loketvalinso._frames.parse import _body_keys, concat_pages, convert_raw, is
 from loketvalinso._frames.spec import MONEY, UTC_DATETIME, valinso_spec
 from loketvalinso._load import decode, frame_cache
 from loketvalinso._load.decode import FrameDecoder
-from loketvalinso._load.frame_cache import (
-    LISTING_STREAM_ROWS,
-    FrameCache,
-    decode_parsed,
-    encode_listing_pieces,
-    encode_parsed,
-)
+from loketvalinso._load.frame_cache import FrameCache, decode_parsed, encode_listing_pieces
 from loketvalinso._load.pools import PARSE_THREADS, parse_pool
 from loketvalinso._transport.extensions import BODY_SHA256 as CACHE_BODY_EXTENSION
 from loketvalinso._transport.extensions import CACHE as CACHE_EXTENSION
@@ -127,7 +121,7 @@ def test_encode_decode_parsed_round_trip() -> None:
     )
     meta = {"item_count": 2, "messages": [{"type": "Warning"}], "version": None}
     for compression in ("uncompressed", "lz4"):
-        got_meta, got = decode_parsed(encode_parsed(meta, df, compression=compression))
+        got_meta, got = decode_parsed(frame_cache.encode_parsed(meta, df, compression=compression))
         assert got_meta == meta and got.equals(df) and got.schema == df.schema
 
 
@@ -433,8 +427,8 @@ def test_a_listing_is_kept_in_streams_of_equal_size_for_the_parse_threads() -> N
     """Fewer rows than one stream holds, but enough to split: one stream per parse thread, of
     whole pages and equal size (the longest stream sets how long a warm load reads)."""
     pages = [pl.DataFrame({"id": list(range(k * 250, k * 250 + 250))}) for k in range(51)]
-    blob = encode_listing({"v": 1}, pages, stream_rows=LISTING_STREAM_ROWS)
-    pieces = encode_listing_pieces({"v": 1}, pages, stream_rows=LISTING_STREAM_ROWS)
+    blob = encode_listing({"v": 1}, pages, stream_rows=frame_cache.LISTING_STREAM_ROWS)
+    pieces = encode_listing_pieces({"v": 1}, pages, stream_rows=frame_cache.LISTING_STREAM_ROWS)
     assert len(pieces) == 3 and b"".join(pieces) == blob  # the lead, then one piece per stream
     head, got = decode_parsed(blob, parallel=True)
     assert len(head["streams"]) == PARSE_THREADS == 2

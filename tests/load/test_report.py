@@ -16,13 +16,7 @@ from loketvalinso._load.progress import NullProgress, TqdmProgress, make_progres
 from loketvalinso._load.report import LoadReport
 from loketvalinso._load.strategies import OffsetLimitPaging, PageNumberPaging
 from loketvalinso._load.walk import paginate
-from tests.json_pages import (
-    JsonDecoder,
-    parse_json_page_loket,
-    parse_json_page_valinso,
-    raise_loket,
-    raise_valinso,
-)
+from tests.json_pages import LOKET, VALINSO
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -92,8 +86,7 @@ def test_paginate_fills_the_report() -> None:
             client,
             URL,
             strategy=PageNumberPaging(page_size=10),
-            raise_for_response=raise_loket,
-            decoder=JsonDecoder(parse_json_page_loket),
+            **LOKET,
             params={"api_key": SECRET},
             report=report,
             label="employees",
@@ -119,8 +112,7 @@ def test_one_report_accumulates_over_many_calls_and_merge_adds_up() -> None:
                 client,
                 URL,
                 strategy=PageNumberPaging(page_size=10),
-                raise_for_response=raise_loket,
-                decoder=JsonDecoder(parse_json_page_loket),
+                **LOKET,
                 report=shared,
             )
             with part.timed():
@@ -128,8 +120,7 @@ def test_one_report_accumulates_over_many_calls_and_merge_adds_up() -> None:
                     client,
                     URL,
                     strategy=PageNumberPaging(page_size=10),
-                    raise_for_response=raise_loket,
-                    decoder=JsonDecoder(parse_json_page_loket),
+                    **LOKET,
                     report=part,
                 )
             parts.append(part)
@@ -203,8 +194,7 @@ def test_failed_load_report_says_error() -> None:
             client,
             "https://v.test/api/head/valinso_api/vends",
             strategy=OffsetLimitPaging(),
-            raise_for_response=raise_valinso,
-            decoder=JsonDecoder(parse_json_page_valinso),
+            **VALINSO,
             report=report,
         )
     assert report.status == "error" and report.error and "503" in report.error
@@ -259,8 +249,7 @@ def test_progress_bar_shows_pages_and_rows_and_no_secret(
             client,
             f"{URL}?api_key={SECRET}",
             strategy=PageNumberPaging(page_size=10),
-            raise_for_response=raise_loket,
-            decoder=JsonDecoder(parse_json_page_loket),
+            **LOKET,
             params={"access_token": SECRET},
             progress=True,
         )
@@ -291,8 +280,7 @@ def test_paginate_uses_a_callers_progress_object_without_closing_it() -> None:
             client,
             URL,
             strategy=PageNumberPaging(page_size=10),
-            raise_for_response=raise_loket,
-            decoder=JsonDecoder(parse_json_page_loket),
+            **LOKET,
             progress=recorder,
         )
     assert (recorder.pages, recorder.rows, recorder.closed) == (5, 45, False)

@@ -30,6 +30,8 @@ from loketvalinso.errors import (
     ServerError,
 )
 from tests.json_pages import (
+    LOKET,
+    VALINSO,
     JsonDecoder,
     parse_json_page_loket,
     parse_json_page_valinso,
@@ -152,15 +154,13 @@ def ids(pages: list[ParsedPage]) -> list[int]:
 def loket(server: FakeServer, **kwargs: Any) -> list[ParsedPage]:
     kwargs.setdefault("strategy", PageNumberPaging(page_size=10))
     with client_for(server) as client:
-        kwargs.setdefault("raise_for_response", raise_loket)
-        return paginate(client, LOKET_URL, decoder=JsonDecoder(parse_json_page_loket), **kwargs)
+        return paginate(client, LOKET_URL, **{**LOKET, **kwargs})
 
 
 def valinso(server: FakeServer, **kwargs: Any) -> list[ParsedPage]:
     kwargs.setdefault("strategy", OffsetLimitPaging(limit=10))
     with client_for(server) as client:
-        kwargs.setdefault("raise_for_response", raise_valinso)
-        return paginate(client, VALINSO_URL, decoder=JsonDecoder(parse_json_page_valinso), **kwargs)
+        return paginate(client, VALINSO_URL, **{**VALINSO, **kwargs})
 
 
 # -- normal walks --------------------------------------------------------------------------------
@@ -223,8 +223,7 @@ def test_user_params_and_headers_are_sent_with_paging_params() -> None:
             client,
             LOKET_URL,
             strategy=PageNumberPaging(page_size=10),
-            raise_for_response=raise_loket,
-            decoder=JsonDecoder(parse_json_page_loket),
+            **LOKET,
             params={"filter": "status eq 1"},
             headers={"Accept": "application/json;version=2018-01-01"},
         )

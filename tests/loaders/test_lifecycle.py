@@ -16,8 +16,10 @@ from loketvalinso._load import pools
 
 @pytest.fixture(autouse=True)
 def _stop_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The threads stop as soon as the last client closes (not IDLE_SECONDS later)."""
+    """The threads stop as soon as the last client closes (not IDLE_SECONDS later), and only
+    this test's clients count (clients other tests left open would keep the threads)."""
     monkeypatch.setattr(pools, "IDLE_SECONDS", 0.0)
+    monkeypatch.setattr(pools, "_open_clients", 0)
 
 
 def _sockets() -> int:

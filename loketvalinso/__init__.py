@@ -7,7 +7,8 @@
 
 The user-facing modules are ``errors`` (the exception tree), ``cache`` (``DiskCache``),
 ``mock``, ``charts``, ``widgets``, ``snapshots`` and ``report``; every other module is private
-(``_``). Submodules load on first use, so ``import loketvalinso`` stays cheap and the optional
+(``_``). ``enable_logging(level)`` shows the toolkit's log lines (retries, 429 waits, token
+refreshes, page plans; cache decisions at DEBUG). Submodules load on first use, so ``import loketvalinso`` stays cheap and the optional
 extras (widgets, charts) are only imported when asked for.
 """
 
@@ -17,6 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from loketvalinso import errors
+from loketvalinso._logging import enable_logging
 from loketvalinso._version import __version__
 from loketvalinso.errors import (
     ApiError,
@@ -79,6 +81,7 @@ __all__ = [
     "__version__",
     "cache",
     "charts",
+    "enable_logging",
     "errors",
     "mock",
     "report",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import math
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -15,13 +17,14 @@ from loketvalinso._load.decode import FrameDecoder
 from loketvalinso._load.frame_cache import FrameCache
 from loketvalinso._load.pools import client_closed, client_opened
 from loketvalinso._load.report import LoadReport
+from loketvalinso._transport import extensions as ext
 from loketvalinso._transport.background import flush_background_writes
 from loketvalinso._transport.client import build_client
 from loketvalinso._transport.retry import BackoffGate, RetryPolicy
 from loketvalinso._transport.store import DiskCache
 from loketvalinso.errors import ConfigurationError
 
-__all__ = ["BaseClient", "CacheOption", "merge_params", "resolve_cache"]
+__all__ = ["BaseClient", "CacheOption", "check_cache_ttl", "merge_params", "resolve_cache"]
 
 CacheOption = bool | str | os.PathLike[str] | DiskCache | None
 
@@ -62,8 +65,36 @@ def resolve_cache(
     raise ConfigurationError(msg)
 
 
+def check_cache_ttl(value: float | None, *, name: str = "cache_ttl") -> float | None:
+    """``value`` as seconds > 0, or None for 0/None (the server's word).
+
+    Raises
+    ------
+    ConfigurationError
+        Not a finite number of seconds ≥ 0.
+    """
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        msg = (
+            f"{name} must be a number of seconds ≥ 0 (0 or None: the server's word), not {value!r}"
+        )
+        raise ConfigurationError(msg)
+    return float(value) if value > 0 else None
+
+
 class BaseClient:
-    """An HTTP stack (auth → retry → cache → transport) plus the last load's report."""
+    """An HTTP stack (auth → retry → cache → transport) plus the last load's report.
+
+    ``cache_ttl`` (seconds) is the explicit override of the servers' "do not reuse": responses
+    are then stored and reused while younger than it (``last_load.reused_pages`` says which
+    rows came that way). The default (None) follows the servers' ``Expires``/``Cache-Control``.
+    """
 
     def __init__(
         self,
@@ -79,6 +110,7 @@ class BaseClient:
         transport: httpx.BaseTransport | None,
         timeout: float,
         retry: RetryPolicy | None,
+        cache_ttl: float | None = None,
     ) -> None:
         if not isinstance(max_concurrency, int) or max_concurrency < 1:
             msg = f"max_concurrency must be a positive integer, not {max_concurrency!r}"
@@ -90,6 +122,10 @@ class BaseClient:
         self.offline = offline
         self.keep_for_offline = keep_for_offline
         self._cache = resolve_cache(cache, offline=offline, keep_for_offline=keep_for_offline)
+        self.cache_ttl = check_cache_ttl(cache_ttl)
+        if self.cache_ttl is not None and self._cache is None:
+            msg = "cache_ttl needs a cache: pass cache=True or cache=<folder>, not cache=False"
+            raise ConfigurationError(msg)
         self._gate = BackoffGate()
         # the auth layer names who is asking on every request (the cache keys by it)
         self._http = build_client(
@@ -128,6 +164,49 @@ class BaseClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _request_extensions(self, cache_ttl: float | None = None) -> dict[str, object]:
+        """The request extensions of one load: the ``cache_ttl`` of the call (0: the server's
+        word), else the client's."""
+        ttl = self.cache_ttl if cache_ttl is None else check_cache_ttl(cache_ttl)
+        if ttl is not None and self._cache is None:
+            msg = "cache_ttl needs a cache: this client was built with cache=False"
+            raise ConfigurationError(msg)
+        return {ext.CACHE_TTL: ttl} if ttl is not None else {}
+
+    # -- showing -----------------------------------------------------------------------------
+
+    def _repr_fields(self) -> list[tuple[str, str]]:
+        """``(name, value)`` pairs that describe the client (never a secret)."""
+        return []
+
+    def _common_fields(self) -> list[tuple[str, str]]:
+        cache = self._cache
+        fields = [("cache", str(cache.directory) if cache is not None else "off")]
+        if self.offline:
+            fields.append(("offline", "yes: only the cache answers"))
+        if self.cache_ttl is not None:
+            fields.append(("cache_ttl", f"{self.cache_ttl:g} s (reuse past the server's word)"))
+        if self._closed:
+            fields.append(("closed", "yes"))
+        return fields
+
+    def __repr__(self) -> str:
+        fields = [*self._repr_fields(), *self._common_fields()]
+        inner = ", ".join(f"{name}={value!r}" for name, value in fields)
+        return f"{type(self).__name__}({inner})"
+
+    def _repr_html_(self) -> str:
+        fields = [*self._repr_fields(), *self._common_fields()]
+        rows = "".join(
+            f'<tr><th style="text-align:left;padding-right:1em">{html.escape(name)}</th>'
+            f'<td style="text-align:left">{html.escape(value)}</td></tr>'
+            for name, value in fields
+        )
+        return (
+            f'<table class="loketvalinso-client"><caption style="text-align:left">'
+            f"<b>{type(self).__name__}</b></caption>{rows}</table>"
+        )
 
     def _frames_for(
         self, spec: FrameSpec, path_ids: Mapping[str, str] | None = None

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import httpx
 import orjson
@@ -28,7 +29,7 @@ from loketvalinso._catalog import (
     version_date,
 )
 from loketvalinso._client import BaseClient, CacheOption, merge_params
-from loketvalinso._dates import iso_date
+from loketvalinso._config import loket_options, read_environment
 from loketvalinso._frames.parse import concat_pages
 from loketvalinso._frames.spec import FrameSpec, empty_frame, schema_for
 from loketvalinso._load.pages import ParsedPage
@@ -36,17 +37,20 @@ from loketvalinso._load.pools import map_bounded
 from loketvalinso._load.report import LoadReport
 from loketvalinso._load.strategies import PageNumberPaging
 from loketvalinso._load.walk import paginate
+from loketvalinso._loket_loaders import LoketLoaders
 from loketvalinso._loket_resources import (
     RESOURCES,
-    absence_dates,
     arrange,
     check_paging_params,
     page_size_param,
 )
-from loketvalinso._transport.auth import LOKET_ENVIRONMENTS, LoketAuth, LoketOAuth
+from loketvalinso._transport.auth import LoketOAuth
+from loketvalinso._transport.auth_flows import USER_PATH, LoketAuth
 from loketvalinso._transport.client import check_url_security
+from loketvalinso._transport.environments import LOKET_ENVIRONMENTS
 from loketvalinso._transport.responses import check_loket_messages, raise_for_response
 from loketvalinso._transport.retry import RetryPolicy
+from loketvalinso._transport.token_store import TokenStore
 from loketvalinso.errors import (
     ConfigurationError,
     ObsoleteVersionWarning,
@@ -61,7 +65,7 @@ __all__ = ["Loket"]
 _raise_for_loket = functools.partial(raise_for_response, api="loket")
 
 
-class Loket(BaseClient):
+class Loket(LoketLoaders, BaseClient):
     """A client of the Loket.nl API V2 that returns typed Polars DataFrames.
 
     Parameters
@@ -76,6 +80,14 @@ class Loket(BaseClient):
         :meth:`login_password` where the password grant is enabled.
     access_token, refresh_token
         Tokens obtained elsewhere (``access_token`` alone works until it expires).
+    username, password
+        A password-grant login (enabled for few clients), done on the first load: building a
+        client never touches the network.
+    token_store
+        ``"keyring"`` remembers the login (the newest refresh token) and who is logged in in the
+        operating system's keyring (the ``[keyring]`` extra), so a restarted kernel is logged in
+        again with no browser step, and ``offline=True`` knows whose cached responses to read;
+        any object with ``load``/``save``/``delete`` works too. None: nothing is remembered.
     version
         Default resource-version date: each resource is served in its newest version on or
         before it. None = the newest documented version of each resource.
@@ -100,6 +112,11 @@ class Loket(BaseClient):
         :class:`~loketvalinso.errors.CacheWarning`). This keeps HR data (names, leave, sick
         leave) on disk, in a folder only you can read (mode 0700); such entries are still never
         served while online. Needs a cache (not ``cache=False``).
+    cache_ttl
+        Seconds for which a stored response may be reused although the server forbids it
+        (Loket list pages say "do not reuse"): opt-in, the explicit override; every loader also
+        takes ``cache_ttl=`` per call. ``last_load.reused_pages`` names the rows it served.
+        None (default): the server's word.
     """
 
     def __init__(
@@ -125,6 +142,8 @@ class Loket(BaseClient):
         page_size: int = 250,
         strict: bool = False,
         keep_for_offline: bool = False,
+        cache_ttl: float | None = None,
+        token_store: str | TokenStore | None = None,
         transport: httpx.BaseTransport | None = None,
         allow_insecure: bool = False,
         on_token: Callable[[dict[str, Any]], None] | None = None,
@@ -160,18 +179,21 @@ class Loket(BaseClient):
             redirect_uri=redirect_uri,
             transport=transport,
             on_token=on_token,
+            token_store=token_store,
         )
         if access_token is not None or refresh_token is not None:
             self.oauth.set_tokens(access_token=access_token, refresh_token=refresh_token)
         if username is not None and password is not None:
-            self.oauth.login_password(username, password)
+            self.oauth.defer_password_login(username, password)
         self._catalog = get_catalog()
         self.versions: dict[str, str] = {}
         for resource, chosen in (versions or {}).items():
             self.set_version(resource, chosen)
+        # Only the cache needs to know who is asking (it keys entries by the user).
+        user_url = None if cache is False else base_url.rstrip("/") + USER_PATH
         super().__init__(
             base_url=base_url,
-            auth=LoketAuth(self.oauth),
+            auth=LoketAuth(self.oauth, user_url=user_url, offline=offline),
             cache=cache,
             offline=offline,
             keep_for_offline=keep_for_offline,
@@ -181,6 +203,7 @@ class Loket(BaseClient):
             transport=transport,
             timeout=timeout,
             retry=retry,
+            cache_ttl=cache_ttl,
         )
 
     def close(self) -> None:
@@ -193,12 +216,40 @@ class Loket(BaseClient):
     # -- login ---------------------------------------------------------------------------------
 
     @classmethod
+    def from_env(cls, *, dotenv: bool | str = True, **options: Any) -> Loket:
+        """A client configured from environment variables (and a ``.env`` file).
+
+        Reads ``LOKET_ENVIRONMENT`` (or ``LOKET_BASE_URL``, ``LOKET_TOKEN_URL``,
+        ``LOKET_AUTHORIZE_URL``), ``LOKET_CLIENT_ID``, ``LOKET_CLIENT_SECRET``,
+        ``LOKET_REDIRECT_URI``, ``LOKET_ACCESS_TOKEN``, ``LOKET_REFRESH_TOKEN`` and
+        ``LOKET_TOKEN_STORE`` (``keyring``); a ``.env`` file found from the working folder up
+        when python-dotenv is installed (the environment wins). Keywords in ``options`` win over
+        both. No request is sent: with a client id and no token, log in with
+        :meth:`authorization_url` and :meth:`finish_login` (or keep the login with
+        ``token_store="keyring"``).
+
+        Raises
+        ------
+        ConfigurationError
+            Neither an environment nor a base URL is set, or no credential is.
+        """
+        env = read_environment(dotenv)
+        return cls(**{**loket_options(env), **options})
+
+    @classmethod
     def from_mock(
-        cls, server: MockServer, *, flow: str = "authorization_code", **options: Any
+        cls,
+        server: MockServer,
+        *,
+        flow: str = "authorization_code",
+        user: str | None = None,
+        **options: Any,
     ) -> Loket:
         """A client logged in to the embedded mock through its real OAuth flow.
 
-        ``flow`` is ``"authorization_code"`` (PKCE, the default) or ``"password"``.
+        ``flow`` is ``"authorization_code"`` (PKCE, the default) or ``"password"``; ``user``
+        picks one of the mock's users (``server.credentials.users``) for the authorization-code
+        flow (default: the first).
         """
         creds = server.credentials
         options.setdefault("transport", server.transport if server.in_process else None)
@@ -216,8 +267,11 @@ class Loket(BaseClient):
         elif flow == "authorization_code":
             # The mock auto-approves /authorize and redirects with the code, standing in for
             # the user's browser.
+            link = loket.authorization_url()
+            if user is not None:
+                link += "&" + urlencode({"login_hint": user})
             with httpx.Client(transport=server.transport, follow_redirects=False) as browser:
-                answer = browser.get(loket.authorization_url())
+                answer = browser.get(link)
             location = answer.headers.get("location")
             if answer.status_code not in (302, 303) or not location:
                 msg = f"the mock's /authorize did not redirect (status {answer.status_code})"
@@ -242,7 +296,34 @@ class Loket(BaseClient):
 
     @property
     def logged_in(self) -> bool:
+        """Whether a token (or a refresh token, e.g. a remembered login) is held."""
         return self.oauth.has_token
+
+    def forget_login(self) -> None:
+        """Log out here: drop the tokens and the login remembered in the keyring (if any)."""
+        self.oauth.forget()
+
+    def _repr_fields(self) -> list[tuple[str, str]]:
+        oauth = self.oauth
+        if self.offline:
+            state = "offline: " + (
+                "the user is known" if oauth.identity else "the user is unknown (log in online)"
+            )
+        elif oauth.logged_in:
+            state = "yes, remembered in the keyring" if oauth.remembered else "yes"
+        elif oauth.login_pending:
+            state = "password login on the first load"
+        else:
+            state = "no: authorization_url(), then finish_login(<the URL you land on>)"
+        version = self.default_version or "the newest documented of each resource"
+        if self.versions:
+            version += f" ({len(self.versions)} resource(s) pinned)"
+        return [
+            ("environment", self.environment or "custom"),
+            ("base_url", self.base_url),
+            ("logged_in", state),
+            ("version", version),
+        ]
 
     # -- versions and catalogue ----------------------------------------------------------------
 
@@ -289,6 +370,7 @@ class Loket(BaseClient):
         *,
         params: Mapping[str, Any] | None = None,
         version: str | date | None = None,
+        cache_ttl: float | None = None,
         raw_names: bool = False,
         **path_params: Any,
     ) -> pl.DataFrame:
@@ -305,6 +387,10 @@ class Loket(BaseClient):
             ``page_size``), every page is loaded; ``pageNumber`` is refused.
         version
             Resource version date (newest on or before it); None = the client's choice.
+        cache_ttl
+            Seconds for which a stored response may be reused although the server forbids it
+            (an explicit override, for this call); None = the client's ``cache_ttl``, 0 = the
+            server's word. Every named loader takes it too.
         raw_names
             Keep the API's field names instead of snake_case.
 
@@ -323,7 +409,9 @@ class Loket(BaseClient):
         """
         entry = self._entry(path)
         filled = fill_path(entry["path"], path, path_params)
-        return self._load(entry, filled, params=params, version=version, raw_names=raw_names)
+        return self._load(
+            entry, filled, params=params, version=version, cache_ttl=cache_ttl, raw_names=raw_names
+        )
 
     def _load(
         self,
@@ -332,6 +420,7 @@ class Loket(BaseClient):
         *,
         params: Mapping[str, Any] | None = None,
         version: str | date | None = None,
+        cache_ttl: float | None = None,
         raw_names: bool = False,
         label: str | None = None,
     ) -> pl.DataFrame:
@@ -346,9 +435,10 @@ class Loket(BaseClient):
         spec = schema_for(entry, served, raw_names=raw_names)
         label = label or entry["operation_id"] or entry["path"]
         lead = [c for _, c in spec.path_columns]
+        extensions = self._request_extensions(cache_ttl)
 
         def work(report: LoadReport) -> pl.DataFrame:
-            frame = self._fetch_frame(entry, filled, spec, served, params, report)
+            frame = self._fetch_frame(entry, filled, spec, served, params, report, extensions)
             return arrange(frame, lead)
 
         return self._run_load(label, self.base_url + filled.path, work)
@@ -361,6 +451,7 @@ class Loket(BaseClient):
         served: str,
         params: Mapping[str, Any] | None,
         report: LoadReport,
+        extensions: Mapping[str, Any],
         *,
         max_concurrency: int | None = None,
         progress: bool | None = None,
@@ -382,6 +473,7 @@ class Loket(BaseClient):
             frame_cache=frame_cache,
             params=query,
             headers={"Accept": f"application/json;version={served}"},
+            extensions=extensions,
             max_concurrency=max_concurrency or self.max_concurrency,
             strict=self.strict,
             progress=self.progress if progress is None else progress,
@@ -422,6 +514,7 @@ class Loket(BaseClient):
         label: str,
         params: Mapping[str, Any] | None = None,
         version: str | date | None = None,
+        cache_ttl: float | None = None,
         constant_columns: Mapping[str, str] | None = None,
     ) -> pl.DataFrame:
         """Load ``template`` once per parent id, ``max_concurrency`` parents at a time.
@@ -434,6 +527,7 @@ class Loket(BaseClient):
         served = self._version_for(entry, version)
         spec = schema_for(entry, served)
         parents = list(dict.fromkeys(parent_ids))
+        extensions = self._request_extensions(cache_ttl)
         constants = dict(constant_columns or {})
         lead = [*constants, *(c for _, c in spec.path_columns)]
 
@@ -448,7 +542,15 @@ class Loket(BaseClient):
                 filled = fill_path(entry["path"], entry["path"], {parent_param: parent})
                 sub = LoadReport(label=label, url=self.base_url + filled.path)
                 frame = self._fetch_frame(
-                    entry, filled, spec, served, params, sub, max_concurrency=1, progress=False
+                    entry,
+                    filled,
+                    spec,
+                    served,
+                    params,
+                    sub,
+                    extensions,
+                    max_concurrency=1,
+                    progress=False,
                 )
                 report.merge(sub)
                 return frame
@@ -525,11 +627,14 @@ class Loket(BaseClient):
         *,
         params: Mapping[str, Any] | None = None,
         version: str | date | None = None,
+        cache_ttl: float | None = None,
         **path_params: Any,
     ) -> pl.DataFrame:
         entry = self._entry(RESOURCES[resource])
         filled = fill_path(entry["path"], entry["path"], path_params)
-        return self._load(entry, filled, params=params, version=version, label=resource)
+        return self._load(
+            entry, filled, params=params, version=version, cache_ttl=cache_ttl, label=resource
+        )
 
     def _merged_report(self, earlier: LoadReport | None, label: str, rows: int) -> None:
         """Make ``last_load`` cover a loader that made several loads (``earlier`` + the last)."""
@@ -542,316 +647,3 @@ class Loket(BaseClient):
         merged.label = label
         merged.rows = rows  # merge() keeps the worst status of the two
         self.last_load = merged
-
-    def employers(
-        self, *, version: str | date | None = None, filter: str | None = None
-    ) -> pl.DataFrame:
-        """The employers the logged-in user may see (others are not listed)."""
-        return self._named("employers", version=version, params={"filter": filter})
-
-    def employer(self, employer_id: str, *, version: str | date | None = None) -> pl.DataFrame:
-        """One employer (a one-row DataFrame).
-
-        Raises
-        ------
-        PermissionDeniedError
-            The user may not see that employer (403).
-        NotFoundError
-            No such employer.
-        """
-        return self._named("employer", version=version, employerId=employer_id)
-
-    def payroll_administrations(
-        self, employer_id: str, *, version: str | date | None = None
-    ) -> pl.DataFrame:
-        """Payroll administrations of an employer, with an ``employer_id`` column."""
-        return self._named("payroll_administrations", version=version, employerId=employer_id)
-
-    def departments(self, employer_id: str, *, version: str | date | None = None) -> pl.DataFrame:
-        """Departments of an employer (``sub_department_of_key`` = the parent's id)."""
-        return self._named("departments", version=version, employerId=employer_id)
-
-    def functions(self, employer_id: str, *, version: str | date | None = None) -> pl.DataFrame:
-        """Functions of an employer; a function is identified by ``key`` (a uuid)."""
-        return self._named("functions", version=version, employerId=employer_id)
-
-    def employees(
-        self,
-        employer_id: str,
-        *,
-        version: str | date | None = None,
-        filter: str | None = None,
-    ) -> pl.DataFrame:
-        """Employees of an employer; ``version`` picks 2018-12-31 or 2021-03-29 (the default).
-
-        2021-03-29 adds ``contact_information_business_email_address``,
-        ``…_business_phone_number`` and ``…_business_mobile_phone_number``.
-        """
-        return self._named(
-            "employees", version=version, params={"filter": filter}, employerId=employer_id
-        )
-
-    def employments(
-        self,
-        employer_id: str,
-        *,
-        with_department: bool = False,
-        reference_date: str | date | None = None,
-        version: str | date | None = None,
-        filter: str | None = None,
-    ) -> pl.DataFrame:
-        """Employments of an employer, with ``employer_id`` and ``employee_id`` columns.
-
-        Parameters
-        ----------
-        employer_id
-            The employer.
-        with_department
-            Also load :meth:`organizational_entities` and add ``department_id``,
-            ``department`` (its description), ``function_key`` and ``function`` (its
-            description), joined on the employment id; null where the employment has none.
-            (The employments resource itself names no department.)
-        reference_date
-            With ``with_department``: the date the organisation is taken at (None = the
-            server's today).
-        version, filter
-            The employments resource version; an API ``filter``.
-        """
-        frame = self._named(
-            "employments", version=version, params={"filter": filter}, employerId=employer_id
-        )
-        # employee_id (from the nested employee) is the join key users reach for first
-        frame = arrange(frame, ["employer_id", "employee_id"])
-        if not with_department:
-            return frame
-        first = self.last_load
-        org = self.organizational_entities(employer_id, reference_date=reference_date)
-        pick = org.select(
-            pl.col("employment_id").alias("id"),
-            pl.col("organizational_entity_department_key").alias("department_id"),
-            pl.col("organizational_entity_department_description").alias("department"),
-            pl.col("organizational_entity_function_key").alias("function_key"),
-            pl.col("organizational_entity_function_description").alias("function"),
-        ).unique("id", keep="first", maintain_order=True)
-        added = [c for c in pick.columns if c != "id"]
-        frame = frame.drop([c for c in added if c in frame.columns]).join(
-            pick, on="id", how="left", maintain_order="left"
-        )
-        frame = arrange(frame, ["employer_id", "employee_id", "id", *added])
-        self._merged_report(first, "employments", frame.height)
-        return frame
-
-    def organizational_entities(
-        self,
-        employer_id: str,
-        reference_date: str | date | None = None,
-        *,
-        version: str | date | None = None,
-        filter: str | None = None,
-    ) -> pl.DataFrame:
-        """The organisational entity (department, function, …) of each employment at a date.
-
-        From ``GET /providers/employers/{employerId}/actualorganizationalentities``; one row per
-        employment, ``employment_id`` first, nested fields as
-        ``organizational_entity_department_key`` / ``…_description``,
-        ``organizational_entity_function_key`` / ``…_description``, ….
-
-        Parameters
-        ----------
-        reference_date
-            The date the organisation is taken at (``referenceDate``); None = the server's today.
-        """
-        params = {
-            "referenceDate": iso_date(reference_date, name="reference_date"),
-            "filter": filter,
-        }
-        frame = self._named(
-            "organizational_entities", version=version, params=params, employerId=employer_id
-        )
-        return arrange(frame, ["employer_id", "employment_id"])
-
-    def leave_types(self, employer_id: str, *, version: str | date | None = None) -> pl.DataFrame:
-        """Leave types of an employer (``leave_type_key`` is what balances are asked by)."""
-        return self._named("leave_types", version=version, employerId=employer_id)
-
-    def leave_requests(
-        self,
-        employer_id: str | None = None,
-        *,
-        employment_id: str | None = None,
-        start: str | date | None = None,
-        end: str | date | None = None,
-        filter: str | None = None,
-        version: str | date | None = None,
-    ) -> pl.DataFrame:
-        """Leave requests of an employer (or of one employment) overlapping [start, end].
-
-        ``start``/``end`` become the API's ``filter`` (``endDate ge start and startDate le end``),
-        combined with ``filter`` by ``and``. Employer-wide loads get an ``employee_id`` column
-        (the ``submitted_by_id`` of the request: the items name no employment); per-employment
-        loads get ``employment_id``.
-        """
-        start_s, end_s = iso_date(start, name="start"), iso_date(end, name="end")
-        if start_s and end_s and start_s > end_s:
-            msg = f"start ({start_s}) is after end ({end_s}); swap them"
-            raise ConfigurationError(msg)
-        clauses = [f"({filter})" if filter and (start_s or end_s) else filter] if filter else []
-        if start_s:
-            clauses.append(f"endDate ge '{start_s}'")
-        if end_s:
-            clauses.append(f"startDate le '{end_s}'")
-        params = {"filter": " and ".join(clauses) if clauses else None}
-        if employment_id is not None:
-            frame = self._named(
-                "employment_leave_requests",
-                version=version,
-                params=params,
-                employmentId=employment_id,
-            )
-            lead = ["employment_id"]
-        elif employer_id is None:
-            msg = "leave_requests needs an employer_id (or employment_id=...)"
-            raise ConfigurationError(msg)
-        else:
-            frame = self._named(
-                "leave_requests", version=version, params=params, employerId=employer_id
-            )
-            lead = ["employer_id"]
-        if "submitted_by_id" in frame.columns and "employee_id" not in frame.columns:
-            # eager, without the query engine (a with_columns runs a query)
-            frame = frame.hstack([frame.get_column("submitted_by_id").alias("employee_id")])
-        return arrange(frame, [*lead, "employee_id"])
-
-    def leave(
-        self,
-        employer_id: str,
-        *,
-        employment_ids: Iterable[str] | None = None,
-        version: str | date | None = None,
-    ) -> pl.DataFrame:
-        """The leave ledger (accruals and taken leave) of every employment of an employer.
-
-        The API has no employer-wide leave list, so this walks the employments concurrently
-        (``max_concurrency`` at a time). Columns ``employer_id``, ``employment_id`` lead.
-        """
-        first = None
-        if employment_ids is None:
-            employment_ids = self._named("employments", employerId=employer_id)["id"].to_list()
-            first = self.last_load
-        frame = self._walk(
-            RESOURCES["leave"],
-            "employmentId",
-            list(employment_ids),
-            label="leave",
-            version=version,
-            constant_columns={"employer_id": employer_id},
-        )
-        self._merged_report(first, "leave", frame.height)
-        return frame
-
-    def leave_balances(
-        self,
-        employer_id: str,
-        reference_date: str | date | None = None,
-        *,
-        leave_types: Sequence[int] | None = None,
-        version: str | date | None = None,
-    ) -> pl.DataFrame:
-        """Leave balances per employment × leave type in the year of ``reference_date``.
-
-        ``leaveBalance[]`` is exploded to one row per employment × year × leave type (an
-        employment without any balance has no row).
-
-        Parameters
-        ----------
-        reference_date
-            Splits usage into ``usage_through_reference_date`` / ``usage_after_reference_date``
-            and picks the year; None = the server's today.
-        leave_types
-            Leave type keys (``leave_type_key``) to load; None = every leave type of the
-            employer (loaded first with :meth:`leave_types`; the API alone would answer only
-            for its default type).
-        """
-        first = None
-        if leave_types is None:
-            types = self.leave_types(employer_id)["leave_type_key"].drop_nulls().unique()
-            leave_types = sorted(types.to_list())
-            first = self.last_load
-        params: dict[str, Any] = {"referenceDate": iso_date(reference_date, name="reference_date")}
-        keys = [int(t) for t in leave_types]
-        if keys:
-            params["leaveType"] = keys
-            frame = self._named(
-                "leave_balances", version=version, params=params, employerId=employer_id
-            )
-        else:
-            # No leave types, no balances; asking without leaveType would get the API default.
-            entry = self._entry(RESOURCES["leave_balances"])
-            frame = empty_frame(schema_for(entry, self._version_for(entry, version)))
-        if "leave_type_key" in frame.columns:
-            frame = frame.filter(pl.col("leave_type_key").is_not_null())
-        frame = arrange(frame, ["employer_id", "employee_id", "id", "year", "leave_type_key"])
-        if self.last_load is not None:
-            self.last_load.rows = frame.height
-        self._merged_report(first, "leave_balances", frame.height)
-        return frame
-
-    def absences(
-        self,
-        employer_id: str,
-        *,
-        employee_ids: Iterable[str] | None = None,
-        version: str | date | None = None,
-    ) -> pl.DataFrame:
-        """Sick-leave absences of every employee of an employer (walks employees).
-
-        ``start_date``/``end_date`` come from ``progress.startDate`` and
-        ``progress.endOfAbsence.date`` (null while ongoing). Columns ``employer_id``,
-        ``employee_id`` lead.
-        """
-        first = None
-        if employee_ids is None:
-            employee_ids = self._named("employees", employerId=employer_id)["id"].to_list()
-            first = self.last_load
-        frame = self._walk(
-            RESOURCES["absences"],
-            "employeeId",
-            list(employee_ids),
-            label="absences",
-            version=version,
-            constant_columns={"employer_id": employer_id},
-        )
-        frame = arrange(absence_dates(frame), ["employer_id", "employee_id", "id"])
-        self._merged_report(first, "absences", frame.height)
-        return frame
-
-    def national_holidays(
-        self, employer_id: str, *, version: str | date | None = None
-    ) -> pl.DataFrame:
-        """National holidays of an employer, with their date in the current year."""
-        return self._named("national_holidays", version=version, employerId=employer_id)
-
-    def leave_calendar(
-        self,
-        employer_id: str,
-        start: str | date,
-        end: str | date,
-        *,
-        version: str | date | None = None,
-    ) -> pl.DataFrame:
-        """Submitted (not yet handled) leave requests per employment in [start, end].
-
-        One row per calendar entry (``calendar[]`` exploded): ``employee_id``,
-        ``employment_id``, the department, ``start_date``/``end_date``.
-        """
-        start_s, end_s = iso_date(start, name="start"), iso_date(end, name="end")
-        if start_s and end_s and start_s > end_s:
-            msg = f"start ({start_s}) is after end ({end_s}); swap them"
-            raise ConfigurationError(msg)
-        frame = self._named(
-            "leave_calendar",
-            version=version,
-            params={"startDate": start_s, "endDate": end_s},
-            employerId=employer_id,
-        )
-        return arrange(frame, ["employer_id", "employee_id", "employment_id"])

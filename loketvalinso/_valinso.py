@@ -20,6 +20,7 @@ import orjson
 import polars as pl
 
 from loketvalinso._client import BaseClient, CacheOption, merge_params
+from loketvalinso._config import read_environment, valinso_options
 from loketvalinso._dates import unix_seconds
 from loketvalinso._frames.parse import concat_pages
 from loketvalinso._frames.spec import VALINSO_FIELDS, FrameSpec, empty_frame, valinso_spec
@@ -29,8 +30,9 @@ from loketvalinso._load.pages import PageDecoder
 from loketvalinso._load.report import LoadReport
 from loketvalinso._load.strategies import OffsetLimitPaging
 from loketvalinso._load.walk import paginate
-from loketvalinso._transport.auth import VALINSO_VERSIONS, ValinsoAuth, valinso_base_url
+from loketvalinso._transport.auth_flows import ValinsoAuth
 from loketvalinso._transport.client import check_url_security
+from loketvalinso._transport.environments import VALINSO_VERSIONS, valinso_base_url
 from loketvalinso._transport.responses import raise_for_response
 from loketvalinso._transport.retry import RetryPolicy
 from loketvalinso.errors import ConfigurationError
@@ -65,6 +67,10 @@ class Valinso(BaseClient):
         ``offline=True`` session with the same cache folder can load them (with a
         :class:`~loketvalinso.errors.CacheWarning`). The data stays on disk in a folder only you
         can read (mode 0700); such entries are still never served while online.
+    cache_ttl
+        Seconds for which a stored response may be reused although the server forbids it
+        (opt-in, the explicit override); every loader also takes ``cache_ttl=`` per call
+        (0 = the server's word). None (default): the server's word.
     """
 
     def __init__(
@@ -81,6 +87,7 @@ class Valinso(BaseClient):
         limit: int = 1000,
         strict: bool = False,
         keep_for_offline: bool = False,
+        cache_ttl: float | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
@@ -109,7 +116,29 @@ class Valinso(BaseClient):
             transport=transport,
             timeout=timeout,
             retry=retry,
+            cache_ttl=cache_ttl,
         )
+
+    @classmethod
+    def from_env(cls, *, dotenv: bool | str = True, **options: Any) -> Valinso:
+        """A client configured from ``VALINSO_API_KEY``, ``VALINSO_BASE_URL`` and
+        ``VALINSO_VERSION`` (and a ``.env`` file when python-dotenv is installed; the
+        environment wins over it, keywords in ``options`` over both). No request is sent.
+
+        Raises
+        ------
+        ConfigurationError
+            ``VALINSO_API_KEY`` is not set.
+        """
+        env = read_environment(dotenv)
+        return cls(**{**valinso_options(env), **options})
+
+    def _repr_fields(self) -> list[tuple[str, str]]:
+        return [
+            ("version", self.version),
+            ("base_url", self.base_url),
+            ("api_key", "set (never shown)"),
+        ]
 
     @classmethod
     def from_mock(cls, server: MockServer, *, version: str = "head", **options: Any) -> Valinso:
@@ -131,7 +160,9 @@ class Valinso(BaseClient):
         *,
         params: Mapping[str, Any] | None = None,
         label: str,
+        cache_ttl: float | None = None,
     ) -> pl.DataFrame:
+        extensions = self._request_extensions(cache_ttl)
         decoder: PageDecoder
         frame_cache: FrameCache | None
         if spec is None:
@@ -148,6 +179,7 @@ class Valinso(BaseClient):
                 raise_for_response=_raise_for_valinso,
                 frame_cache=frame_cache,
                 params=merge_params(params),
+                extensions=extensions,
                 max_concurrency=self.max_concurrency,
                 strict=self.strict,
                 progress=self.progress,
@@ -167,6 +199,7 @@ class Valinso(BaseClient):
         since: int | float | date | datetime | str | None = None,
         until: int | float | date | datetime | str | None = None,
         device_id: int | None = None,
+        cache_ttl: float | None = None,
     ) -> pl.DataFrame:
         """Vends in [since, until), optionally of one device.
 
@@ -179,34 +212,57 @@ class Valinso(BaseClient):
             msg = f"since ({since!r}) is after until ({until!r}); swap them"
             raise ConfigurationError(msg)
         params = {"from": start, "to": stop, "device_id": device_id}
-        return self._load_list("/vends", valinso_spec("vends"), params=params, label="vends")
+        return self._load_list(
+            "/vends", valinso_spec("vends"), params=params, label="vends", cache_ttl=cache_ttl
+        )
 
-    def devices(self) -> pl.DataFrame:
-        return self._load_list("/devices", valinso_spec("devices"), label="devices")
+    def devices(self, *, cache_ttl: float | None = None) -> pl.DataFrame:
+        """The vending devices (``cache_ttl``: see :meth:`get`)."""
+        return self._load_list(
+            "/devices", valinso_spec("devices"), label="devices", cache_ttl=cache_ttl
+        )
 
-    def products(self) -> pl.DataFrame:
-        return self._load_list("/products", valinso_spec("products"), label="products")
+    def products(self, *, cache_ttl: float | None = None) -> pl.DataFrame:
+        """The product catalogue."""
+        return self._load_list(
+            "/products", valinso_spec("products"), label="products", cache_ttl=cache_ttl
+        )
 
-    def locations(self) -> pl.DataFrame:
-        return self._load_list("/locations", valinso_spec("locations"), label="locations")
+    def locations(self, *, cache_ttl: float | None = None) -> pl.DataFrame:
+        """The locations devices stand at."""
+        return self._load_list(
+            "/locations", valinso_spec("locations"), label="locations", cache_ttl=cache_ttl
+        )
 
-    def device(self, device_id: int) -> pl.DataFrame:
+    def device(self, device_id: int, *, cache_ttl: float | None = None) -> pl.DataFrame:
         """One device (a one-row DataFrame); a missing id raises NotFoundError."""
-        return self._load_list(f"/device/{int(device_id)}", valinso_spec("devices"), label="device")
+        return self._load_list(
+            f"/device/{int(device_id)}",
+            valinso_spec("devices"),
+            label="device",
+            cache_ttl=cache_ttl,
+        )
 
-    def get(self, path: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
+    def get(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        cache_ttl: float | None = None,
+    ) -> pl.DataFrame:
         """Any GET endpoint whose ``result`` is an object or a list, as a DataFrame.
 
         Known resources (``/vends``, ``/devices``, ``/device/{id}``, ``/products``,
         ``/locations``) get their typed columns; for any other path every field of the items
-        becomes a column, typed from the values (nested values as JSON text).
+        becomes a column, typed from the values (nested values as JSON text). ``cache_ttl``:
+        seconds a stored response may be reused although the server forbids it (for this
+        call; None = the client's ``cache_ttl``, 0 = the server's word).
         """
         path = "/" + path.strip("/")
         first = path.strip("/").split("/", 1)[0]
         known = {"device": "devices"}.get(first, first)
-        if known in VALINSO_FIELDS:
-            return self._load_list(path, valinso_spec(known), params=params, label=path)
-        return self._load_list(path, None, params=params, label=path)
+        spec = valinso_spec(known) if known in VALINSO_FIELDS else None
+        return self._load_list(path, spec, params=params, label=path, cache_ttl=cache_ttl)
 
     def post(self, path: str, payload: Mapping[str, Any]) -> Any:
         """POST JSON (e.g. ``post("/vends", {"items": [...]})``); returns ``result``.

@@ -140,7 +140,7 @@ class LoketLogin:
         mock: MockServer | None = None,
     ) -> None:
         w = _ipywidgets()
-        from loketvalinso._transport.auth import LOKET_ENVIRONMENTS
+        from loketvalinso._transport.environments import LOKET_ENVIRONMENTS
 
         self._client_options = dict(client_options or {})
         self._mock = mock

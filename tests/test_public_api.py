@@ -106,7 +106,7 @@ EXPORTED = {
         "LoketValinsoWarning LoketWarning NetworkError NotFoundError ObsoleteVersionWarning "
         "PaginationError PaginationWarning PermissionDeniedError RateLimitedError "
         "ResponseFormatError RetryPolicy ServerError ValidationError Valinso VersionError "
-        "__version__ cache charts errors mock report snapshots widgets"
+        "__version__ cache charts enable_logging errors mock report snapshots widgets"
     ),
     "loketvalinso.errors": (
         "ApiError AuthenticationError BadRequestError CacheMissError CacheWarning "
@@ -122,8 +122,8 @@ EXPORTED = {
         "sick_leave_rate top_products vends_daily vends_heatmap vends_overview"
     ),
     "loketvalinso.mock": (
-        "IN_PROCESS_URL Credentials FaultConfig MockApp MockServer MockURLs World WorldSizes "
-        "build_world in_process serve sizes_for"
+        "IN_PROCESS_URL Credentials FaultConfig MockApp MockServer MockURLs MockUser World "
+        "WorldSizes build_world in_process serve sizes_for"
     ),
     "loketvalinso.snapshots": "PROVENANCE_KEY Snapshot load provenance_of save",
     "loketvalinso.report": (

@@ -71,7 +71,7 @@ StoredPage = tuple[ParsedPage, str, str]
 _PARSED_FORMAT = 4
 _META_LEN = struct.Struct(">I")
 #: Cache outcomes whose body is the stored one (so a frame kept next to it still holds).
-_REUSABLE = frozenset({"hit", "revalidated", "stale"})
+_REUSABLE = frozenset({"hit", "revalidated", "stale", "reused"})
 #: Arrow IPC compression of a cached listing's frames (smaller files: less to read and hash).
 #: zstd: smaller than LZ4 and read back as fast, and the blob's copies while it is written cost
 #: less peak memory; it is written in the background.

@@ -50,6 +50,14 @@ class LoadReport:
     cache_hits, revalidations, misses, stale : int
         Responses the cache served fresh, revalidated with a 304, fetched, or served stale
         offline (stale ones also count as hits).
+    reused : int
+        Responses served from an entry the server forbids reusing, only because the caller's
+        ``cache_ttl=`` allowed it (they also count as hits).
+    reused_rows : int
+        Rows of the result that came from such entries.
+    reused_pages : list of (str, int, int)
+        ``(url, page, rows)`` of each kept page that came from such an entry (URL redacted):
+        which rows the override served.
     retries : int
         Extra attempts the retry transport made, summed over all responses.
     versions : set of str
@@ -77,6 +85,9 @@ class LoadReport:
     revalidations: int = 0
     misses: int = 0
     stale: int = 0
+    reused: int = 0
+    reused_rows: int = 0
+    reused_pages: list[tuple[str, int, int]] = field(default_factory=list)
     retries: int = 0
     versions: set[str] = field(default_factory=set)
     obsolete_dates: set[str] = field(default_factory=set)
@@ -146,12 +157,25 @@ class LoadReport:
             elif outcome == "stale":
                 self.cache_hits += 1
                 self.stale += 1
+            elif outcome == "reused":
+                self.cache_hits += 1
+                self.reused += 1
 
-    def record_page(self, rows: int, version: Mapping[str, Any] | None = None) -> None:
-        """Count one page kept in the result, with its rows and its ``version`` object."""
+    def record_page(
+        self,
+        rows: int,
+        version: Mapping[str, Any] | None = None,
+        *,
+        reused: tuple[str, int] | None = None,
+    ) -> None:
+        """Count one page kept in the result, with its rows and its ``version`` object;
+        ``reused``: ``(url, page)`` when it came from an entry only ``cache_ttl`` let be reused."""
         with self._lock:
             self.pages += 1
             self.rows += int(rows)
+            if reused is not None:
+                self.reused_rows += int(rows)
+                self.reused_pages.append((redact_url(reused[0]), int(reused[1]), int(rows)))
             if version:
                 served = version.get("resourceVersion")
                 if served:
@@ -205,6 +229,9 @@ class LoadReport:
                 other.revalidations,
                 other.misses,
                 other.stale,
+                other.reused,
+                other.reused_rows,
+                list(other.reused_pages),
                 other.retries,
                 set(other.versions),
                 set(other.obsolete_dates),
@@ -218,8 +245,9 @@ class LoadReport:
                 other.label,
                 other.url,
             )
-        (req, pages, rows, hits, reval, misses, stale, retries, versions, obsolete, warns, error,
-         started, elapsed, status, t0, t1, label, url) = snapshot  # fmt: skip
+        (req, pages, rows, hits, reval, misses, stale, reused, reused_rows, reused_pages, retries,
+         versions, obsolete, warns, error, started, elapsed, status, t0, t1, label,
+         url) = snapshot  # fmt: skip
         with self._lock:
             self.requests += req
             self.pages += pages
@@ -228,6 +256,9 @@ class LoadReport:
             self.revalidations += reval
             self.misses += misses
             self.stale += stale
+            self.reused += reused
+            self.reused_rows += reused_rows
+            self.reused_pages.extend(reused_pages)
             self.retries += retries
             self.versions |= versions
             self.obsolete_dates |= obsolete
@@ -266,6 +297,9 @@ class LoadReport:
                 "revalidations": self.revalidations,
                 "misses": self.misses,
                 "stale": self.stale,
+                "reused": self.reused,
+                "reused_rows": self.reused_rows,
+                "reused_pages": [list(p) for p in self.reused_pages],
                 "retries": self.retries,
                 "versions": sorted(self.versions),
                 "obsolete_dates": sorted(self.obsolete_dates),
@@ -286,6 +320,8 @@ class LoadReport:
             f"cache={s['cache_hits']} hit/{s['revalidations']} revalidated/{s['misses']} miss",
             f"retries={s['retries']}",
         ]
+        if s["reused"]:
+            parts.append(f"reused={s['reused_rows']:,} rows from {s['reused']} (cache_ttl)")
         if s["versions"]:
             parts.append(f"versions={s['versions']}")
         if s["obsolete_dates"]:
@@ -308,11 +344,27 @@ class LoadReport:
             (
                 "cache",
                 f"{s['cache_hits']} hit · {s['revalidations']} revalidated · {s['misses']} miss"
-                + (f" · {s['stale']} stale" if s["stale"] else ""),
+                + (f" · {s['stale']} stale" if s["stale"] else "")
+                + (f" · {s['reused']} reused (cache_ttl)" if s["reused"] else ""),
             ),
             ("retries", str(s["retries"])),
             ("versions", html.escape(", ".join(s["versions"]) or "–")),
         ]
+        if s["reused_pages"]:
+            listed = "".join(
+                f"<li>{html.escape(url)} page {page}: {n:,} rows</li>"
+                for url, page, n in s["reused_pages"][:20]
+            )
+            more = len(s["reused_pages"]) - 20
+            if more > 0:
+                listed += f"<li>… and {more} more pages</li>"
+            rows.append(
+                (
+                    "reused",
+                    f"{s['reused_rows']:,} rows past the server's lifetime (cache_ttl):"
+                    f'<ul style="margin:0;padding-left:1.2em">{listed}</ul>',
+                )
+            )
         if s["obsolete_dates"]:
             rows.append(("obsolete", html.escape(", ".join(s["obsolete_dates"]))))
         rows.append(("started", html.escape(s["started_at"] or "–")))

@@ -44,12 +44,16 @@ secrets redacted) and the page, or a :class:`~loketvalinso.errors.PaginationErro
 
 More pages than ``page_cap`` (announced, or walked) always raise :class:`PaginationError`. No
 retries happen here: the retry transport below does them, with one shared back-off.
+
+The ``loketvalinso.load`` logger says at INFO how each load was planned (pages announced,
+requests in flight) and why its paging stopped, with the URL redacted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import queue
 import re
 import sys
@@ -80,6 +84,8 @@ from loketvalinso.errors import (
 )
 
 __all__ = ["paginate"]
+
+_log = logging.getLogger("loketvalinso.load")
 
 #: At most this many warnings per load; the rest are summed up in one more.
 _MAX_WARNINGS = 10
@@ -163,6 +169,7 @@ class _Walk:
         frame_cache: FrameCache | None,
         params: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
+        extensions: Mapping[str, Any] | None,
         max_concurrency: int,
         strict: bool,
         page_cap: int,
@@ -192,8 +199,12 @@ class _Walk:
         #: kept pages not yet handed to the decoder's conversion, and the batches it converts
         self.unconverted: list[int] = []
         self.converting: list[Future[None]] = []
-        #: request extensions of the pages after page 1 (see PageSiblings)
-        self.extensions: dict[str, Any] = {}
+        #: request extensions of every page (the caller's), and of the pages after page 1 of a
+        #: cold listing PageSiblings too
+        self.base_extensions = dict(extensions or {})
+        self.extensions: dict[str, Any] = dict(self.base_extensions)
+        #: why paging stopped, for the log
+        self.stop_reason = ""
         self.bar: Any = NullProgress()
         self.own_bar = False
 
@@ -278,13 +289,21 @@ class _Walk:
             self.problem("repeat", index, text)
             drop = stop = True
         if not drop:
-            self.pages[index] = page
-            self.stored[index] = (fetched.cache_key, fetched.digest)
-            self.report.record_page(page.meta.item_count, page.meta.version)
+            self.keep(fetched)
         self.bar.update(pages=1, rows=0 if drop else page.meta.item_count)
         if stop and (self.stopped_at is None or index < self.stopped_at):
             self.stopped_at = index
+            why = self.problems[-1][2] if self.problems else "a paging problem"
+            self.stop_reason = f"page {index}: {why}"
         return stop
+
+    def keep(self, fetched: _Fetched) -> None:
+        """Put a checked page in the result and count it."""
+        index, page = fetched.index, fetched.page
+        self.pages[index] = page
+        self.stored[index] = (fetched.cache_key, fetched.digest)
+        reused = (self.url_r, index) if fetched.cache_state == "reused" else None
+        self.report.record_page(page.meta.item_count, page.meta.version, reused=reused)
 
     def open_bar(self, total_pages: int | None, first_rows: int) -> None:
         option = self.progress_option
@@ -300,18 +319,28 @@ class _Walk:
     def run(self) -> list[ParsedPage]:
         self.report.describe(label=self.label, url=self.url_r)
         try:
-            return self._run()
+            pages = self._run()
         finally:
             if self.own_bar:
                 self.bar.close()
+        if _log.isEnabledFor(logging.INFO):
+            rows = sum(p.meta.item_count for p in pages)
+            _log.info(
+                "%s: %d page(s), %d rows; paging stopped: %s (%s)",
+                self.label,
+                len(pages),
+                rows,
+                self.stop_reason or "one page",
+                self.url_r,
+            )
+        return pages
 
     def _run(self) -> list[ParsedPage]:
         first = self.fetch(1, self.strategy.first_params())
         meta = first.page.meta
         if not self.strategy.is_paged(meta):
-            self.pages[1] = first.page
-            self.stored[1] = (first.cache_key, first.digest)
-            self.report.record_page(meta.item_count, meta.version)
+            self.keep(first)
+            self.stop_reason = "the response carries no paging information: one page"
             self._convert()
             self._keep_first(first)
             return [first.page]
@@ -333,7 +362,15 @@ class _Walk:
                     self._convert()
                     self._remember_listing(plan)
             else:
+                _log.info(
+                    "%s: no total announced; walking page after page until a short or empty "
+                    "one (%s)",
+                    self.label,
+                    self.url_r,
+                )
                 self._sequential(first, plan)
+        elif not self.stop_reason:
+            self.stop_reason = "page 1 is the only page"
         self._convert()
         self._keep_first(first)
         return self._finish(plan)
@@ -397,6 +434,14 @@ class _Walk:
             return False
         if rest is None or [page.page for page, _, _ in rest] != list(range(2, total + 1)):
             return False
+        _log.info(
+            "%s: pages 2-%d from the frame cache (page 1 fresh, every page stored and "
+            "unchanged), no request (%s)",
+            self.label,
+            total,
+            self.url_r,
+        )
+        self.stop_reason = f"all {total} announced pages, from the cache"
         for page, key, digest in rest:
             self.report.record({ext.CACHE: "hit", ext.CACHE_KEY: key})
             if self.accept(_Fetched(page.page, page, digest, key, "hit", kept=True), plan):
@@ -436,9 +481,22 @@ class _Walk:
         if cold:
             pages = range(2, total_pages + 1)
             params = [dict(self.strategy.page_params(i, plan)) for i in pages]
-            self.extensions = {ext.PAGE_SIBLINGS: ext.PageSiblings(params)}
+            self.extensions = {
+                **self.base_extensions,
+                ext.PAGE_SIBLINGS: ext.PageSiblings(params),
+            }
         indices = iter(range(2, total_pages + 1))
         workers = min(self.max_concurrency, total_pages - 1)
+        _log.info(
+            "%s: %d pages announced (%s items); fetching pages 2-%d, %d at a time (%s)",
+            self.label,
+            total_pages,
+            "?" if plan.total_items is None else plan.total_items,
+            total_pages,
+            max(workers, 1),
+            self.url_r,
+        )
+        self.stop_reason = f"all {total_pages} announced pages fetched"
         if workers <= 1:
             for index in indices:
                 if self.accept(self.fetch(index, self.strategy.page_params(index, plan)), plan):
@@ -520,6 +578,7 @@ class _Walk:
     def _sequential(self, first: _Fetched, plan: PagePlan) -> None:
         index, meta = 1, first.page.meta
         self.unconverted = sorted(self.pages)  # page 1
+        self.stop_reason = f"page {index} was the last (short or empty)"
         while self.strategy.has_next_page(meta, index, plan):
             if index >= self.page_cap:
                 msg = (
@@ -534,6 +593,7 @@ class _Walk:
             self.unconverted.append(index)
             self._convert_batch()
             meta = fetched.page.meta
+            self.stop_reason = f"page {index} was the last (short or empty)"
 
     def _finish(self, plan: PagePlan) -> list[ParsedPage]:
         pages = [self.pages[i] for i in sorted(self.pages)]
@@ -589,6 +649,7 @@ def paginate(
     frame_cache: FrameCache | None = None,
     params: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
     max_concurrency: int = 8,
     strict: bool = False,
     page_cap: int = 10_000,
@@ -619,6 +680,9 @@ def paginate(
         The caller's query params (filters); the paging params are added to them.
     headers : Mapping, optional
         Extra request headers (the Loket ``Accept`` version).
+    extensions : Mapping, optional
+        Request extensions sent with every page (the client's ``cache_ttl``, see
+        :mod:`~loketvalinso._transport.extensions`).
     max_concurrency : int, default 8
         Requests in flight for the pages after page 1; 1 fetches them one after another.
     strict : bool, default False
@@ -678,6 +742,7 @@ def paginate(
         frame_cache=frame_cache,
         params=params,
         headers=headers,
+        extensions=extensions,
         max_concurrency=max_concurrency,
         strict=strict,
         page_cap=page_cap,

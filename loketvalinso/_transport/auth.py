@@ -12,19 +12,36 @@ Valinso::
 
     client = build_client(base_url=valinso_base_url("head"), auth=ValinsoAuth(api_key))
 
-The library never writes a token to disk. Pass ``on_token=`` to persist token sets yourself. Secrets
-(client secret, password, tokens, api key) are held in :class:`Secret` boxes so no repr, ``str()``,
-log line or exception message ever shows them.
+The library never writes a token to a file. With ``token_store="keyring"`` the login (the refresh
+token) and who is logged in are remembered in the operating system's keyring
+(:mod:`~loketvalinso._transport.token_store`); ``on_token=`` hands every token set to your own
+code. Secrets (client secret, password, tokens, api key) are held in :class:`Secret` boxes so no
+repr, ``str()``, log line or exception message ever shows them.
+
+Who is logged in
+----------------
+The cache keys every entry by a hash of the *user*, not of the login, so a new login of the same
+user (after a kernel restart) finds yesterday's entries and two users never share one:
+:class:`LoketAuth` asks the API's ``GET /user`` once per login, before the first request that
+needs it, and the hash of the user's e-mail address (with the token URL and client id) is the
+identity (:meth:`LoketOAuth.learn_user`). It is remembered with the login, so an ``offline=True``
+client knows it without the network. Nothing here touches the network until a request needs a
+token: a password login given to the constructor happens on the first load.
+
+The ``loketvalinso.auth`` logger says at INFO when a login, a refresh or the ``GET /user``
+question happens (never a token).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -32,36 +49,32 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import orjson
 
-from loketvalinso._transport import extensions as ext
 from loketvalinso._transport.client import check_url_security, default_user_agent
 from loketvalinso._transport.keys import make_identity
+from loketvalinso._transport.token_store import TokenStore, resolve_token_store
 from loketvalinso.errors import (
     AuthenticationError,
+    CacheMissError,
     ConfigurationError,
     LoginRequiredError,
+    LoketValinsoWarning,
+    NetworkError,
     ResponseFormatError,
     ServerError,
+    redact_url,
 )
 
-__all__ = [
-    "LOKET_ENVIRONMENTS",
-    "VALINSO_HOST",
-    "VALINSO_VERSIONS",
-    "Environment",
-    "LoketAuth",
-    "LoketOAuth",
-    "Secret",
-    "ValinsoAuth",
-    "loket_environment",
-    "valinso_base_url",
-]
+__all__ = ["LOGIN_HOW", "LoketOAuth", "Secret"]
 
-#: The documented Valinso host.
-VALINSO_HOST = "https://vps3.valinso.nl"
-#: The documented Valinso API versions ("head" follows the newest).
-VALINSO_VERSIONS = ("head", "2.0.0")
+_log = logging.getLogger("loketvalinso.auth")
 
-_LOGIN_HOW = (
+#: Who each login is, learned this process (login key → identity; both non-secret hashes): a
+#: client built offline after an online one of the same login knows whose entries to read.
+_KNOWN_USERS: dict[str, str] = {}
+_KNOWN_USERS_LOCK = threading.Lock()
+_KNOWN_USERS_MAX = 256
+
+LOGIN_HOW = (
     "Log in again: call authorization_url(), open it, then finish_login(<the URL you were sent "
     "back to>); or login_password(username, password) where the password grant is enabled"
 )
@@ -105,77 +118,6 @@ class Secret:
 
 
 @dataclass(frozen=True, slots=True)
-class Environment:
-    """Where a Loket environment lives."""
-
-    api_url: str
-    token_url: str
-    authorize_url: str
-
-
-LOKET_ENVIRONMENTS: dict[str, Environment] = {
-    "production": Environment(
-        api_url="https://api.loket.nl/v2",
-        token_url="https://oauth.loket.nl/token",
-        authorize_url="https://oauth.loket.nl/authorize",
-    ),
-    "acceptance": Environment(
-        api_url="https://api.loket-acc.nl/v2",
-        token_url="https://oauth.loket-acc.nl/token",
-        authorize_url="https://oauth.loket-acc.nl/authorize",
-    ),
-    "test": Environment(
-        api_url="https://api.loket-test.nl/v2",
-        token_url="https://oauth.loket-test.nl/token",
-        authorize_url="https://oauth.loket-test.nl/authorize",
-    ),
-}
-
-
-def loket_environment(name: str) -> Environment:
-    """The :class:`Environment` called ``name`` (``production``, ``acceptance`` or ``test``)."""
-    key = name.strip().lower()
-    aliases = {"prod": "production", "acc": "acceptance"}
-    key = aliases.get(key, key)
-    if key not in LOKET_ENVIRONMENTS:
-        msg = (
-            f"unknown Loket environment {name!r}: choose one of {', '.join(LOKET_ENVIRONMENTS)}, "
-            "or pass base_url= and token_url= for any other server"
-        )
-        raise ConfigurationError(msg)
-    return LOKET_ENVIRONMENTS[key]
-
-
-def valinso_base_url(version: str = "head", *, host: str = VALINSO_HOST) -> str:
-    """The Valinso API root for ``version``.
-
-    Parameters
-    ----------
-    version : str
-        ``"head"`` (the newest) or a pinned version such as ``"2.0.0"``.
-    host : str
-        Scheme and host, e.g. ``https://vps3.valinso.nl`` (``https://`` is added when missing).
-
-    Returns
-    -------
-    str
-        e.g. ``https://vps3.valinso.nl/api/head/valinso_api/``.
-    """
-    version = str(version).strip()
-    parts = version.split(".")
-    if version != "head" and not (len(parts) == 3 and all(p.isdigit() for p in parts)):
-        msg = (
-            f"unknown Valinso API version {version!r}: use 'head' (newest) or a pinned "
-            f"version like '2.0.0' (documented: {', '.join(VALINSO_VERSIONS)})"
-        )
-        raise ConfigurationError(msg)
-    host = host.strip().rstrip("/")
-    if "://" not in host:
-        host = f"https://{host}"
-    return f"{host}/api/{version}/valinso_api/"
-
-
-@dataclass(frozen=True, slots=True)
 class _Tokens:
     access: Secret | None
     refresh: Secret | None
@@ -206,8 +148,12 @@ class LoketOAuth:
         Token request timeout in seconds.
     on_token : callable, optional
         Called with each new token set from the server (``access_token``, ``refresh_token``,
-        ``expires_in``, ``expires_at``...), e.g. to store it in a keyring. The library itself
-        stores no token anywhere but in memory.
+        ``expires_in``, ``expires_at``...), to keep tokens your own way.
+    token_store : "keyring", TokenStore or None
+        Remember the login (the newest refresh token) and who is logged in, in the operating
+        system's keyring (``"keyring"``, the ``[keyring]`` extra) or any object with
+        ``load``/``save``/``delete``. A remembered login is used at once (no browser step);
+        tokens given to :meth:`set_tokens` replace it. Needs ``token_url`` and ``client_id``.
     leeway : float
         Refresh this many seconds before the access token expires (at most half the token's
         lifetime, so short-lived tokens are not refreshed on every request).
@@ -234,6 +180,7 @@ class LoketOAuth:
         clock: Callable[[], float] = time.time,
         scope: str | None = None,
         allow_insecure: bool = False,
+        token_store: str | TokenStore | None = None,
     ) -> None:
         if client_id is not None and not str(client_id).strip() and token_url:
             msg = "client_id is required with token_url: the id of the client registered with Loket"
@@ -258,9 +205,28 @@ class LoketOAuth:
         self._refresh_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._pending: tuple[str, Secret] | None = None  # (state, PKCE verifier)
-        self._identity_basis: str | None = None
+        #: a non-secret hash naming the current login (user name or first token), or None
+        self._login_key: str | None = None
+        #: who is logged in (from GET /user, or remembered with the login), a non-secret hash
+        self._user_identity: str | None = None
+        #: whether _user_identity names the user (not this login, as when /user could not say)
+        self._user_known = False
+        #: a password login to do when a token is first needed (user name, password)
+        self._password: tuple[str, Secret] | None = None
         #: Number of refresh_token grants sent (for load reports and tests).
         self.refresh_count = 0
+        #: Whether the login was restored from the token store.
+        self.remembered = False
+        self._token_store = resolve_token_store(token_store)
+        self._account = f"{self.client_id} {self.token_url}"
+        if self._token_store is not None:
+            if not (self.token_url and self.client_id):
+                msg = (
+                    "token_store needs token_url= and client_id= (or an environment=): a login "
+                    "is remembered per client and server"
+                )
+                raise ConfigurationError(msg)
+            self._restore()
 
     # -- public state ----------------------------------------------------------------------
 
@@ -268,6 +234,8 @@ class LoketOAuth:
         tokens = self._tokens
         if tokens.access is None and tokens.refresh is None:
             status = "logged_in=False"
+            if self._password is not None:
+                status += ", password login on first use"
         elif tokens.expires_at is None:
             status = "logged_in=True"
         else:
@@ -291,6 +259,16 @@ class LoketOAuth:
     has_token = logged_in
 
     @property
+    def login_pending(self) -> bool:
+        """Whether a password login waits for the first request that needs a token."""
+        return self._password is not None and not self.logged_in
+
+    @property
+    def token_store(self) -> TokenStore | None:
+        """Where the login is remembered (None: nowhere but in memory)."""
+        return self._token_store
+
+    @property
     def can_refresh(self) -> bool:
         """Whether a refresh token is held and a token endpoint is known to use it."""
         return self._tokens.refresh is not None and bool(self.token_url and self.client_id)
@@ -301,15 +279,76 @@ class LoketOAuth:
         return self._tokens.expires_at
 
     @property
-    def identity(self) -> str:
-        """A stable, non-secret hash that names the logged-in user, for cache keys.
+    def identity(self) -> str | None:
+        """Who is logged in, as a stable non-secret hash for cache keys; None until known.
 
-        ``sha256("loketvalinso-identity-v1", token_url, client_id, basis)`` where ``basis`` is
-        ``user:<username>`` after :meth:`login_password`, else a sha256 of the first refresh token
-        (or access token) of the latest login or :meth:`set_tokens`. Refreshes keep it; a new
-        login changes it. Never contains a token.
+        Known once :class:`LoketAuth` asked ``GET /user`` (:meth:`learn_user`), when the login
+        was remembered with it (``token_store``), or when this process already learned it for
+        the same login. Refreshes keep it; a new login asks again. Never contains a token.
         """
-        return make_identity(self.token_url, self.client_id, self._identity_basis or "anonymous")
+        if self._user_identity is not None:
+            return self._user_identity
+        key = self._login_key
+        if key is None:
+            return None
+        with _KNOWN_USERS_LOCK:
+            return _KNOWN_USERS.get(key)
+
+    @property
+    def login_identity(self) -> str:
+        """The identity of this login when the API cannot say who is logged in: a hash of the
+        token URL, client id and the user name (password grant) or the login's first token."""
+        return self._login_key or make_identity(self.token_url, self.client_id, "anonymous")
+
+    def learn_user(self, user: Mapping[str, Any] | None, *, namespace: str = "") -> str:
+        """Take who is logged in from a ``GET /user`` body's ``content``; return the identity.
+
+        The identity is ``sha256(token_url or namespace, client_id, e-mail address)``: the
+        address is the user's unique login name at Loket (``/user`` has no id). It is remembered
+        with the login. Without an address (``user`` None: the question failed) this login's
+        own :attr:`login_identity` is used for this session, and not remembered.
+        """
+        contact = user.get("contactInformation") if isinstance(user, Mapping) else None
+        email = contact.get("emailAddress") if isinstance(contact, Mapping) else None
+        if not isinstance(email, str) or not email.strip():
+            identity = self.login_identity
+            _log.info(
+                "Loket did not say who is logged in: the cache is keyed by this login, so a "
+                "new login will not find its entries"
+            )
+            self._user_identity, self._user_known = identity, False
+            return identity
+        identity = make_identity(
+            self.token_url or namespace, self.client_id, "user:" + email.strip().lower()
+        )
+        self._user_identity, self._user_known = identity, True
+        if self._login_key is not None:
+            with _KNOWN_USERS_LOCK:
+                _KNOWN_USERS[self._login_key] = identity
+                while len(_KNOWN_USERS) > _KNOWN_USERS_MAX:
+                    del _KNOWN_USERS[next(iter(_KNOWN_USERS))]
+        _log.info("Loket user identified: cache identity %s…", identity[:12])
+        self._remember()
+        return identity
+
+    def offline_identity(self) -> str:
+        """Who is logged in, without the network (for ``offline=True``).
+
+        Raises
+        ------
+        CacheMissError
+            This client cannot know whose cached responses to read.
+        """
+        identity = self.identity
+        if identity is None:
+            msg = (
+                "offline=True, but this client does not know which Loket user's cached "
+                "responses to read: log in once online with token_store='keyring' (the login and "
+                "the user are remembered), or build the offline client in the session that "
+                "loaded the data"
+            )
+            raise CacheMissError(msg)
+        return identity
 
     @property
     def access_token(self) -> str:
@@ -323,12 +362,16 @@ class LoketOAuth:
         tokens = self._tokens
         if tokens.access is not None and not self._due(tokens):
             return tokens.access.reveal()
+        if tokens.refresh is None and tokens.access is None and self._password is not None:
+            return self._password_login_now()
         if tokens.refresh is None:
             if tokens.access is None:
-                msg = f"not logged in to Loket. {_LOGIN_HOW}"
+                msg = f"not logged in to Loket. {LOGIN_HOW}"
                 raise LoginRequiredError(msg)
             if self._expired(tokens):
-                msg = f"the Loket access token has expired and there is no refresh token. {_LOGIN_HOW}"
+                msg = (
+                    f"the Loket access token has expired and there is no refresh token. {LOGIN_HOW}"
+                )
                 raise LoginRequiredError(msg)
             # Within the leeway but not yet expired: use it while it lasts.
             return tokens.access.reveal()
@@ -405,7 +448,9 @@ class LoketOAuth:
             # A code works once; so does its verifier.
             if self._pending is pending:
                 self._pending = None
-        self._store(tokens, basis=None)
+        self._password = None
+        self._store(tokens, login=None)
+        _log.info("logged in to Loket (authorization code) at %s", redact_url(self.token_url))
 
     def login_password(self, username: str, password: str) -> None:
         """Log in with the password grant (only enabled for some clients by Loket).
@@ -415,13 +460,31 @@ class LoketOAuth:
         LoginRequiredError
             The user name or password was refused.
         """
+        self.defer_password_login(username, password)
+        self._password_login_now(force=True)
+
+    def defer_password_login(self, username: str, password: str) -> None:
+        """Log in with the password grant when a token is first needed (no request now)."""
         if not username or not password:
             msg = "login_password() needs a user name and a password"
             raise ConfigurationError(msg)
-        secret = Secret(password)
-        data = {"grant_type": "password", "username": username, "password": secret.reveal()}
-        tokens = self._request_token(data, grant="password")
-        self._store(tokens, basis=f"user:{username}")
+        self._password = (username, Secret(password))
+
+    def _password_login_now(self, *, force: bool = False) -> str:
+        with self._refresh_lock:
+            current = self._tokens
+            if not force and current.access is not None and not self._due(current):
+                return current.access.reveal()  # another thread logged in meanwhile
+            if self._password is None:
+                msg = f"not logged in to Loket. {LOGIN_HOW}"
+                raise LoginRequiredError(msg)
+            username, secret = self._password
+            data = {"grant_type": "password", "username": username, "password": secret.reveal()}
+            tokens = self._request_token(data, grant="password")
+            stored = self._store(tokens, login=f"user:{username}")
+            _log.info("logged in to Loket (password grant) at %s", redact_url(self.token_url))
+            assert stored.access is not None
+            return stored.access.reveal()
 
     def set_tokens(
         self,
@@ -441,7 +504,25 @@ class LoketOAuth:
         payload: dict[str, Any] = {"access_token": access_token, "refresh_token": refresh_token}
         if expires_in is not None:
             payload["expires_in"] = expires_in
-        self._store(payload, basis=None, notify=False)
+        self._password = None
+        self.remembered = False
+        self._store(payload, login=None, notify=False)
+
+    def forget(self) -> None:
+        """Log out here: drop the tokens, who is logged in, and the remembered login (keyring).
+
+        The server's tokens are not revoked (Loket documents no revocation endpoint); the refresh
+        token simply is no longer kept anywhere.
+        """
+        with self._refresh_lock:
+            self._tokens = _Tokens(None, None, None)
+            self._password = None
+            self._user_identity, self._user_known = None, False
+            self._login_key = None
+            self.remembered = False
+            if self._token_store is not None:
+                self._token_store.delete(self._account)
+        _log.info("forgot the Loket login of client %s", self.client_id or "(none)")
 
     def refresh(self) -> str:
         """Get a new access token with the refresh token now; return it.
@@ -480,6 +561,44 @@ class LoketOAuth:
 
     # -- internals -------------------------------------------------------------------------
 
+    def _restore(self) -> None:
+        """Take up the login remembered in the token store, if there is one (no request)."""
+        assert self._token_store is not None
+        record = self._token_store.load(self._account)
+        if not record:
+            return
+        refresh = record.get("refresh_token")
+        identity = record.get("identity")
+        if isinstance(refresh, str) and refresh:
+            self._tokens = _Tokens(None, Secret(refresh), None)
+        if isinstance(identity, str) and len(identity) == 64:
+            self._user_identity, self._user_known = identity, True
+            self._login_key = identity  # the remembered user is this login
+        self.remembered = True
+        _log.info(
+            "using the Loket login remembered for client %s (%s)",
+            self.client_id,
+            "refresh token and user" if refresh else "user only: log in to load online",
+        )
+
+    def _remember(self, *, drop_token: bool = False) -> None:
+        """Keep the newest refresh token and who is logged in in the token store."""
+        store = self._token_store
+        if store is None:
+            return
+        refresh = None if drop_token else self._tokens.refresh
+        identity = self._user_identity if self._user_known else None
+        if refresh is None and not drop_token:
+            return  # nothing worth keeping (an access token alone expires within the hour)
+        record = {"refresh_token": refresh.reveal() if refresh else None, "identity": identity}
+        try:
+            store.save(self._account, record)
+        except ConfigurationError as exc:
+            # A load goes on without it; the next session logs in again.
+            warnings.warn(LoketValinsoWarning(f"{exc}; the login is not remembered"), stacklevel=3)
+        else:
+            _log.debug("remembered the Loket login of client %s", self.client_id)
+
     def _due(self, tokens: _Tokens) -> bool:
         if tokens.expires_at is None:
             return False
@@ -499,17 +618,20 @@ class LoketOAuth:
             if current.access is not None and not needed(current):
                 return current.access.reveal()
             if current.refresh is None:
-                msg = (
-                    f"the Loket session cannot be renewed: there is no refresh token. {_LOGIN_HOW}"
-                )
+                msg = f"the Loket session cannot be renewed: there is no refresh token. {LOGIN_HOW}"
                 raise LoginRequiredError(msg)
             self.refresh_count += 1
+            _log.info(
+                "refreshing the Loket access token (refresh %d of this client) at %s",
+                self.refresh_count,
+                redact_url(self.token_url),
+            )
             data = {"grant_type": "refresh_token", "refresh_token": current.refresh.reveal()}
             payload = self._request_token(data, grant="refresh_token")
             if not payload.get("refresh_token"):
                 # No rotation: the old refresh token stays valid.
                 payload["refresh_token"] = current.refresh.reveal()
-            stored = self._store(payload, basis=None, keep_identity=True)
+            stored = self._store(payload, login=None, keep_identity=True)
             assert stored.access is not None
             return stored.access.reveal()
 
@@ -522,7 +644,7 @@ class LoketOAuth:
         if "error" in params:
             description = params.get("error_description", "").strip()
             detail = f": {description}" if description else ""
-            msg = f"the Loket login did not succeed ({params['error']}{detail}). {_LOGIN_HOW}"
+            msg = f"the Loket login did not succeed ({params['error']}{detail}). {LOGIN_HOW}"
             raise LoginRequiredError(msg)
         code = params.get("code", "").strip()
         if not code:
@@ -574,8 +696,16 @@ class LoketOAuth:
         form = {**data, "client_id": self.client_id}
         if self._client_secret is not None:
             form["client_secret"] = self._client_secret.reveal()
-        response = self._client().post(self.token_url, data=form)
-        content = response.read()
+        try:
+            response = self._client().post(self.token_url, data=form)
+            content = response.read()
+        except httpx.TransportError as exc:
+            msg = (
+                f"could not reach the Loket token endpoint ({type(exc).__name__}) to "
+                f"{'refresh the token' if grant == 'refresh_token' else 'log in'}: check the "
+                "network (or work from the cache with offline=True)"
+            )
+            raise NetworkError(msg, url=self.token_url) from None
         try:
             payload = orjson.loads(content) if content else None
         except orjson.JSONDecodeError:
@@ -595,11 +725,13 @@ class LoketOAuth:
             if grant == "refresh_token":
                 # The refresh token is dead: forget it so later calls fail fast, not hammer /token.
                 self._tokens = replace(self._tokens, refresh=None)
-                msg = f"the Loket refresh token was refused ({detail}). {_LOGIN_HOW}"
+                self._remember(drop_token=True)
+                _log.info("the Loket refresh token was refused (%s)", error or status)
+                msg = f"the Loket refresh token was refused ({detail}). {LOGIN_HOW}"
             elif grant == "password":
                 msg = f"the Loket user name or password was refused ({detail})"
             else:
-                msg = f"the Loket authorization code was refused ({detail}). {_LOGIN_HOW}"
+                msg = f"the Loket authorization code was refused ({detail}). {LOGIN_HOW}"
             raise LoginRequiredError(msg, status=status, url=self.token_url)
         if error == "invalid_client":
             msg = f"the Loket token endpoint refused the client ({detail})"
@@ -619,7 +751,7 @@ class LoketOAuth:
         self,
         payload: Mapping[str, Any],
         *,
-        basis: str | None,
+        login: str | None,
         notify: bool = True,
         keep_identity: bool = False,
     ) -> _Tokens:
@@ -639,10 +771,14 @@ class LoketOAuth:
         )
         self._tokens = tokens
         if not keep_identity:
-            if basis is None:
+            # a new login: who it is must be learned again (GET /user)
+            if login is None:
                 first = refresh or access or ""
-                basis = "token:" + hashlib.sha256(str(first).encode()).hexdigest()
-            self._identity_basis = basis
+                login = "token:" + hashlib.sha256(str(first).encode()).hexdigest()
+            self._login_key = make_identity(self.token_url, self.client_id, login)
+            self._user_identity, self._user_known = None, False
+            self.remembered = False
+        self._remember()
         if notify and self.on_token is not None:
             self.on_token(
                 {
@@ -667,89 +803,3 @@ class _Unclosable(httpx.BaseTransport):
 
     def close(self) -> None:
         pass
-
-
-class LoketAuth(httpx.Auth):
-    """``Authorization: Bearer …`` from a :class:`LoketOAuth`, with one refresh-and-retry on 401.
-
-    A 401 causes exactly one refresh (shared by all threads refused with the same token) and one
-    retry of the request; a second 401 is returned to the caller, who raises
-    :class:`~loketvalinso.errors.AuthenticationError`. Without a refresh token a 401 raises
-    :class:`~loketvalinso.errors.LoginRequiredError` at once.
-    """
-
-    # Buffer request bodies so the one retry after a refresh can send them again.
-    requires_request_body = True
-
-    def __init__(self, oauth: LoketOAuth) -> None:
-        self.oauth = oauth
-
-    def __repr__(self) -> str:
-        return f"LoketAuth({self.oauth!r})"
-
-    @property
-    def identity(self) -> str:
-        """See :attr:`LoketOAuth.identity`."""
-        return self.oauth.identity
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = self.oauth.access_token
-        request.headers["Authorization"] = f"Bearer {token}"
-        # who is asking travels with the request, for the cache below (it never asks back up)
-        request.extensions[ext.IDENTITY] = self.oauth.identity
-        response = yield request
-        if response.status_code != 401:
-            return
-        if not self.oauth.can_refresh:
-            msg = (
-                f"Loket refused the access token (401) and there is no refresh token. {_LOGIN_HOW}"
-            )
-            raise LoginRequiredError(msg, status=401, url=request.url)
-        request.headers["Authorization"] = f"Bearer {self.oauth.refresh_after_rejection(token)}"
-        yield request
-
-
-class ValinsoAuth(httpx.Auth):
-    """The Valinso ``api-key`` header.
-
-    Parameters
-    ----------
-    api_key : str
-        The key issued by Valinso support.
-
-    Raises
-    ------
-    ConfigurationError
-        The key is empty or only whitespace.
-    """
-
-    def __init__(self, api_key: str) -> None:
-        if not isinstance(api_key, str) or not api_key.strip():
-            msg = "a Valinso api_key is required (request one from Valinso support)"
-            raise ConfigurationError(msg)
-        if api_key != api_key.strip():
-            # Keys copied from e-mails often carry a newline; it would make the header invalid.
-            api_key = api_key.strip()
-        if any(ch in api_key for ch in "\r\n\0"):
-            msg = "the Valinso api_key contains a line break or NUL: copy it again"
-            raise ConfigurationError(msg)
-        self._api_key = Secret(api_key)
-
-    def __repr__(self) -> str:
-        return "ValinsoAuth(api_key='***')"
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> Any:
-        msg = "ValinsoAuth holds the api key and cannot be pickled"
-        raise TypeError(msg)
-
-    @property
-    def identity(self) -> str:
-        """A stable non-secret hash of the key, for cache keys (never the key itself)."""
-        return make_identity("valinso", self._api_key.reveal())
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["api-key"] = self._api_key.reveal()
-        request.extensions[ext.IDENTITY] = self.identity
-        yield request

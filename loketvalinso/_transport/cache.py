@@ -7,7 +7,11 @@ store what RFC 9111 lets it store, and with ``offline=True`` never touch the net
 
 Who is asking travels with each request (``request.extensions["loketvalinso.identity"]``, set by
 the auth layer above), so a login after the client was built changes the keys of later requests
-without this transport asking anyone.
+without this transport asking anyone. So does the caller's own lifetime, ``cache_ttl``
+(``request.extensions["loketvalinso.cache_ttl"]``): responses the server forbids reusing are then
+stored and reused while younger than it, marked ``"reused"``.
+
+Every decision is logged at DEBUG on the ``loketvalinso.cache`` logger, with the URL redacted.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from loketvalinso._transport.freshness import (
     refresh_from_304,
     should_store,
     storable_headers,
+    within_override,
 )
 from loketvalinso._transport.keys import key_of, merged_urls, normalize_accept
 from loketvalinso._transport.store import DiskCache
@@ -59,14 +64,26 @@ def _human(seconds: float) -> str:
     return f"{secs} s"
 
 
+def _override_of(request: httpx.Request) -> float | None:
+    """The caller's ``cache_ttl`` carried by ``request`` (None: the server's word)."""
+    ttl = request.extensions.get(ext.CACHE_TTL)
+    return float(ttl) if isinstance(ttl, int | float) and ttl > 0 else None
+
+
+def _debug(decision: str, request: httpx.Request) -> None:
+    if _log.isEnabledFor(logging.DEBUG):
+        _log.debug("%s: GET %s", decision, redact_url(request.url))
+
+
 class CacheTransport(httpx.BaseTransport):
     """An httpx transport that answers GET requests from a :class:`DiskCache`.
 
     Every GET response carries ``extensions["loketvalinso.cache"]`` — ``"hit"`` (fresh, from
-    disk), ``"revalidated"`` (a 304 confirmed the stored body), ``"miss"`` (from the network) or
-    ``"stale"`` (offline, past its lifetime) — and ``extensions["loketvalinso.cache_key"]``.
-    Other methods pass straight through (marked ``"miss"``); offline they raise
-    :class:`~loketvalinso.errors.CacheMissError`.
+    disk), ``"revalidated"`` (a 304 confirmed the stored body), ``"miss"`` (from the network),
+    ``"stale"`` (offline, past its lifetime) or ``"reused"`` (past the server's lifetime but
+    within the request's ``cache_ttl``) — and ``extensions["loketvalinso.cache_key"]``.
+    Other methods, and requests marked ``loketvalinso.uncached``, pass straight through (marked
+    ``"miss"``); offline they raise :class:`~loketvalinso.errors.CacheMissError`.
 
     Parameters
     ----------
@@ -116,7 +133,7 @@ class CacheTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Answer ``request`` from the cache, by revalidation, or from the network."""
         cache = self._cache
-        if request.method.upper() != "GET":
+        if request.method.upper() != "GET" or request.extensions.get(ext.UNCACHED):
             if cache.offline:
                 msg = (
                     f"offline: cannot send {request.method} {redact_url(request.url)}; "
@@ -128,11 +145,12 @@ class CacheTransport(httpx.BaseTransport):
             return response
 
         key = cache.key_for(request, identity=self.identity_of(request))
+        ttl = _override_of(request)
         if cache.offline:
             loaded = cache.load_entry(key, request.url)
             if loaded is None:
                 return self._offline(request, key, None)
-            return self._offline(request, key, loaded[0], digest=loaded[1])
+            return self._offline(request, key, loaded[0], digest=loaded[1], ttl=ttl)
 
         # A caller's own conditional or range request is forwarded untouched and not stored.
         bypass = any(name in request.headers for name in _BYPASS_REQUEST_HEADERS)
@@ -148,8 +166,14 @@ class CacheTransport(httpx.BaseTransport):
         else:
             loaded = cache.load_entry(key, request.url)
         entry, digest = loaded if loaded is not None else (None, None)
-        if entry is not None and is_fresh(entry, cache.clock(), request_headers=request.headers):
-            return self._from_entry(request, key, entry, "hit", digest=digest)
+        if entry is not None:
+            now = cache.clock()
+            if is_fresh(entry, now, request_headers=request.headers):
+                _debug("hit: fresh for the server", request)
+                return self._from_entry(request, key, entry, "hit", digest=digest)
+            if ttl is not None and within_override(entry, now, max_age=ttl):
+                _debug(f"reused: stale for the server, younger than cache_ttl={ttl:g}s", request)
+                return self._from_entry(request, key, entry, "reused", digest=digest)
 
         send = request
         if entry is not None and entry.has_validator:
@@ -159,6 +183,8 @@ class CacheTransport(httpx.BaseTransport):
                 request.method, request.url, headers=headers, extensions=request.extensions
             )
 
+        if send is not request:
+            _debug("stale: revalidating with the stored validator", request)
         request_time = cache.clock()
         response = self._inner.handle_request(send)
 
@@ -195,7 +221,7 @@ class CacheTransport(httpx.BaseTransport):
             response.headers,
             response_time=response_time,
             request_headers=request.headers,
-            keep_unreusable=cache.keep_unreusable,
+            keep_unreusable=cache.keep_unreusable or ttl is not None,
         ):
             stored = cache.set(
                 key,
@@ -211,6 +237,9 @@ class CacheTransport(httpx.BaseTransport):
             )
         elif entry is not None and response.status_code == 200:
             cache.delete(key)  # superseded by a response that may not be stored
+        if _log.isEnabledFor(logging.DEBUG):
+            kept = "stored" if stored is not None else "not stored"
+            _debug(f"miss: HTTP {response.status_code} from the server, {kept}", request)
         passed_on = [
             (k, v) for k, v in response.headers.multi_items() if k.lower() not in _ENCODING_HEADERS
         ]
@@ -272,8 +301,10 @@ class CacheTransport(httpx.BaseTransport):
         entry: CacheEntry | None,
         *,
         digest: str | None = None,
+        ttl: float | None = None,
     ) -> httpx.Response:
         if entry is None:
+            _debug("offline miss: nothing stored", request)
             msg = (
                 f"offline: nothing is cached for GET {redact_url(request.url)} "
                 "(for this login/API key and Accept version). Run the same load once with "
@@ -282,7 +313,12 @@ class CacheTransport(httpx.BaseTransport):
             raise CacheMissError(msg)
         now = self._cache.clock()
         if is_fresh(entry, now):
+            _debug("offline hit: fresh for the server", request)
             return self._from_entry(request, key, entry, "hit", digest=digest)
+        if ttl is not None and within_override(entry, now, max_age=ttl):
+            _debug(f"offline reused: younger than cache_ttl={ttl:g}s", request)
+            return self._from_entry(request, key, entry, "reused", digest=digest)
+        _debug("offline stale: served past its lifetime", request)
         age = current_age(entry, now)
         lifetime = freshness_lifetime(entry) or 0.0
         warnings.warn(

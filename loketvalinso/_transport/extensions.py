@@ -10,6 +10,10 @@ prefix and are spelled here only; the two ``TypedDict`` s below document their v
     loketvalinso.identity     str            auth                cache transport
     loketvalinso.refetch      bool           retry               cache transport
     loketvalinso.page_siblings PageSiblings  the walk            cache transport
+    loketvalinso.cache_ttl    float          the walk (a         cache transport
+                                             client's cache_ttl)
+    loketvalinso.uncached     bool           auth (who is        cache transport
+                                             logged in)
 
     response.extensions
     loketvalinso.cache        CacheState     cache transport     load report, frame cache
@@ -32,12 +36,14 @@ __all__ = [
     "BODY_SHA256",
     "CACHE",
     "CACHE_KEY",
+    "CACHE_TTL",
     "IDENTITY",
     "JSON",
     "PAGE_SIBLINGS",
     "REFETCH",
     "RETRIES",
     "RETRY_AFTER",
+    "UNCACHED",
     "CacheState",
     "PageSiblings",
     "RequestExtensions",
@@ -49,6 +55,11 @@ __all__ = [
 IDENTITY = "loketvalinso.identity"
 REFETCH = "loketvalinso.refetch"
 PAGE_SIBLINGS = "loketvalinso.page_siblings"
+#: Seconds a stored response may be reused although the server forbids it (the caller's
+#: explicit ``cache_ttl=``); absent: the server's word.
+CACHE_TTL = "loketvalinso.cache_ttl"
+#: A request the cache neither answers nor stores (auth asking who is logged in).
+UNCACHED = "loketvalinso.uncached"
 
 CACHE = "loketvalinso.cache"
 CACHE_KEY = "loketvalinso.cache_key"
@@ -58,9 +69,10 @@ ATTEMPTS = "loketvalinso.attempts"
 RETRY_AFTER = "loketvalinso.retry_after"
 JSON = "loketvalinso.json"
 
-#: What the cache did for a response: served fresh, confirmed by a 304, fetched, or served
-#: past its lifetime (offline).
-CacheState = Literal["hit", "revalidated", "miss", "stale"]
+#: What the cache did for a response: served fresh, confirmed by a 304, fetched, served past
+#: its lifetime (offline), or reused past the server's lifetime within the caller's
+#: ``cache_ttl`` (an explicit override).
+CacheState = Literal["hit", "revalidated", "miss", "stale", "reused"]
 
 
 class PageSiblings:
@@ -86,6 +98,8 @@ RequestExtensions = TypedDict(
         "loketvalinso.identity": str,
         "loketvalinso.refetch": bool,
         "loketvalinso.page_siblings": PageSiblings,
+        "loketvalinso.cache_ttl": float,
+        "loketvalinso.uncached": bool,
     },
     total=False,
 )
@@ -114,4 +128,4 @@ def retries_of(extensions: Mapping[str, Any]) -> int:
 def cache_state(extensions: Mapping[str, Any]) -> CacheState | None:
     """What the cache did for a response (None without a cache)."""
     state = extensions.get(CACHE)
-    return state if state in ("hit", "revalidated", "miss", "stale") else None
+    return state if state in ("hit", "revalidated", "miss", "stale", "reused") else None

@@ -13,6 +13,8 @@ The cache (:mod:`~loketvalinso._transport.cache`) calls them in RFC 9111 order:
    :func:`refresh_from_304` to fold a ``304 Not Modified`` into the stored entry.
 5. :func:`storable_headers` removes secrets, hop-by-hop fields and the framing fields that no longer
    describe the decoded body before anything is written.
+6. :func:`within_override` — the caller's explicit ``cache_ttl``: a stale entry younger than it
+   may be reused (the client explicitly permits stale responses, RFC 9111 §4.2.4).
 
 Times are POSIX seconds (``float``). Headers may be anything :class:`httpx.Headers` accepts.
 """
@@ -41,6 +43,7 @@ __all__ = [
     "refresh_from_304",
     "should_store",
     "storable_headers",
+    "within_override",
 ]
 
 HeadersLike: TypeAlias = (
@@ -415,6 +418,30 @@ def is_fresh(entry: CacheEntry, now: float, *, request_headers: HeadersLike | No
     if lifetime is None or lifetime <= 0:
         return False
     return lifetime > current_age(entry, now)
+
+
+def within_override(entry: CacheEntry, now: float, *, max_age: float) -> bool:
+    """Whether the caller's own lifetime lets a stored entry be reused although it is stale.
+
+    RFC 9111 §4.2.4 lets a cache serve a stale response when the client explicitly permits it
+    (as ``max-stale`` does); ``cache_ttl=`` is that permission, stated as the oldest age the
+    caller accepts. ``no-store`` responses are never stored, so never reach this question.
+
+    Parameters
+    ----------
+    entry : CacheEntry
+        The stored response.
+    now : float
+        The current time.
+    max_age : float
+        The caller's limit in seconds (``cache_ttl``); 0 or less permits nothing.
+
+    Returns
+    -------
+    bool
+        ``True`` when the entry's current age is below ``max_age``.
+    """
+    return max_age > 0 and current_age(entry, now) < max_age
 
 
 def conditional_headers(entry: CacheEntry) -> dict[str, str]:

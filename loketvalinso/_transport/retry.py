@@ -11,10 +11,14 @@ Only ``GET``/``HEAD`` requests are retried (by default), on 429/500/502/503/504 
 are never retried: repeating them cannot help and a wrong credential must fail fast. When the
 budget is spent the last response is returned (the caller turns it into a typed error) or the
 last transport error is re-raised.
+
+Every retry, every pause a 429 or ``Retry-After`` imposes, and every give-up is logged at INFO on
+the ``loketvalinso.retry`` logger, with the URL redacted.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -26,7 +30,7 @@ import orjson
 
 from loketvalinso._transport import extensions as ext
 from loketvalinso._transport.freshness import parse_http_date
-from loketvalinso.errors import ConfigurationError
+from loketvalinso.errors import ConfigurationError, redact_url
 
 __all__ = [
     "NEVER_RETRY_STATUSES",
@@ -39,6 +43,14 @@ __all__ = [
 
 #: Statuses that no policy may retry: a refused credential or a wrong request stays wrong.
 NEVER_RETRY_STATUSES = frozenset({401, 403, 404, 422})
+
+_log = logging.getLogger("loketvalinso.retry")
+
+
+def _say(request: httpx.Request, text: str, *args: object) -> None:
+    """One INFO line about ``request`` (its URL redacted, built only when logged)."""
+    if _log.isEnabledFor(logging.INFO):
+        _log.info(f"%s %s: {text}", request.method, redact_url(request.url), *args)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,11 +285,15 @@ class RetryTransport(httpx.BaseTransport):
             try:
                 response, raw = self._send_buffered(request)
             except httpx.TransportError as exc:
+                failure = type(exc).__name__
                 if not _retryable_error(exc) or attempt >= policy.max_attempts:
+                    _say(request, "%s after %d attempt(s); giving up", failure, attempt)
                     raise
                 delay = policy.backoff(attempt, rng=self._rng)
                 if self._clock() - start + delay > policy.total_timeout:
+                    _say(request, "%s; giving up (retry time budget spent)", failure)
                     raise
+                _say(request, "%s; retry %d in %.2f s", failure, attempt, delay)
                 self._sleep(delay)
                 continue
 
@@ -290,8 +306,10 @@ class RetryTransport(httpx.BaseTransport):
                 if attempt >= policy.max_attempts or (
                     self._clock() - start + delay > policy.total_timeout
                 ):
+                    _say(request, "body cut off after %d attempt(s); giving up", attempt)
                     return _tag(response, attempt)
                 _discard(response)
+                _say(request, "body cut off; retry %d in %.2f s", attempt, delay)
                 self._sleep(delay)
                 # A cache below may have stored the cut body as fresh: ask it (and any proxy) to
                 # go back to the origin instead of answering the retry with the same bytes.
@@ -301,22 +319,41 @@ class RetryTransport(httpx.BaseTransport):
             if retry_after is not None:
                 response.extensions[ext.RETRY_AFTER] = retry_after
             if attempt >= policy.max_attempts:
+                _say(request, "HTTP %d after %d attempt(s); giving up", status, attempt)
                 return _tag(response, attempt)
             if retry_after is not None and retry_after > policy.max_retry_after:
                 # The server wants a longer pause than we may wait: give up now and let the
                 # caller report retry_after, rather than sleep and fail anyway.
+                _say(
+                    request,
+                    "HTTP %d asks to wait %.0f s, longer than max_retry_after=%.0f s; giving up",
+                    status,
+                    retry_after,
+                    policy.max_retry_after,
+                )
                 return _tag(response, attempt)
 
             backoff = policy.backoff(attempt, rng=self._rng)
             delay = max(backoff, retry_after) if retry_after is not None else backoff
             if self._clock() - start + delay > policy.total_timeout:
+                _say(request, "HTTP %d; giving up (retry time budget spent)", status)
                 return _tag(response, attempt)
             if status == 429 or retry_after is not None:
                 # A server-wide signal: make every worker of this client pause, not just this one.
+                _say(
+                    request,
+                    "HTTP %d (Retry-After %s): every request of this client waits %.2f s; "
+                    "retry %d then",
+                    status,
+                    "none" if retry_after is None else f"{retry_after:g} s",
+                    delay,
+                    attempt,
+                )
                 self.gate.close_for(delay)
                 _discard(response)
                 self.gate.wait(sleep=self._sleep, limit=delay)
             else:
+                _say(request, "HTTP %d; retry %d in %.2f s", status, attempt, delay)
                 _discard(response)
                 self._sleep(delay)
 

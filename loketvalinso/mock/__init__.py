@@ -25,7 +25,14 @@ import httpx
 from loketvalinso.mock.app import MockApp
 from loketvalinso.mock.faults import FaultConfig
 from loketvalinso.mock.server import InProcessTransport, MockHTTPServer
-from loketvalinso.mock.world import Credentials, World, WorldSizes, build_world, cached_world
+from loketvalinso.mock.world import (
+    Credentials,
+    MockUser,
+    World,
+    WorldSizes,
+    build_world,
+    cached_world,
+)
 
 __all__ = [
     "IN_PROCESS_URL",
@@ -34,6 +41,7 @@ __all__ = [
     "MockApp",
     "MockServer",
     "MockURLs",
+    "MockUser",
     "World",
     "WorldSizes",
     "build_world",

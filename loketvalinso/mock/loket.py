@@ -282,6 +282,7 @@ class LoketApi:
         for template in IMAGE_ENDPOINTS:
             fn = self._photo if "photo" in template else self._logo
             self._router.add("GET", template, _Route(template, (), fn))
+        self._router.add("GET", "/user", _Route("/user", ("2018-01-01",), self._current_user))
 
     # -- the request cycle -----------------------------------------------------------------
 
@@ -331,6 +332,37 @@ class LoketApi:
                     listing=not route.template.endswith("}"),
                 ) from None
         return route.fn(_Ctx(req, now, version), **params)
+
+    def _current_user(self, ctx: _Ctx) -> MockResponse:
+        """``GET /user`` (``GetUserByToken``): who the bearer token belongs to."""
+        name = self._oauth.user_for(ctx.req.headers.get("authorization")) or ""
+        user = self.world.credentials.user(name)
+        first, last, initials = (
+            (user.first_name, user.last_name, user.initials) if user else ("", name, "")
+        )
+        content = {
+            "contactInformation": {
+                "emailAddress": name,
+                "phoneNumber": None,
+                "placeOfEmployment": None,
+            },
+            "personalDetails": {
+                "firstName": first or None,
+                "initials": initials or "-",
+                "lastName": last or name,
+                "prefix": None,
+            },
+            "photo": None,
+            "user": {"userCustomSpecifiedRole": None, "userSpecifiedRole": None},
+        }
+        body = (
+            b'{"content":'
+            + orjson.dumps(content)
+            + b',"version":'
+            + self._version_bytes(ctx.version)
+            + b',"messages":[]}'
+        )
+        return self._json_ok(ctx, body, expires=ctx.now - CACHEABLE_LIFETIME)
 
     # -- access checks -----------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 Flows, as the real ``oauth.loket.nl`` offers them:
 
 - authorization code with PKCE (``S256`` only) and ``state``; the mock auto-approves
-  ``/authorize`` and redirects to ``redirect_uri?code=…&state=…``;
+  ``/authorize`` (as the user its ``login_hint`` names, else the first user) and redirects to
+  ``redirect_uri?code=…&state=…``;
 - ``refresh_token`` (the refresh token rotates: the old one stops working);
 - ``password`` (enabled here; the real server only enables it by exception).
 
@@ -92,7 +93,7 @@ class OAuthServer:
     Parameters
     ----------
     credentials
-        The one client (id, secret, redirect URI) and the one user (username, password) known.
+        The one client (id, secret, redirect URI) and the users (``credentials.users``) known.
     token_lifetime
         Seconds an access token stays valid (``expires_in``); short values test refreshing.
     clock
@@ -194,7 +195,7 @@ class OAuthServer:
                 client_id=client_id,
                 redirect_uri=redirect_uri,
                 challenge=challenge,
-                user=self._credentials.username,
+                user=self._login_user(request.param("login_hint")),
                 expires_at=self._clock() + CODE_LIFETIME,
             )
         params = {"code": code}
@@ -298,16 +299,23 @@ class OAuthServer:
             )
         return self._issue(client_id, grant.user, code=grant.code)
 
+    def _login_user(self, hint: str | None) -> str:
+        """Who the auto-approved login is: the user ``hint`` names, else the first user."""
+        creds = self._credentials
+        user = creds.user(hint) if hint else None
+        return user.username if user is not None else creds.username
+
     def _grant_password(self, client_id: str, form: dict[str, str]) -> MockResponse:
         creds = self._credentials
         username = form.get("username", "")
         password = form.get("password", "")
-        ok = hmac.compare_digest(
-            username.encode(), creds.username.encode()
-        ) and hmac.compare_digest(password.encode(), creds.password.encode())
+        users = creds.users or ()
+        known = {u.username: u.password for u in users} or {creds.username: creds.password}
+        expected = known.get(username, "")
+        ok = bool(expected) and hmac.compare_digest(password.encode(), expected.encode())
         if not ok:
             return _oauth_error(400, "invalid_grant", "The user name or password is incorrect.")
-        return self._issue(client_id, creds.username)
+        return self._issue(client_id, username)
 
     def _issue(self, client_id: str, user: str, *, code: str | None = None) -> MockResponse:
         now = self._clock()

@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import array
 import bisect
+import dataclasses
 import functools
 import math
 import random
@@ -105,8 +106,24 @@ _EPOCH = date(1970, 1, 1)
 
 
 @dataclass(frozen=True, slots=True)
+class MockUser:
+    """A Loket user of the mock: what ``GET /user`` says about them. ``repr`` hides the password."""
+
+    username: str  # also the e-mail address, as at Loket
+    password: str = field(repr=False)
+    first_name: str = ""
+    last_name: str = ""
+    initials: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Credentials:
-    """What a user of the mock logs in with. ``repr`` hides the secrets."""
+    """What a user of the mock logs in with. ``repr`` hides the secrets.
+
+    ``username``/``password`` are the first of ``users``; the authorization-code flow logs in as
+    the user its ``login_hint`` names (default: the first), the password grant as the user whose
+    name and password it sends.
+    """
 
     client_id: str
     client_secret: str = field(repr=False)
@@ -114,6 +131,12 @@ class Credentials:
     username: str
     password: str = field(repr=False)
     valinso_api_key: str = field(repr=False)
+    users: tuple[MockUser, ...] = ()
+
+    def user(self, username: str | None) -> MockUser | None:
+        """The user called ``username`` (case-insensitively), or None."""
+        wanted = (username or "").strip().lower()
+        return next((u for u in self.users if u.username.lower() == wanted), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,7 +435,7 @@ _EMPLOYEE_COMMENTS = (
 
 def _credentials(seed: int) -> Credentials:
     rng = _rng(seed, "credentials")
-    return Credentials(
+    creds = Credentials(
         client_id="lv-" + _token(rng, 20, string.ascii_lowercase + string.digits),
         client_secret=_token(rng, 48),
         redirect_uri="http://127.0.0.1/callback",
@@ -420,6 +443,12 @@ def _credentials(seed: int) -> Credentials:
         password=_token(rng, 24),
         valinso_api_key=_token(rng, 32, "0123456789abcdef"),
     )
+    # drawn after the fields above, so that they stay what they were for a seed
+    first = MockUser(creds.username, creds.password, "Sanne", "de Vries", "S.")
+    second = MockUser(
+        f"hr.{rng.randint(1000, 9999)}@voorbeeld.nl", _token(rng, 24), "Bram", "Jansen", "B."
+    )
+    return dataclasses.replace(creds, users=(first, second))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1471,6 +1500,7 @@ __all__ = [
     "REFERENCE_DATE",
     "VALINSO_SCHEMAS",
     "Credentials",
+    "MockUser",
     "World",
     "WorldSizes",
     "build_world",

@@ -13,17 +13,16 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from loketvalinso._transport.auth import (
+from loketvalinso._transport.auth import LoketOAuth, Secret
+from loketvalinso._transport.auth_flows import LoketAuth, ValinsoAuth
+from loketvalinso._transport.client import build_client
+from loketvalinso._transport.environments import (
     LOKET_ENVIRONMENTS,
     Environment,
-    LoketAuth,
-    LoketOAuth,
-    Secret,
-    ValinsoAuth,
     loket_environment,
     valinso_base_url,
 )
-from loketvalinso._transport.client import build_client
+from loketvalinso._transport.keys import make_identity
 from loketvalinso._transport.responses import raise_for_response
 from loketvalinso.errors import (
     AuthenticationError,
@@ -65,20 +64,26 @@ class FakeLoket:
         self.api_calls = 0
         self.reject_next = 0  # answer that many API calls with 401 whatever the token
         self.token_forms: list[dict[str, str]] = []
+        self.owner: dict[str, str] = {}  # access or refresh token → its user
+        self.code_user: dict[str, str] = {}
+        self.user_calls = 0
+        self.user_status = 200  # what GET /user answers
 
     @property
     def refreshes(self) -> int:
         return self.grants.count("refresh_token")
 
-    def authorize(self, challenge: str) -> str:
+    def authorize(self, challenge: str, user: str = "alice@example.test") -> str:
         code = secrets.token_urlsafe(8)
         self.codes[code] = challenge
+        self.code_user[code] = user
         return code
 
-    def issue(self) -> httpx.Response:
+    def issue(self, user: str = "alice@example.test") -> httpx.Response:
         access, refresh = secrets.token_urlsafe(16), secrets.token_urlsafe(12)
         self.access[access] = self.clock() + self.lifetime
         self.refresh.add(refresh)
+        self.owner[access] = self.owner[refresh] = user
         body = {"access_token": access, "token_type": "bearer", "expires_in": self.lifetime}
         if self.rotate or len(self.refresh) == 1:
             body["refresh_token"] = refresh
@@ -102,7 +107,7 @@ class FakeLoket:
                     return httpx.Response(
                         400, json={"error": "invalid_grant", "error_description": "bad credentials"}
                     )
-                return self.issue()
+                return self.issue(form.get("username", ""))
             if grant == "authorization_code":
                 challenge = self.codes.pop(form.get("code", ""), None)
                 verifier = form.get("code_verifier", "")
@@ -113,7 +118,7 @@ class FakeLoket:
                 )
                 if challenge is None or challenge != expected:
                     return httpx.Response(400, json={"error": "invalid_grant"})
-                return self.issue()
+                return self.issue(self.code_user[form["code"]])
             if grant == "refresh_token":
                 token = form.get("refresh_token", "")
                 if token not in self.refresh:
@@ -122,7 +127,7 @@ class FakeLoket:
                     )
                 if self.rotate:
                     self.refresh.discard(token)
-                return self.issue()
+                return self.issue(self.owner[token])
         return httpx.Response(400, json={"error": "unsupported_grant_type"})
 
     def api(self, request: httpx.Request) -> httpx.Response:
@@ -139,6 +144,14 @@ class FakeLoket:
             if expires is None or self.clock() >= expires:
                 return httpx.Response(
                     401, json={"message": "Authorization has been denied for this request."}
+                )
+            if request.url.path.endswith("/user"):
+                self.user_calls += 1
+                if self.user_status != 200:
+                    return httpx.Response(self.user_status, json={"message": "no"})
+                email = self.owner[token]
+                return httpx.Response(
+                    200, json={"content": {"contactInformation": {"emailAddress": email}}}
                 )
             return httpx.Response(200, json={"ok": True})
 
@@ -167,18 +180,18 @@ def make_oauth(server: FakeLoket, clock: FakeClock, **kwargs) -> LoketOAuth:
     return LoketOAuth(**options)
 
 
-def browser_login(server: FakeLoket, oauth: LoketOAuth) -> str:
+def browser_login(server: FakeLoket, oauth: LoketOAuth, user: str = "alice@example.test") -> str:
     """What the user does: open the URL, log in, get redirected. Returns the redirect URL."""
     url = oauth.authorization_url()
     params = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-    code = server.authorize(params["code_challenge"])
+    code = server.authorize(params["code_challenge"], user)
     return f"{REDIRECT}?code={code}&state={params['state']}"
 
 
-def api_client(server: FakeLoket, oauth: LoketOAuth) -> httpx.Client:
-    return build_client(
-        base_url=API_URL, auth=LoketAuth(oauth), transport=httpx.MockTransport(server.handler)
-    )
+def api_client(server: FakeLoket, oauth: LoketOAuth, *, who: bool = False) -> httpx.Client:
+    """A client of the fake API; ``who``: its auth asks ``GET /user`` who is logged in."""
+    auth = LoketAuth(oauth, user_url=API_URL + "/user" if who else None)
+    return build_client(base_url=API_URL, auth=auth, transport=httpx.MockTransport(server.handler))
 
 
 # -- environments and URLs -------------------------------------------------------------------
@@ -551,33 +564,70 @@ def test_token_expiring_mid_way_refreshes_once(server, clock):
 # -- identity --------------------------------------------------------------------------------
 
 
-def test_identity_is_stable_non_secret_and_separates_users(server, clock):
+def test_identity_is_the_user_asked_once_per_login(server, clock):
+    """GET /user names the user; refreshes keep the identity; a new login of the same user gets
+    the same one; another user or another client gets another; no token is in it."""
+    user = f"ann.{secrets.token_hex(4)}@example.test"  # unknown to this process so far
     a = make_oauth(server, clock)
-    a.login_password("alice", PASSWORD)
-    before = a.identity
-    a.refresh()
-    assert a.identity == before  # refreshes keep it
-    assert len(before) == 64
-    assert a.access_token not in before
-    b = make_oauth(server, clock)
-    b.login_password("bob", PASSWORD)
-    assert b.identity != before
-    a2 = make_oauth(server, clock)
-    a2.login_password("alice", PASSWORD)
-    assert a2.identity == before  # same user, same client, same server → same cache
-    c = make_oauth(server, clock, client_id="other-client")
-    c.login_password("alice", PASSWORD)
-    assert c.identity != before
+    a.finish_login(browser_login(server, a, user))
+    assert a.identity is None  # not asked yet: building and logging in ask nothing more
+    with api_client(server, a, who=True) as client:
+        client.get("/x")
+        ident = a.identity
+        assert ident == make_identity(TOKEN_URL, "my-client", "user:" + user)
+        a.refresh()
+        client.get("/x")
+    assert server.user_calls == 1
+    assert a.identity == ident
+    for token in [*server.refresh, *server.access]:
+        assert token not in ident
+    again = make_oauth(server, clock)
+    again.finish_login(browser_login(server, again, user.upper()))  # addresses ignore case
+    other = make_oauth(server, clock)
+    other.finish_login(browser_login(server, other, "bob@example.test"))
+    other_client = make_oauth(server, clock, client_id="other-client")
+    other_client.finish_login(browser_login(server, other_client, user))
+    for oauth in (again, other, other_client):
+        with api_client(server, oauth, who=True) as client:
+            client.get("/x")
+    assert again.identity == ident
+    assert other.identity != ident and other_client.identity != ident
 
 
-def test_identity_for_code_flow_is_fixed_per_login(server, clock):
+def test_one_user_question_for_many_threads(server, clock):
+    oauth = make_oauth(server, clock)
+    oauth.login_password(f"t.{secrets.token_hex(4)}@example.test", PASSWORD)
+    with api_client(server, oauth, who=True) as client:
+        threads = [threading.Thread(target=client.get, args=("/x",)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert server.user_calls == 1
+    assert server.api_calls == 9
+
+
+def test_unanswered_user_question_falls_back_to_the_login(server, clock):
+    server.user_status = 403
     oauth = make_oauth(server, clock)
     oauth.finish_login(browser_login(server, oauth))
-    ident = oauth.identity
-    oauth.refresh()
-    assert oauth.identity == ident
-    for token in server.refresh:
-        assert token not in ident
+    with api_client(server, oauth, who=True) as client:
+        assert client.get("/x").status_code == 200
+    assert oauth.identity == oauth.login_identity
+    second = make_oauth(server, clock)
+    second.finish_login(browser_login(server, second))
+    with api_client(server, second, who=True) as client:
+        client.get("/x")
+    assert second.identity != oauth.identity  # a login of its own: never another user's
+
+
+def test_password_login_waits_for_the_first_token(server, clock):
+    oauth = make_oauth(server, clock)
+    oauth.defer_password_login("alice", PASSWORD)
+    assert server.grants == [] and not oauth.logged_in and oauth.login_pending
+    assert "password login on first use" in repr(oauth)
+    token = oauth.access_token
+    assert server.grants == ["password"] and token in server.access
 
 
 # -- secrets never shown ----------------------------------------------------------------------

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 
 import loketvalinso as lv
-from loketvalinso._transport.auth import LoketAuth, LoketOAuth, ValinsoAuth
+from loketvalinso._transport.auth import LoketOAuth
+from loketvalinso._transport.auth_flows import LoketAuth, ValinsoAuth
 from loketvalinso._transport.client import build_client
 from loketvalinso._transport.extensions import RETRIES as RETRIES_EXTENSION
 from loketvalinso._transport.responses import parse_json, raise_for_response
@@ -268,14 +270,30 @@ def test_refused_token_without_refresh_token_requires_login(frozen):
         client.get(EMPLOYERS)
 
 
-def test_identity_is_stable_across_logins_of_one_user(frozen):
+def test_identity_is_the_user_the_mock_names(frozen):
+    """Two authorization-code logins of one user, and its password login, get one identity (the
+    mock's GET /user names the user); the mock's second user gets another."""
     m, clock = frozen
-    a = oauth_for(m, transport=m.transport, clock=clock)
-    b = oauth_for(m, transport=m.transport, clock=clock)
-    a.login_password(m.credentials.username, m.credentials.password)
-    b.login_password(m.credentials.username, m.credentials.password)
-    assert a.identity == b.identity
-    assert m.credentials.password not in a.identity
+    first, second = m.credentials.users
+    identities = []
+    for user, flow in ((first, "code"), (first, "code"), (first, "password"), (second, "code")):
+        oauth = oauth_for(m, transport=m.transport, clock=clock)
+        if flow == "code":
+            hint = "&" + urlencode({"login_hint": user.username})
+            oauth.finish_login(browser(m, oauth.authorization_url() + hint))
+        else:
+            oauth.login_password(user.username, user.password)
+        auth = LoketAuth(oauth, user_url=m.loket_url + "/user")
+        with build_client(
+            base_url=m.loket_url, auth=auth, headers=ACCEPT, transport=m.transport
+        ) as client:
+            assert client.get(EMPLOYERS).status_code == 200
+        identities.append(oauth.identity)
+    assert identities[0] == identities[1] == identities[2]
+    assert identities[3] != identities[0]
+    assert m.app.count(path_prefix="/v2/user") == 4  # asked once per login
+    for user in (first, second):
+        assert user.password not in "".join(identities)
 
 
 def test_truncated_bodies_are_fetched_again_over_http(world):

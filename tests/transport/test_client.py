@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 import loketvalinso
-from loketvalinso._transport.auth import ValinsoAuth
+from loketvalinso._transport.auth_flows import ValinsoAuth
 from loketvalinso._transport.cache import CacheTransport
 from loketvalinso._transport.client import (
     build_client,

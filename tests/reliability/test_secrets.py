@@ -8,6 +8,7 @@ for every secret the mock ever issued or accepted.
 from __future__ import annotations
 
 import base64
+import io
 import logging
 import sqlite3
 import stat
@@ -87,12 +88,30 @@ def _error_texts(exc: BaseException) -> str:
     return "\n".join(parts)
 
 
+class _Box:
+    """A token store in memory (the keyring stands in for it in real use)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict] = {}
+
+    def load(self, account):
+        return self.records.get(account)
+
+    def save(self, account, record):
+        self.records[account] = dict(record)
+
+    def delete(self, account):
+        self.records.pop(account, None)
+
+
 def test_no_secret_anywhere_after_every_flow(small_world, employer_id, tmp_path, caplog, capsys):
     cache_dir = tmp_path / "cache"
     seen_tokens: list[dict] = []
     caplog.set_level(logging.DEBUG)  # root: every logger, httpx and httpcore included
     for name in ("httpx", "httpcore", "loketvalinso", "hpack", "urllib3"):
         logging.getLogger(name).setLevel(logging.DEBUG)
+    own_log = io.StringIO()
+    handler = lv.enable_logging("DEBUG", stream=own_log)  # what a notebook user would see
     texts: list[str] = []
     with (
         lv.mock.serve(seed=7, world=small_world, expires=600, token_lifetime=30) as m,
@@ -133,6 +152,34 @@ def test_no_secret_anywhere_after_every_flow(small_world, employer_id, tmp_path,
         valinso = lv.Valinso.from_mock(m, cache=cache_dir, progress=True, limit=1000)
         valinso.vends()
         valinso.devices()
+        # 6. a remembered login (token store), taken up by a second client; a deferred
+        # password login; reuse past the server's word
+        box = _Box()
+        remembered = lv.Loket.from_mock(m, token_store=box, **options)
+        remembered.employees(employer_id, cache_ttl=60)
+        again = lv.Loket(
+            base_url=m.loket_url,
+            token_url=m.token_url,
+            client_id=creds.client_id,
+            client_secret=creds.client_secret,
+            token_store=box,
+            cache=cache_dir,
+        )
+        again.employees(employer_id, cache_ttl=60)
+        deferred = lv.Loket(
+            base_url=m.loket_url,
+            token_url=m.token_url,
+            client_id=creds.client_id,
+            client_secret=creds.client_secret,
+            username=creds.username,
+            password=creds.password,
+            cache=cache_dir,
+        )
+        texts += [repr(deferred), deferred._repr_html_(), repr(again), again._repr_html_()]
+        deferred.departments(employer_id)
+        # the store holds the refresh token by design (the keyring, in real use); what else it
+        # keeps is searched
+        texts.append(repr({k: {**v, "refresh_token": "…"} for k, v in box.records.items()}))
 
         # Errors, each with secrets at hand.
         forbidden = small_world.employers.filter(~small_world.employers["accessible"])["id"][0]
@@ -180,8 +227,8 @@ def test_no_secret_anywhere_after_every_flow(small_world, employer_id, tmp_path,
                 texts.append("no error")
         assert "no error" not in texts
 
-        for obj in (code_client, password_client, refresh_client, token_client, valinso):
-            texts += [repr(obj), str(obj)]
+        for obj in (code_client, password_client, refresh_client, token_client, valinso, again):
+            texts += [repr(obj), str(obj), obj._repr_html_()]
             for attr in ("oauth", "_auth", "_http", "last_load", "cache"):
                 value = getattr(obj, attr, None)
                 if value is not None:
@@ -195,10 +242,26 @@ def test_no_secret_anywhere_after_every_flow(small_world, employer_id, tmp_path,
         secrets = _issued_secrets(m, creds)
         for client in (code_client, password_client, refresh_client, token_client, valinso):
             client.close()
+        for client in (remembered, again, deferred):
+            client.close()
+
+    # retries under faults, logged at INFO with their URLs
+    with lv.mock.serve(seed=7, world=small_world, error_rate=0.2) as faulty:
+        with lv.Loket.from_mock(faulty, cache=cache_dir, progress=False, page_size=20) as loket:
+            loket.leave_requests(employer_id)
+        with lv.Valinso.from_mock(faulty, cache=False, progress=False, limit=500) as v:
+            v.vends()
+        secrets.update(
+            {f"faulty {k}": v for k, v in _issued_secrets(faulty, faulty.credentials).items()}
+        )
+        assert faulty.faults.counts["server_errors"] > 0
+    logging.getLogger("loketvalinso").removeHandler(handler)
+    logging.getLogger("loketvalinso").setLevel(logging.NOTSET)
 
     captured = capsys.readouterr()
     haystacks = {
         "logs": "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records).encode(),
+        "lv.enable_logging output": own_log.getvalue().encode(),
         "warnings": "\n".join(f"{w.category.__name__}: {w.message}" for w in caught).encode(),
         "errors/reprs": "\n".join(texts).encode(),
         "stderr (progress)": captured.err.encode(),
@@ -207,6 +270,12 @@ def test_no_secret_anywhere_after_every_flow(small_world, employer_id, tmp_path,
     }
     assert len(secrets) >= 8, secrets.keys()  # several tokens were issued and are searched for
     assert any(r.name.startswith("httpx") or r.name.startswith("httpcore") for r in caplog.records)
+    # the toolkit's own loggers spoke, so the search covered what they say
+    ours = {r.name for r in caplog.records if r.name.startswith("loketvalinso.")}
+    assert {"loketvalinso.auth", "loketvalinso.load", "loketvalinso.cache"} <= ours, ours
+    assert (
+        "loketvalinso.retry" in ours and "refreshing the Loket access token" in own_log.getvalue()
+    )
     assert len(haystacks) > 5  # the cache holds files
     leaks = _search(haystacks, secrets)
     assert not leaks, leaks

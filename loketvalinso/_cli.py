@@ -1,4 +1,8 @@
-"""The ``loketvalinso`` command: ``demo``, ``mock serve`` and ``cache info|clear``."""
+"""The ``loketvalinso`` command: ``demo``, ``mock serve``, ``report`` and ``cache info|clear``.
+
+Every flag has a help line and shows its default (``loketvalinso <command> --help``);
+``loketvalinso --version`` names the versions that matter when reporting a problem.
+"""
 
 from __future__ import annotations
 
@@ -6,47 +10,167 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["main"]
+
+
+class _DEFAULTS(argparse.HelpFormatter):
+    """Every option's help ends with its default: given in words where it is None, ``off`` for
+    a switch, else the value."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default:" in text or action.default is argparse.SUPPRESS or not action.option_strings:
+            return text
+        if isinstance(action, argparse._StoreTrueAction):
+            return f"{text} (default: off)"
+        return f"{text} (default: %(default)s)"
+
+
+def _version_text() -> str:
+    import platform
+
+    import httpx
+    import polars
+
+    from loketvalinso._version import __version__
+
+    return (
+        f"loketvalinso {__version__} (Python {platform.python_version()}, polars "
+        f"{polars.__version__}, httpx {httpx.__version__})"
+    )
+
+
+class _Version(argparse.Action):
+    """``--version``, importing polars and httpx only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: Any, **_kwargs: Any) -> None:
+        print(_version_text())
+        parser.exit()
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="loketvalinso",
         description="Loket.nl and Valinso APIs as Polars DataFrames, with an embedded mock.",
+        formatter_class=_DEFAULTS,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action=_Version, help="show the versions and exit")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="run the demo report against the embedded mock")
-    demo.add_argument("--out", default="data/demo", help="output folder (default: data/demo)")
+    demo = commands.add_parser(
+        "demo",
+        help="run the demo report against the embedded mock",
+        description="Start the mock, log in through OAuth, load, chart, and write a report.",
+        formatter_class=_DEFAULTS,
+    )
+    demo.add_argument("--out", default="data/demo", help="output folder")
     demo.add_argument("--seed", type=int, default=42, help="seed of the mock world")
     demo.add_argument(
         "--no-progress", action="store_true", help="do not show progress bars while loading"
     )
 
-    mock = commands.add_parser("mock", help="the embedded mock of both APIs")
-    mock_commands = mock.add_subparsers(dest="mock_command", required=True)
-    serve = mock_commands.add_parser("serve", help="serve the mock over HTTP until Ctrl-C")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8800)
-    serve.add_argument("--seed", type=int, default=42)
-    serve.add_argument("--latency-ms", type=float, default=0.0)
-    serve.add_argument("--error-rate", type=float, default=0.0)
-    serve.add_argument("--rate-limit", type=float, default=None)
-    serve.add_argument("--token-lifetime", type=float, default=3600.0)
-    serve.add_argument("--truncate-rate", type=float, default=0.0)
-    serve.add_argument("--drift", action="store_true")
-    serve.add_argument("--expires", type=int, default=None)
-    serve.add_argument("--vends", type=int, default=None, help="number of vends in the world")
+    mock = commands.add_parser(
+        "mock",
+        help="the embedded mock of both APIs",
+        description="The embedded mock of the Loket and Valinso APIs.",
+        formatter_class=_DEFAULTS,
+    )
+    mock_commands = mock.add_subparsers(dest="mock_command", required=True, metavar="COMMAND")
+    serve = mock_commands.add_parser(
+        "serve",
+        help="serve the mock over HTTP until Ctrl-C",
+        description=(
+            "Serve both APIs over HTTP until Ctrl-C, on their production paths; prints the URLs, "
+            "the mock's credentials (made up, the same for a seed) and two curl examples."
+        ),
+        formatter_class=_DEFAULTS,
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8800, help="port; 0 takes any free port")
+    serve.add_argument("--seed", type=int, default=42, help="seed of the world and credentials")
+    serve.add_argument("--latency-ms", type=float, default=0.0, help="delay of every answer")
     serve.add_argument(
-        "--leave-requests", type=int, default=None, help="approximate number of leave requests"
+        "--error-rate", type=float, default=0.0, help="share of requests answered with a 5xx"
+    )
+    serve.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        help="requests per second before 429 with Retry-After (default: no limit)",
+    )
+    serve.add_argument(
+        "--token-lifetime", type=float, default=3600.0, help="seconds an access token lives"
+    )
+    serve.add_argument(
+        "--truncate-rate", type=float, default=0.0, help="share of bodies cut off mid-way"
+    )
+    serve.add_argument(
+        "--drift", action="store_true", help="a listing's total changes during a walk"
+    )
+    serve.add_argument(
+        "--expires",
+        type=int,
+        default=None,
+        help="seconds of freshness announced on list pages (default: none, 'do not reuse' as "
+        "Loket says)",
+    )
+    serve.add_argument(
+        "--vends", type=int, default=None, help="number of vends in the world (default: 200,000)"
+    )
+    serve.add_argument(
+        "--leave-requests",
+        type=int,
+        default=None,
+        help="approximate number of leave requests (default: about 38,000)",
     )
 
-    cache = commands.add_parser("cache", help="inspect or clear the disk cache")
-    cache_commands = cache.add_subparsers(dest="cache_command", required=True)
-    for name, text in (("info", "show the cache folder, entries and size"), ("clear", "empty it")):
-        sub = cache_commands.add_parser(name, help=text)
-        sub.add_argument("--dir", default=None, help="cache folder (default: the user cache dir)")
+    report = commands.add_parser(
+        "report",
+        help="render the HTML report from saved snapshots",
+        description=(
+            "Render report.html (and charts/) from a folder of Parquet snapshots "
+            "(lv.snapshots.save, or `loketvalinso demo`), with no server. Any frame names "
+            "work: the charts the frames allow are drawn, the rest is listed."
+        ),
+        formatter_class=_DEFAULTS,
+    )
+    report.add_argument("directory", metavar="DIR", help="the folder of .parquet snapshots")
+    report.add_argument("--out", default=None, help="output folder (default: DIR itself)")
+    report.add_argument(
+        "--title", default="loketvalinso report (from snapshots)", help="the page title"
+    )
+    report.add_argument(
+        "--no-images", action="store_true", help="skip the SVG and PNG file of each chart"
+    )
+
+    cache = commands.add_parser(
+        "cache",
+        help="inspect or clear the disk cache",
+        description="Inspect or empty the disk cache of HTTP responses.",
+        formatter_class=_DEFAULTS,
+    )
+    cache_commands = cache.add_subparsers(dest="cache_command", required=True, metavar="COMMAND")
+    for name, text in (
+        ("info", "show the cache folder, entries and size"),
+        ("clear", "empty it (asks first, unless --yes)"),
+    ):
+        sub = cache_commands.add_parser(
+            name, help=text, description=text, formatter_class=_DEFAULTS
+        )
+        sub.add_argument(
+            "--dir",
+            default=None,
+            help="cache folder (default: the user cache folder, see `cache info`)",
+        )
+        if name == "clear":
+            sub.add_argument(
+                "-y", "--yes", action="store_true", help="do not ask before removing entries"
+            )
     return parser
 
 
@@ -68,21 +192,38 @@ def _serve(args: argparse.Namespace) -> int:
         drift=args.drift,
         expires=args.expires,
     ) as server:
-        creds = server.credentials
-        print(f"loketvalinso mock on {server.url}  (seed {args.seed})")
-        print(f"  Loket API     {server.loket_url}")
-        print(f"  OAuth         {server.authorize_url}  {server.token_url}")
-        print(f"  Valinso API   {server.valinso_url}")
-        print(f"  client_id     {creds.client_id}")
-        print(f"  redirect_uri  {creds.redirect_uri}")
-        print(f"  username      {creds.username}")
-        print("  secrets (client secret, password, api key): lv.mock.serve(seed=...).credentials")
-        print("Ctrl-C to stop.", flush=True)
+        print(_banner(server, args.seed), flush=True)
         try:
             _block()
         except KeyboardInterrupt:
             print("stopped")
     return 0
+
+
+def _banner(server: Any, seed: int) -> str:
+    """What ``mock serve`` prints: URLs, credentials, two curl lines and the ``from_env`` set."""
+    creds = server.credentials
+    users = creds.users or ()
+    others = "".join(f"\n  other user     {u.username}  password {u.password}" for u in users[1:])
+    return f"""loketvalinso mock on {server.url}  (seed {seed})
+  Loket API      {server.loket_url}
+  OAuth          {server.authorize_url}  {server.token_url}
+  Valinso API    {server.valinso_url}
+The mock's credentials (made up, the same for every run with this seed):
+  client_id      {creds.client_id}
+  client_secret  {creds.client_secret}
+  redirect_uri   {creds.redirect_uri}
+  username       {creds.username}  password {creds.password}{others}
+  api-key        {creds.valinso_api_key}
+Try it (the first answer's access_token goes in "Authorization: Bearer ..." with
+"Accept: application/json;version=2018-01-01" on {server.loket_url}/providers/employers):
+  curl -s -X POST {server.token_url} -d grant_type=password -d username={creds.username} -d password={creds.password} -d client_id={creds.client_id} -d client_secret={creds.client_secret}
+  curl -s -H "api-key: {creds.valinso_api_key}" "{server.valinso_url}/vends?limit=5"
+Or from Python, with lv.Loket.from_env() / lv.Valinso.from_env():
+  LOKET_BASE_URL={server.loket_url} LOKET_TOKEN_URL={server.token_url} LOKET_AUTHORIZE_URL={server.authorize_url}
+  LOKET_CLIENT_ID={creds.client_id} LOKET_CLIENT_SECRET={creds.client_secret} LOKET_REDIRECT_URI={creds.redirect_uri}
+  VALINSO_BASE_URL={server.valinso_url} VALINSO_API_KEY={creds.valinso_api_key}
+Ctrl-C to stop."""
 
 
 def _block() -> None:
@@ -96,11 +237,44 @@ def _block() -> None:
 def _cache(args: argparse.Namespace) -> int:
     from loketvalinso.cache import cache_clear, cache_info
 
+    info = cache_info(args.dir)
     if args.cache_command == "info":
-        print(json.dumps(cache_info(args.dir), indent=2, default=str))
-    else:
-        removed = cache_clear(args.dir)
-        print(f"removed {removed} cache entries")
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    entries, size = info.get("entries", 0), info.get("size_bytes", 0)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(
+                f"cache clear: would remove {entries} entries ({size / 1e6:.1f} MB) from "
+                f"{info['directory']}; no terminal to ask, so nothing was removed: pass --yes",
+                file=sys.stderr,
+            )
+            return 2
+        answer = input(
+            f"Remove {entries} cache entries ({size / 1e6:.1f} MB) from {info['directory']}? [y/N] "
+        )
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing removed")
+            return 1
+    removed = cache_clear(args.dir)
+    print(f"removed {removed} cache entries")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from loketvalinso.errors import ConfigurationError
+    from loketvalinso.report import report_from_snapshots
+
+    try:
+        result = report_from_snapshots(
+            args.directory, args.out, title=args.title, images=not args.no_images
+        )
+    except ConfigurationError as exc:
+        print(f"loketvalinso report: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {result.report} ({len(result.rows)} frames, {len(result.charts)} chart images)")
+    for name, why in result.skipped.items():
+        print(f"  no chart {name}: {why}")
     return 0
 
 
@@ -113,6 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "mock":
         return _serve(args)
+    if args.command == "report":
+        return _report(args)
     if args.command == "cache":
         return _cache(args)
     return 2  # pragma: no cover - argparse enforces the choices

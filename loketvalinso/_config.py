@@ -94,10 +94,14 @@ def read_environment(
                     raise ConfigurationError(msg)
             if path:
                 loaded = python_dotenv.dotenv_values(path)
-                values.update({k: v for k, v in loaded.items() if v is not None})
+                values.update({k: v for k, v in loaded.items() if v is not None and _ours(k)})
     source = os.environ if environ is None else environ
-    values.update({k: v for k, v in source.items() if k.startswith(("LOKET_", "VALINSO_"))})
+    values.update({k: v for k, v in source.items() if _ours(k)})
     return {k: v.strip() for k, v in values.items() if v and v.strip()}
+
+
+def _ours(name: str) -> bool:
+    return name.startswith(("LOKET_", "VALINSO_"))
 
 
 def _options(variables: Mapping[str, str], env: Mapping[str, str]) -> dict[str, Any]:

@@ -174,7 +174,7 @@ class Loket(LoketLoaders, BaseClient):
         self.oauth = LoketOAuth(
             token_url=token_url or "",
             authorize_url=authorize_url,
-            client_id=client_id or "",
+            client_id=client_id,
             client_secret=client_secret,
             redirect_uri=redirect_uri,
             transport=transport,

@@ -29,6 +29,7 @@ from loketvalinso import snapshots
 __all__ = [
     "DemoResult",
     "employments_with_department",
+    "frame_roles",
     "render_report",
     "report_from_snapshots",
     "run_demo",
@@ -44,6 +45,8 @@ class DemoResult:
     parquet: dict[str, Path] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    #: charts left out, and why
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def employments_with_department(loket: Any, employer_id: str) -> pl.DataFrame:
@@ -97,38 +100,118 @@ def load_demo_frames(
     return frames, provenance
 
 
-def _charts(frames: Mapping[str, pl.DataFrame]) -> dict[str, Any]:
+#: Frame roles the charts take, and how a frame is recognised when its name differs from the
+#: role: a word in its name, then the columns only that kind of frame has.
+_ROLE_HINTS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
+    "vends": (("vend",), frozenset({"timestamp", "price", "quantity"})),
+    "leave_requests": (
+        ("leave_request", "leaverequest"),
+        frozenset({"start_date", "end_date", "number_of_units"}),
+    ),
+    "leave_balances": (("balance",), frozenset({"balance", "year"})),
+    "absences": (("absence", "sick"), frozenset({"cause_of_absence", "employee_id"})),
+    "employments": (("employment",), frozenset()),
+    "departments": (("department",), frozenset()),
+    "products": (("product",), frozenset()),
+    "devices": (("device",), frozenset()),
+    "locations": (("location",), frozenset()),
+}
+
+
+def frame_roles(frames: Mapping[str, pl.DataFrame]) -> dict[str, str]:
+    """Which frame plays each chart role: its own name, a name that contains the role's word,
+    else the first frame (by name) with the role's tell-tale columns."""
+    roles: dict[str, str] = {}
+    taken: set[str] = set()
+    for role, (words, columns) in _ROLE_HINTS.items():
+        candidates = [role] if role in frames else []
+        candidates += [n for n in sorted(frames) if any(w in n.lower() for w in words)]
+        if columns:
+            candidates += [n for n in sorted(frames) if columns <= set(frames[n].columns)]
+        found = next((n for n in candidates if n not in taken), None)
+        if found is not None:
+            roles[role] = found
+            taken.add(found)
+    return roles
+
+
+def _chart_plans() -> dict[str, tuple[tuple[str, ...], Callable[[dict[str, Any]], Any]]]:
+    """Chart name → (the roles it needs, how it is made from the frames by role)."""
     from loketvalinso import charts
 
     return {
-        "vends_overview": charts.vends_overview(
-            frames["vends"],
-            products=frames.get("products"),
-            devices=frames.get("devices"),
-            locations=frames.get("locations"),
+        "vends_overview": (
+            ("vends",),
+            lambda f: charts.vends_overview(
+                f["vends"],
+                products=f.get("products"),
+                devices=f.get("devices"),
+                locations=f.get("locations"),
+            ),
         ),
-        "vends_heatmap": charts.vends_heatmap(frames["vends"]),
-        "top_products": charts.top_products(frames["vends"], products=frames.get("products")),
-        "location_comparison": charts.device_comparison(
-            frames["vends"],
-            devices=frames.get("devices"),
-            locations=frames.get("locations"),
-            by="location",
+        "vends_heatmap": (("vends",), lambda f: charts.vends_heatmap(f["vends"])),
+        "top_products": (
+            ("vends",),
+            lambda f: charts.top_products(f["vends"], products=f.get("products")),
         ),
-        "payment_mix": charts.payment_mix(frames["vends"]),
-        "leave_trends": charts.leave_trends(
-            frames["leave_requests"],
-            absences=frames.get("absences"),
-            employments=frames.get("employments"),
-            departments=frames.get("departments"),
+        "location_comparison": (
+            ("vends",),
+            lambda f: charts.device_comparison(
+                f["vends"], devices=f.get("devices"), locations=f.get("locations"), by="location"
+            ),
         ),
-        "leave_hours_by_month": charts.leave_hours_by_month(frames["leave_requests"]),
-        "leave_requests_by_status": charts.leave_requests_by_status(frames["leave_requests"]),
-        "sick_leave_rate": charts.sick_leave_rate(
-            frames["absences"], frames["employments"], departments=frames.get("departments")
+        "payment_mix": (("vends",), lambda f: charts.payment_mix(f["vends"])),
+        "leave_trends": (
+            ("leave_requests",),
+            lambda f: charts.leave_trends(
+                f["leave_requests"],
+                absences=f.get("absences"),
+                employments=f.get("employments"),
+                departments=f.get("departments"),
+            ),
         ),
-        "leave_balance_distribution": charts.leave_balance_distribution(frames["leave_balances"]),
+        "leave_hours_by_month": (
+            ("leave_requests",),
+            lambda f: charts.leave_hours_by_month(f["leave_requests"]),
+        ),
+        "leave_requests_by_status": (
+            ("leave_requests",),
+            lambda f: charts.leave_requests_by_status(f["leave_requests"]),
+        ),
+        "sick_leave_rate": (
+            ("absences", "employments"),
+            lambda f: charts.sick_leave_rate(
+                f["absences"], f["employments"], departments=f.get("departments")
+            ),
+        ),
+        "leave_balance_distribution": (
+            ("leave_balances",),
+            lambda f: charts.leave_balance_distribution(f["leave_balances"]),
+        ),
     }
+
+
+def _charts(frames: Mapping[str, pl.DataFrame]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The charts the frames allow, and why each other chart was left out.
+
+    Frames are matched to what the charts take by :func:`frame_roles`, so any snapshot folder
+    works (not only the demo's names); a chart whose frames lack a column it needs is left out
+    with the chart's own message.
+    """
+    roles = frame_roles(frames)
+    by_role = {role: frames[name] for role, name in roles.items()}
+    made: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    for name, (needs, build) in _chart_plans().items():
+        missing = [role for role in needs if role not in by_role]
+        if missing:
+            skipped[name] = f"no {' or '.join(m.replace('_', ' ') for m in missing)} frame"
+            continue
+        try:
+            made[name] = build(by_role)
+        except (ValueError, pl.exceptions.PolarsError) as exc:
+            skipped[name] = str(exc).splitlines()[0][:300]
+    return made, skipped
 
 
 _TITLES = {
@@ -151,8 +234,15 @@ def render_report(
     title: str,
     provenance: Mapping[str, Mapping[str, Any]],
     javascript: str | None = None,
+    skipped: Mapping[str, str] | None = None,
+    uncharted: Mapping[str, pl.DataFrame] | None = None,
+    saved_here: bool = True,
 ) -> str:
-    """One self-contained HTML page: the Vega bundle inline, one ``<div>`` per chart spec."""
+    """One self-contained HTML page: the Vega bundle inline, one ``<div>`` per chart spec.
+
+    ``skipped`` lists the charts left out and why; ``uncharted`` the frames no chart takes
+    (shown with their columns); ``saved_here``: the frames are saved next to the page.
+    """
     if javascript is None:
         import vl_convert
 
@@ -174,6 +264,31 @@ def render_report(
             f"<section><h2>{html.escape(_TITLES.get(name, name))}</h2>"
             f'<div class="chart" id="chart-{i}" data-chart="{html.escape(name)}"></div></section>'
         )
+    if uncharted:
+        listed = "".join(
+            f"<tr><td>{html.escape(name)}</td><td>{frame.height:,}</td><td>"
+            + html.escape(", ".join(f"{c} ({t})" for c, t in list(frame.schema.items())[:40]))
+            + (" …" if frame.width > 40 else "")
+            + "</td></tr>"
+            for name, frame in uncharted.items()
+        )
+        sections.append(
+            "<section><h2>Frames without a chart</h2><table><tr><th>frame</th><th>rows</th>"
+            f"<th>columns</th></tr>{listed}</table></section>"
+        )
+    if skipped:
+        listed = "".join(
+            f"<li><b>{html.escape(name)}</b>: {html.escape(why)}</li>"
+            for name, why in skipped.items()
+        )
+        sections.append(f"<section><h2>Charts left out</h2><ul>{listed}</ul></section>")
+    where = (
+        "every frame is also saved next to this file as Parquet, with the same provenance in its "
+        "metadata"
+        if saved_here
+        else "the frames are the Parquet snapshots named above, with their provenance in their "
+        "metadata"
+    )
     # "<" only occurs inside JSON strings, where \u003c means the same; so no spec text can
     # close the <script> element early or open an HTML comment.
     spec_json = json.dumps(dict(specs)).replace("<", "\\u003c")
@@ -188,8 +303,7 @@ td, th {{ border: 1px solid #d0d7de; padding: 0.25rem 0.5rem; text-align: left; 
 section {{ margin: 2rem 0; }} .chart {{ min-height: 200px; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
-<p>Generated {generated} by loketvalinso. Data comes from the sources below; every frame is
-also saved next to this file as Parquet, with the same provenance in its metadata
+<p>Generated {generated} by loketvalinso. Data comes from the sources below; {where}
 (<code>lv.snapshots.load(folder)</code> reads them back with no server). The charts are
 interactive: drag on a time axis to filter the linked panels, double-click to clear.</p>
 <table><tr><th>frame</th><th>rows</th><th>source</th><th>resource version</th><th>loaded at</th></tr>
@@ -218,18 +332,29 @@ def write_report(
     title: str = "loketvalinso demo report",
     images: bool = True,
     log: Callable[[str], None] = lambda _text: None,
+    save_frames: bool = True,
 ) -> DemoResult:
-    """Charts, report.html, SVG/PNG per chart and Parquet per frame into ``out``."""
+    """Charts, report.html, SVG/PNG per chart and (``save_frames``) Parquet per frame into
+    ``out``. Any frames work: the charts they allow are drawn (see :func:`frame_roles`), the
+    others are listed with why, and frames no chart takes are listed with their columns."""
     import vl_convert
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     result = DemoResult(out=folder, report=folder / "report.html")
-    result.parquet = snapshots.save(frames, folder, provenance=provenance)
     result.rows = {name: frame.height for name, frame in frames.items()}
-    stored = {name: snapshots.provenance_of(path) for name, path in result.parquet.items()}
-    charts = _charts(frames)
+    if save_frames:
+        result.parquet = snapshots.save(frames, folder, provenance=provenance)
+        stored = {name: snapshots.provenance_of(path) for name, path in result.parquet.items()}
+    else:
+        stored = {
+            name: {"name": name, "rows": frame.height, **dict(provenance.get(name) or {})}
+            for name, frame in frames.items()
+        }
+    charts, skipped = _charts(frames)
     specs = {name: chart.to_dict() for name, chart in charts.items()}
+    roles = set(frame_roles(frames).values())
+    uncharted = {name: frame for name, frame in frames.items() if name not in roles}
     if images:
         chart_dir = folder / "charts"
         chart_dir.mkdir(exist_ok=True)
@@ -240,7 +365,16 @@ def write_report(
             png.write_bytes(vl_convert.vegalite_to_png(spec, scale=1.5))
             result.charts[name] = {"svg": svg, "png": png}
             log(f"  chart {name}")
-    result.report.write_text(render_report(specs, title=title, provenance=stored))
+    page = render_report(
+        specs,
+        title=title,
+        provenance=stored,
+        skipped=skipped,
+        uncharted=uncharted,
+        saved_here=save_frames,
+    )
+    result.report.write_text(page)
+    result.skipped = dict(skipped)
     return result
 
 
@@ -310,15 +444,36 @@ def run_demo(
 
 def report_from_snapshots(
     snapshot_dir: str | Path,
-    out: str | Path,
+    out: str | Path | None = None,
     *,
     title: str = "loketvalinso report (from snapshots)",
     images: bool = True,
 ) -> DemoResult:
-    """Rebuild the report from Parquet snapshots (a demo's output folder), with no server.
+    """Build the report from a folder of Parquet snapshots, with no server (the command
+    ``loketvalinso report DIR``).
 
-    The provenance of each frame is carried over, so the new report says where the data came
-    from and when it was loaded.
+    Any snapshot names work (see :func:`write_report`); the provenance of each frame is
+    carried over, so the report says where the data came from and when it was loaded.
+
+    Parameters
+    ----------
+    snapshot_dir
+        The folder :func:`~loketvalinso.snapshots.save` (or ``loketvalinso demo``) wrote.
+    out
+        Where ``report.html`` (and ``charts/``) go; default: ``snapshot_dir`` itself, whose
+        Parquet files are left as they are. Another folder also gets a copy of each frame.
     """
     snap = snapshots.load(snapshot_dir)
-    return write_report(dict(snap.frames), snap.provenance, out, title=title, images=images)
+    target = Path(snapshot_dir) if out is None else Path(out)
+    same = target.resolve() == Path(snapshot_dir).resolve()
+    result = write_report(
+        dict(snap.frames),
+        snap.provenance,
+        target,
+        title=title,
+        images=images,
+        save_frames=not same,
+    )
+    if same:
+        result.parquet = {name: Path(snapshot_dir) / f"{name}.parquet" for name in snap.frames}
+    return result

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -85,9 +86,24 @@ def provenance_of(path: str | Path) -> dict[str, Any]:
     return json.loads(raw) if raw else {}
 
 
-@dataclass
+def _when(value: Any) -> datetime | None:
+    """An ISO timestamp of the provenance as an aware datetime (UTC), or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+@dataclass(repr=False)
 class Snapshot(Mapping[str, pl.DataFrame]):
-    """Frames read back from a snapshot folder, with ``provenance`` per frame."""
+    """Frames read back from a snapshot folder, with ``provenance`` per frame.
+
+    It prints as one line per frame (name, shape, when it was loaded); :meth:`describe` gives
+    the same as a DataFrame, with real datetimes.
+    """
 
     directory: Path
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
@@ -107,24 +123,54 @@ class Snapshot(Mapping[str, pl.DataFrame]):
     def __len__(self) -> int:
         return len(self.frames)
 
+    def _lines(self) -> list[tuple[str, str, str]]:
+        out = []
+        for name, frame in self.frames.items():
+            loaded = _when(self.provenance.get(name, {}).get("loaded_at"))
+            when = loaded.strftime("%Y-%m-%d %H:%M UTC") if loaded else "load time unknown"
+            out.append((name, f"{frame.height:,} × {frame.width}", when))
+        return out
+
+    def __repr__(self) -> str:
+        lines = [f"Snapshot({str(self.directory)!r}: {len(self.frames)} frame(s))"]
+        lines += [f"  {name:<24} {shape:>16}  {when}" for name, shape, when in self._lines()]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{html.escape(name)}</td><td>{shape}</td><td>{html.escape(when)}</td></tr>"
+            for name, shape, when in self._lines()
+        )
+        return (
+            f"<table><caption style='text-align:left'><b>Snapshot</b> "
+            f"{html.escape(str(self.directory))}</caption>"
+            "<tr><th>frame</th><th>rows × columns</th><th>loaded</th></tr>"
+            f"{rows}</table>"
+        )
+
     def describe(self) -> pl.DataFrame:
-        """One row per frame: where and when it was loaded, its version and size."""
+        """One row per frame: where and when it was loaded (``loaded_at``, ``saved_at`` as
+        ``Datetime("us", "UTC")``), its resource versions and its size."""
         rows = [
             {
                 "name": name,
                 "rows": rec.get("rows"),
+                "columns": rec.get("columns"),
                 "source_url": rec.get("source_url"),
                 "resource_versions": ", ".join(rec.get("resource_versions") or []),
-                "loaded_at": rec.get("loaded_at"),
+                "loaded_at": _when(rec.get("loaded_at")),
+                "saved_at": _when(rec.get("saved_at")),
             }
             for name, rec in sorted(self.provenance.items())
         ]
-        schema = {
+        schema: dict[str, pl.DataType | type[pl.DataType]] = {
             "name": pl.String,
             "rows": pl.Int64,
+            "columns": pl.Int64,
             "source_url": pl.String,
             "resource_versions": pl.String,
-            "loaded_at": pl.String,
+            "loaded_at": pl.Datetime("us", "UTC"),
+            "saved_at": pl.Datetime("us", "UTC"),
         }
         return pl.DataFrame(rows, schema=schema)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -75,10 +78,45 @@ def test_mock_serve_answers_both_apis_and_stops_on_ctrl_c() -> None:
         out, err = process.communicate(timeout=15)
     assert process.returncode == 0, err
     assert "stopped" in out
-    # The banner never prints a secret.
-    creds = lv.mock.in_process(seed=7, sizes=TINY).credentials
-    for secret in (creds.client_secret, creds.password, creds.valinso_api_key):
-        assert secret not in out + err
+
+
+def test_mock_serve_says_which_credentials_it_takes_and_its_curl_lines_work() -> None:
+    """A curl or Postman user needs the mock's (made-up) credentials: the banner prints them
+    with two curl lines, and both lines work against the running mock."""
+    process, url = _start_mock_process()
+    try:
+        assert process.stdout is not None
+        banner = []
+        while not banner or not banner[-1].startswith("Ctrl-C"):
+            banner.append(process.stdout.readline())
+        text = "".join(banner)
+        creds = lv.mock.in_process(seed=7, sizes=TINY).credentials
+        for value in (creds.client_id, creds.client_secret, creds.password, creds.username):
+            assert value in text
+        assert creds.valinso_api_key in text and creds.users[1].username in text
+        curls = [shlex.split(line) for line in banner if line.strip().startswith("curl ")]
+        assert len(curls) == 2
+        with httpx.Client(timeout=10) as client:
+            token = client.post(
+                curls[0][curls[0].index("-X") + 2],
+                data=dict(a.split("=", 1) for a in curls[0][curls[0].index("-d") + 1 :: 2]),
+            )
+            assert token.status_code == 200 and token.json()["access_token"]
+            header = curls[1][curls[1].index("-H") + 1].split(": ", 1)
+            vends = client.get(curls[1][-1], headers={header[0]: header[1]})
+            assert vends.status_code == 200 and len(vends.json()["result"]) == 5
+            employers = client.get(
+                f"{url}/v2/providers/employers",
+                headers={
+                    "Authorization": f"Bearer {token.json()['access_token']}",
+                    "Accept": "application/json;version=2018-01-01",
+                },
+            )
+            assert employers.status_code == 200
+        assert f"LOKET_BASE_URL={url}/v2" in text  # the from_env() set, to paste
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=15)
 
 
 def test_cache_info_and_clear(tmp_path, capsys) -> None:
@@ -95,10 +133,70 @@ def test_cache_info_and_clear(tmp_path, capsys) -> None:
     assert info["entries"] >= 1
     assert info["size_bytes"] > 0
 
-    assert main(["cache", "clear", "--dir", str(folder)]) == 0
+    assert main(["cache", "clear", "--dir", str(folder), "--yes"]) == 0
     assert re.search(r"removed [1-9]\d* cache entries", capsys.readouterr().out)
     assert main(["cache", "info", "--dir", str(folder)]) == 0
     assert json.loads(capsys.readouterr().out)["entries"] == 0
+
+
+def test_cache_clear_asks_first(tmp_path, capsys, monkeypatch) -> None:
+    folder = tmp_path / "cache"
+    with (
+        lv.mock.serve(seed=3, sizes=TINY, expires=600) as m,
+        lv.Valinso.from_mock(m, cache=folder, progress=False) as client,
+    ):
+        client.devices()
+    entries = lv.cache.cache_info(folder)["entries"]
+    assert entries >= 1
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # no terminal: refuse, remove nothing
+    assert main(["cache", "clear", "--dir", str(folder)]) == 2
+    assert "--yes" in capsys.readouterr().err
+    tty = io.StringIO("n\n")
+    tty.isatty = lambda: True  # type: ignore[method-assign]
+    monkeypatch.setattr("sys.stdin", tty)
+    assert main(["cache", "clear", "--dir", str(folder)]) == 1
+    assert lv.cache.cache_info(folder)["entries"] == entries
+    tty = io.StringIO("y\n")
+    tty.isatty = lambda: True  # type: ignore[method-assign]
+    monkeypatch.setattr("sys.stdin", tty)
+    assert main(["cache", "clear", "--dir", str(folder)]) == 0
+    assert f"Remove {entries} cache entries" in capsys.readouterr().out
+    assert lv.cache.cache_info(folder)["entries"] == 0
+
+
+def _parsers(parser: argparse.ArgumentParser, name: str = "loketvalinso"):
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_name, sub in action.choices.items():
+                yield from _parsers(sub, f"{name} {sub_name}")
+
+
+def test_every_flag_of_every_command_shows_its_default(capsys) -> None:
+    from loketvalinso._cli import _build_parser
+
+    seen = 0
+    for name, parser in _parsers(_build_parser()):
+        with pytest.raises(SystemExit):
+            main([*name.split()[1:], "--help"])
+        text = " ".join(capsys.readouterr().out.split("options:", 1)[1].split())
+        for action in parser._actions:
+            if not action.option_strings or action.dest in ("help", "version"):
+                continue
+            seen += 1
+            flag = action.option_strings[-1]
+            assert action.help, f"{name} {flag} has no help"
+            after = text.split(flag, 1)[1].split(" --", 1)[0]
+            assert "(default: " in after, f"{name} {flag}: no default shown"
+    assert seen >= 20
+
+
+def test_version(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"loketvalinso {lv.__version__} (Python ") and "polars" in out
 
 
 def test_help_lists_the_commands(capsys) -> None:
@@ -106,7 +204,7 @@ def test_help_lists_the_commands(capsys) -> None:
         main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for command in ("demo", "mock", "cache"):
+    for command in ("demo", "mock", "cache", "report"):
         assert command in text
 
 

@@ -127,8 +127,8 @@ EXPORTED = {
     ),
     "loketvalinso.snapshots": "PROVENANCE_KEY Snapshot load provenance_of save",
     "loketvalinso.report": (
-        "DemoResult employments_with_department render_report report_from_snapshots run_demo "
-        "write_report"
+        "DemoResult employments_with_department frame_roles render_report report_from_snapshots "
+        "run_demo write_report"
     ),
     "loketvalinso.widgets": "MOCK LoketLogin ValinsoLogin VersionPicker shared_mock",
 }

@@ -71,7 +71,8 @@ def test_html_holds_every_charts_spec(demo, html_text) -> None:
     specs = _specs(html_text)
     assert set(specs) == CHARTS
     # The same charts, rebuilt from the snapshots, give the same specs.
-    rebuilt = report._charts(lv.snapshots.load(result.out).frames)
+    rebuilt, skipped = report._charts(lv.snapshots.load(result.out).frames)
+    assert skipped == {}
     for name, chart in rebuilt.items():
         expected = chart.to_dict()
         assert specs[name].keys() == expected.keys(), name
@@ -174,6 +175,37 @@ def test_report_from_snapshots_needs_no_server(demo, tmp_path) -> None:
     after = snapshots.provenance_of(rebuilt.parquet["vends"])
     assert after["source_url"] == before["source_url"]
     assert after["loaded_at"] == before["loaded_at"]
+
+
+def test_any_snapshot_names_get_the_charts_they_allow(demo, tmp_path, capsys) -> None:
+    """``loketvalinso report DIR`` on snapshots named by the user: frames are recognised by
+    their columns, the charts they allow are drawn, the rest is listed; nothing is rewritten."""
+    from loketvalinso._cli import main
+
+    result, _ = demo
+    loaded = snapshots.load(result.out)
+    mine = {
+        "sales_2026": loaded["vends"],
+        "time_off": loaded["leave_requests"],
+        "catalogue": loaded["products"],
+    }
+    folder = tmp_path / "mine"
+    snapshots.save(mine, folder, provenance=loaded.provenance)
+    before = {p.name: p.read_bytes() for p in folder.glob("*.parquet")}
+    assert main(["report", str(folder), "--no-images"]) == 0
+    printed = capsys.readouterr().out
+    page = (folder / "report.html").read_text()
+    drawn = set(_specs(page))
+    assert drawn == CHARTS - {"sick_leave_rate", "leave_balance_distribution"}
+    assert "no chart sick_leave_rate: no absences or employments frame" in printed
+    assert "Frames without a chart" in page and "catalogue" in page
+    assert {p.name: p.read_bytes() for p in folder.glob("*.parquet")} == before
+    assert report.frame_roles(mine) == {
+        "vends": "sales_2026",
+        "leave_requests": "time_off",
+    }
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
 
 
 def test_render_report_escapes_script_breakers() -> None:

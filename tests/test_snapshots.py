@@ -58,13 +58,37 @@ def test_describe_says_where_the_data_came_from(loaded, tmp_path) -> None:
     frames, reports = loaded
     snapshots.save(frames, tmp_path, provenance=reports)
     table = snapshots.load(tmp_path).describe()
-    assert table.columns == ["name", "rows", "source_url", "resource_versions", "loaded_at"]
+    assert table.columns == [
+        "name",
+        "rows",
+        "columns",
+        "source_url",
+        "resource_versions",
+        "loaded_at",
+        "saved_at",
+    ]
+    assert table.schema["loaded_at"] == pl.Datetime("us", "UTC") == table.schema["saved_at"]
     assert table["name"].to_list() == sorted(frames)
     row = table.filter(pl.col("name") == "employees").row(0, named=True)
     assert row["rows"] == frames["employees"].height
     assert row["resource_versions"] == "2021-03-29"
     assert row["source_url"].endswith("/employees")
     assert table["loaded_at"].null_count() == 0
+    assert row["loaded_at"] == reports["employees"].started_at  # the load's own time, exactly
+    assert row["columns"] == frames["employees"].width
+    assert row["saved_at"] >= row["loaded_at"].replace(microsecond=0)
+
+
+def test_a_snapshot_prints_in_a_few_lines(loaded, tmp_path) -> None:
+    frames, reports = loaded
+    snapshots.save(frames, tmp_path, provenance=reports)
+    snap = snapshots.load(tmp_path)
+    text = repr(snap)
+    assert len(text.splitlines()) == len(frames) + 1
+    for name, frame in frames.items():
+        assert f"{frame.height:,} × {frame.width}" in text and name in text
+    assert "shape:" not in text  # no frame printed in full
+    assert snap._repr_html_().count("<tr>") == len(frames) + 1
 
 
 def test_mapping_provenance_and_no_provenance(tmp_path) -> None:

@@ -469,6 +469,8 @@ class LoketOAuth:
             msg = "login_password() needs a user name and a password"
             raise ConfigurationError(msg)
         self._password = (username, Secret(password))
+        # who this login is can be known before it happens (offline, from this process)
+        self._login_key = make_identity(self.token_url, self.client_id, f"user:{username}")
 
     def _password_login_now(self, *, force: bool = False) -> str:
         with self._refresh_lock:

@@ -41,11 +41,13 @@ def test_enable_logging_twice_keeps_one_handler(log_text):
 
 def test_each_retry_under_5xx_is_logged_with_a_redacted_url(small_world, log_text):
     secret = "s3cr3t-code-value"
-    with lv.mock.serve(seed=7, world=small_world, error_rate=0.15) as m:
-        with lv.Valinso.from_mock(m, cache=False, progress=False, limit=100) as valinso:
-            m.faults.reset_counts()
-            vends = valinso.get("/vends", params={"code": secret})
-            injected = m.faults.counts["server_errors"]
+    with (
+        lv.mock.serve(seed=7, world=small_world, error_rate=0.15) as m,
+        lv.Valinso.from_mock(m, cache=False, progress=False, limit=100) as valinso,
+    ):
+        m.faults.reset_counts()
+        vends = valinso.get("/vends", params={"code": secret})
+        injected = m.faults.counts["server_errors"]
     text = log_text.getvalue()
     retries = [line for line in text.splitlines() if "loketvalinso.retry" in line]
     assert vends.height == small_world.vends.height
@@ -57,13 +59,15 @@ def test_each_retry_under_5xx_is_logged_with_a_redacted_url(small_world, log_tex
 
 
 def test_429_waits_and_token_refreshes_are_logged(small_world, employer_id, log_text):
-    with lv.mock.serve(seed=7, world=small_world, rate_limit=8) as m:
-        with lv.Loket.from_mock(m, cache=False, progress=False, page_size=20) as loket:
-            loket.leave_requests(employer_id)
-            m.app.oauth.expire_all()  # every access token refused: one refresh
-            loket.departments(employer_id)
-            refresh_tokens = list(m.app.oauth._refresh)
-            limited = m.faults.counts["rate_limited"]
+    with (
+        lv.mock.serve(seed=7, world=small_world, rate_limit=8) as m,
+        lv.Loket.from_mock(m, cache=False, progress=False, page_size=20) as loket,
+    ):
+        loket.leave_requests(employer_id)
+        m.app.oauth.expire_all()  # every access token refused: one refresh
+        loket.departments(employer_id)
+        refresh_tokens = list(m.app.oauth._refresh)
+        limited = m.faults.counts["rate_limited"]
     text = log_text.getvalue()
     assert limited > 0
     waits = [line for line in text.splitlines() if "HTTP 429 (Retry-After" in line]
@@ -75,12 +79,14 @@ def test_429_waits_and_token_refreshes_are_logged(small_world, employer_id, log_
 
 def test_cache_decisions_at_debug(small_world, employer_id, tmp_path, log_text):
     lv.enable_logging("DEBUG", stream=log_text)
-    with lv.mock.serve(seed=7, world=small_world, expires=600) as m:
-        with lv.Loket.from_mock(m, cache=tmp_path / "c", progress=False) as loket:
-            loket.departments(employer_id)
-            loket.departments(employer_id)
-            loket.employer(employer_id)
-            loket.employer(employer_id)
+    with (
+        lv.mock.serve(seed=7, world=small_world, expires=600) as m,
+        lv.Loket.from_mock(m, cache=tmp_path / "c", progress=False) as loket,
+    ):
+        loket.departments(employer_id)
+        loket.departments(employer_id)
+        loket.employer(employer_id)
+        loket.employer(employer_id)
     lines = [line for line in log_text.getvalue().splitlines() if "loketvalinso.cache" in line]
     assert any("miss: HTTP 200 from the server, stored" in line for line in lines)
     assert any("hit: fresh for the server" in line for line in lines)

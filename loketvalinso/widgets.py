@@ -2,7 +2,13 @@
 
 Secrets typed into a widget are cleared as soon as they were used (or refused), so a saved
 notebook's widget state holds no client secret, pasted redirect URL or code, or api key. The
-secrets live on only inside the client object (:attr:`LoketLogin.client`), in memory.
+secrets live on only inside the client object (:attr:`LoketLogin.client`), in memory, and, with
+*Remember on this computer*, the refresh token in the operating system's keyring.
+
+The widgets pre-fill from the environment (``LOKET_ENVIRONMENT``, ``LOKET_CLIENT_ID``,
+``LOKET_REDIRECT_URI``, ``VALINSO_BASE_URL``, ``VALINSO_VERSION``, and a ``.env`` file when
+python-dotenv is installed); ``LOKET_CLIENT_SECRET`` and ``VALINSO_API_KEY`` are used when their
+field is left empty, and never shown.
 
 >>> login = lv.widgets.LoketLogin(); login            # pick an environment, click Log in
 >>> loket = login.client
@@ -119,9 +125,14 @@ class LoketLogin:
     Parameters
     ----------
     environment
-        ``"embedded mock"`` (default), ``"production"``, ``"acceptance"`` or ``"test"``.
+        ``"embedded mock"``, ``"production"``, ``"acceptance"`` or ``"test"``; default
+        ``LOKET_ENVIRONMENT``, else the embedded mock.
     client_id, redirect_uri
-        Pre-filled values (not secrets), e.g. from environment variables.
+        Pre-filled values (not secrets); default ``LOKET_CLIENT_ID`` / ``LOKET_REDIRECT_URI``.
+    remember
+        Start with *Remember on this computer* ticked: the login (refresh token) is kept in the
+        operating system's keyring, so the next *Log in* (after a kernel restart too) needs no
+        browser; *Forget* removes it. Default: ``LOKET_TOKEN_STORE=keyring``.
     client_options
         Extra keyword arguments for :class:`~loketvalinso.Loket` (``cache=``, ``progress=``, or
         ``base_url``/``token_url``/``authorize_url`` to point a real-environment login at another
@@ -133,15 +144,24 @@ class LoketLogin:
     def __init__(
         self,
         *,
-        environment: str = MOCK,
-        client_id: str = "",
-        redirect_uri: str = "",
+        environment: str | None = None,
+        client_id: str | None = None,
+        redirect_uri: str | None = None,
         client_options: dict[str, Any] | None = None,
         mock: MockServer | None = None,
+        remember: bool | None = None,
     ) -> None:
         w = _ipywidgets()
+        from loketvalinso._config import read_environment
         from loketvalinso._transport.environments import LOKET_ENVIRONMENTS
 
+        env = read_environment()
+        if environment is None:
+            named = env.get("LOKET_ENVIRONMENT", "").lower()
+            environment = named if named in LOKET_ENVIRONMENTS else MOCK
+        self._env_secret = env.get("LOKET_CLIENT_SECRET")
+        if remember is None:
+            remember = env.get("LOKET_TOKEN_STORE", "").lower() == "keyring"
         self._client_options = dict(client_options or {})
         self._mock = mock
         self.client: Loket | None = None
@@ -151,11 +171,28 @@ class LoketLogin:
         ]
         self.environment = w.Dropdown(options=options, value=environment, description="Environment")
         self.client_id = w.Text(
-            value=client_id, description="Client id", placeholder="from Loket.nl"
+            value=env.get("LOKET_CLIENT_ID", "") if client_id is None else client_id,
+            description="Client id",
+            placeholder="from Loket.nl",
         )
-        self.client_secret = w.Password(description="Secret", placeholder="client secret")
+        self.client_secret = w.Password(
+            description="Secret",
+            placeholder=(
+                "from LOKET_CLIENT_SECRET (leave empty)" if self._env_secret else "client secret"
+            ),
+        )
         self.redirect_uri = w.Text(
-            value=redirect_uri, description="Redirect URI", placeholder="https://…/callback"
+            value=env.get("LOKET_REDIRECT_URI", "") if redirect_uri is None else redirect_uri,
+            description="Redirect URI",
+            placeholder="https://…/callback",
+        )
+        self.remember = w.Checkbox(
+            value=bool(remember),
+            description="Remember on this computer (keyring)",
+            indent=False,
+        )
+        self.forget_button = w.Button(
+            description="Forget", icon="trash", tooltip="remove the remembered login"
         )
         self.login_button = w.Button(description="Log in", button_style="primary", icon="sign-in")
         self.auth_link = w.HTML(value="")
@@ -166,6 +203,7 @@ class LoketLogin:
         self.status = w.HTML(value=_status_html("not logged in", "info"))
         self.login_button.on_click(lambda _b: self.log_in())
         self.finish_button.on_click(lambda _b: self.finish())
+        self.forget_button.on_click(lambda _b: self.forget())
         self.environment.observe(lambda _c: self._environment_changed(), names="value")
         self.widget = w.VBox(
             [
@@ -173,7 +211,8 @@ class LoketLogin:
                 self.client_id,
                 self.client_secret,
                 self.redirect_uri,
-                self.login_button,
+                self.remember,
+                w.HBox([self.login_button, self.forget_button]),
                 self.auth_link,
                 w.HBox([self.redirect, self.finish_button]),
                 self.status,
@@ -186,9 +225,10 @@ class LoketLogin:
 
     def _sync_fields(self) -> None:
         is_mock = self.environment.value == MOCK
-        for field in (self.client_id, self.client_secret, self.redirect_uri):
+        for field in (self.client_id, self.client_secret, self.redirect_uri, self.remember):
             field.disabled = is_mock
         self.redirect.disabled = is_mock
+        self.forget_button.disabled = is_mock
 
     def _environment_changed(self) -> None:
         self._abandon_pending()
@@ -222,7 +262,7 @@ class LoketLogin:
         """What the *Log in* button does."""
         from loketvalinso._loket import Loket
 
-        secret = self.client_secret.value or None
+        secret = self.client_secret.value or self._env_secret or None
         self._clear_secrets()  # used (or refused) now: never left in the widget state
         self._abandon_pending()
         try:
@@ -242,13 +282,27 @@ class LoketLogin:
                     "error",
                 )
                 return
+            options = dict(self._client_options)
+            if self.remember.value:
+                options["token_store"] = "keyring"
             self._pending = Loket(
                 environment=self.environment.value,
                 client_id=client_id,
                 client_secret=secret,
                 redirect_uri=redirect_uri,
-                **self._client_options,
+                **options,
             )
+            if self._pending.logged_in and self._pending.oauth.remembered:
+                # the keyring holds a login: no browser step
+                self.client, self._pending = self._pending, None
+                self.auth_link.value = ""
+                self.finish_button.disabled = True
+                self._set_status(
+                    f"logged in to {self.environment.value} ({_host(self.client.base_url)}) "
+                    "with the login remembered on this computer",
+                    "ok",
+                )
+                return
             url = self._pending.authorization_url()
         except Exception as exc:  # shown in the widget, never raised into the event loop
             self._abandon_pending()
@@ -284,9 +338,34 @@ class LoketLogin:
         self.client, self._pending = self._pending, None
         self.finish_button.disabled = True
         self.auth_link.value = ""
+        kept = " (remembered on this computer)" if self.client.oauth.token_store else ""
         self._set_status(
-            f"logged in to {self.environment.value} ({_host(self.client.base_url)})", "ok"
+            f"logged in to {self.environment.value} ({_host(self.client.base_url)}){kept}", "ok"
         )
+
+    def forget(self) -> None:
+        """What the *Forget* button does: remove the login remembered for this environment and
+        client id from the keyring, and log out here."""
+        from loketvalinso._transport.auth import LoketOAuth
+        from loketvalinso._transport.environments import LOKET_ENVIRONMENTS
+
+        self._abandon_pending()
+        try:
+            if self.client is not None:
+                self.client.forget_login()
+                self.client.close()
+                self.client = None
+            env = LOKET_ENVIRONMENTS[self.environment.value]
+            token_url = self._client_options.get("token_url") or env.token_url
+            client_id = self.client_id.value.strip()
+            if client_id:
+                LoketOAuth(token_url=token_url, client_id=client_id, token_store="keyring").forget()
+        except Exception as exc:
+            self._set_status(_error_text(exc), "error")
+            return
+        self.auth_link.value = ""
+        self.finish_button.disabled = True
+        self._set_status("logged out; no login is remembered on this computer", "info")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -303,9 +382,10 @@ class ValinsoLogin:
     Parameters
     ----------
     version
-        ``"embedded mock"`` (default), ``"head"`` or ``"2.0.0"``.
+        ``"embedded mock"``, ``"head"`` or ``"2.0.0"``; default ``VALINSO_VERSION``, else
+        ``"head"`` when ``VALINSO_API_KEY`` or ``VALINSO_BASE_URL`` is set, else the mock.
     base_url
-        Pre-filled base URL (overrides the version's URL).
+        Pre-filled base URL (overrides the version's URL); default ``VALINSO_BASE_URL``.
     client_options
         Extra keyword arguments for :class:`~loketvalinso.Valinso` (``cache=``, ...).
     mock
@@ -315,12 +395,21 @@ class ValinsoLogin:
     def __init__(
         self,
         *,
-        version: str = MOCK,
-        base_url: str = "",
+        version: str | None = None,
+        base_url: str | None = None,
         client_options: dict[str, Any] | None = None,
         mock: MockServer | None = None,
     ) -> None:
         w = _ipywidgets()
+        from loketvalinso._config import read_environment
+
+        env = read_environment()
+        self._env_key = env.get("VALINSO_API_KEY")
+        if version is None:
+            configured = self._env_key or env.get("VALINSO_BASE_URL")
+            version = env.get("VALINSO_VERSION", "head") if configured else MOCK
+        if base_url is None:
+            base_url = env.get("VALINSO_BASE_URL", "")
         self._client_options = dict(client_options or {})
         self._mock = mock
         self.client: Valinso | None = None
@@ -336,7 +425,12 @@ class ValinsoLogin:
         self.base_url = w.Text(
             value=base_url, description="Base URL", placeholder="optional: overrides the version"
         )
-        self.api_key = w.Password(description="API key", placeholder="from Valinso support")
+        self.api_key = w.Password(
+            description="API key",
+            placeholder=(
+                "from VALINSO_API_KEY (leave empty)" if self._env_key else "from Valinso support"
+            ),
+        )
         self.test_button = w.Button(description="Test connection", button_style="primary")
         self.status = w.HTML(value=_status_html("not connected", "info"))
         self.test_button.on_click(lambda _b: self.test_connection())
@@ -373,6 +467,7 @@ class ValinsoLogin:
                 version = "head"
             else:
                 version = self.version.value
+                key = key or (self._env_key or "")
             if not key:
                 self._set_status("enter the api key (from Valinso support) first", "error")
                 return

@@ -35,9 +35,12 @@ def code(text: str) -> Cell:
 REAL_APIS_NOTE = md(
     """
     > **Real APIs.** Set `USE_REAL_APIS = True` in the first cell. Credentials come from
-    > environment variables, never from the notebook: `LOKET_ENVIRONMENT` (production,
-    > acceptance or test), `LOKET_ACCESS_TOKEN` (or use the login widget of
-    > `01_quickstart.ipynb`), `VALINSO_API_KEY` and optionally `VALINSO_BASE_URL`.
+    > environment variables (or a `.env` file), never from the notebook: `lv.Loket.from_env()`
+    > reads `LOKET_ENVIRONMENT` (production, acceptance or test), `LOKET_CLIENT_ID`,
+    > `LOKET_CLIENT_SECRET`, `LOKET_REDIRECT_URI` and `LOKET_ACCESS_TOKEN`; with
+    > `LOKET_TOKEN_STORE=keyring` a login made once (the widget of `01_quickstart.ipynb`) is
+    > remembered in your keyring. `lv.Valinso.from_env()` reads `VALINSO_API_KEY` and
+    > optionally `VALINSO_BASE_URL`.
     """
 )
 
@@ -46,16 +49,10 @@ def connect(sizes: str, *, loket: bool = True, valinso: bool = True, extra: str 
     """The cell that builds the clients: the embedded mock, or the real APIs."""
     real, mock = [], []
     if loket:
-        real.append(
-            'loket = lv.Loket(environment=os.environ.get("LOKET_ENVIRONMENT", "production"),\n'
-            '                 access_token=os.environ["LOKET_ACCESS_TOKEN"])'
-        )
+        real.append("loket = lv.Loket.from_env()")
         mock.append("loket = lv.Loket.from_mock(server, cache=False)  # OAuth login, over HTTP")
     if valinso:
-        real.append(
-            'valinso = lv.Valinso(api_key=os.environ["VALINSO_API_KEY"],\n'
-            '                     base_url=os.environ.get("VALINSO_BASE_URL"))'
-        )
+        real.append("valinso = lv.Valinso.from_env()")
         mock.append("valinso = lv.Valinso.from_mock(server, cache=False)")
     indent = "    "
     real_src = "\n".join(indent + line for block in real for line in block.splitlines())
@@ -76,7 +73,7 @@ def connect(sizes: str, *, loket: bool = True, valinso: bool = True, extra: str 
 def setup(*, stdlib: str = "", third_party: str = "") -> Cell:
     """The first code cell: the imports a notebook uses (and no others), then the switch."""
     groups = [
-        "\n".join(filter(None, ["import os", stdlib])),
+        stdlib,
         third_party,
         "import loketvalinso as lv",
     ]
@@ -124,12 +121,9 @@ QUICKSTART: list[Cell] = [
 
         if USE_REAL_APIS:
             server = None
-            login = lv.widgets.LoketLogin(
-                environment=os.environ.get("LOKET_ENVIRONMENT", "production"),
-                client_id=os.environ.get("LOKET_CLIENT_ID", ""),
-                redirect_uri=os.environ.get("LOKET_REDIRECT_URI", ""),
-            )
-            valinso_login = lv.widgets.ValinsoLogin(version="head")
+            # pre-filled from LOKET_* / VALINSO_* (a secret is used, never shown)
+            login = lv.widgets.LoketLogin(remember=True)  # the keyring keeps the login
+            valinso_login = lv.widgets.ValinsoLogin()
         else:
             server = lv.mock.serve(
                 seed=42, sizes=lv.mock.WorldSizes(employers=2, employees=60, vends=20_000)
@@ -470,12 +464,10 @@ CACHE: list[Cell] = [
         """
         if USE_REAL_APIS:
             server = None
-            loket = lv.Loket(environment=os.environ.get("LOKET_ENVIRONMENT", "production"),
-                             access_token=os.environ["LOKET_ACCESS_TOKEN"], cache=CACHE_DIR)
+            loket = lv.Loket.from_env(cache=CACHE_DIR)
         else:
             # expires=2: list pages are fresh for two seconds (the real API: not at all)
             server = lv.mock.serve(seed=42, sizes=SIZES, expires=2)
-            # the password grant gives a login identity that stays the same across sessions
             loket = lv.Loket.from_mock(server, flow="password", cache=CACHE_DIR, keep_for_offline=True)
         employer_id = loket.employers()["id"][0]
         """
@@ -508,6 +500,31 @@ CACHE: list[Cell] = [
         assert USE_REAL_APIS or loket.last_load.revalidations == 1
         """
     ),
+    md(
+        """
+        ## Reusing what the server forbids: `cache_ttl`
+
+        Loket marks its lists "do not reuse", so a re-run cell fetches them again. `cache_ttl=`
+        (seconds, per call or per client) is the explicit override: a stored answer younger
+        than that is reused, and `last_load` names the pages and rows that came that way.
+        `lv.enable_logging("INFO")` shows each load's plan and why its paging stopped
+        (`"DEBUG"`: every cache decision).
+        """
+    ),
+    code(
+        """
+        lv.enable_logging("INFO")
+        loket.leave_requests(employer_id, cache_ttl=600)
+        time.sleep(2.5)  # past the server's two seconds
+        requests = loket.leave_requests(employer_id, cache_ttl=600)
+        report = loket.last_load
+        print(report)
+        print(f"{report.reused_rows} of {requests.height} rows reused, pages:",
+              [page for _, page, _ in report.reused_pages])
+        assert USE_REAL_APIS or report.reused_rows == requests.height
+        lv.enable_logging("WARNING")
+        """
+    ),
     md("`loketvalinso cache info` in a terminal shows the same as:"),
     code("cache_info(CACHE_DIR)"),
     md(
@@ -515,8 +532,10 @@ CACHE: list[Cell] = [
         ## Offline
 
         `offline=True` serves from the cache only (stale entries with a warning) and never
-        touches the network: here the server is stopped first. The client needs the same login
-        identity as the one that filled the cache.
+        touches the network: here the server is stopped first. The cache is keyed by the
+        *user* (Loket's `GET /user`), so any login of the same user finds it; offline, the
+        client must know who that is without asking: in this kernel the online client learned
+        it, and after a restart `token_store="keyring"` remembers it with the login.
         """
     ),
     code(

@@ -279,3 +279,149 @@ def test_widgets_render_as_mimebundles(server) -> None:
     for widget in (LoketLogin(mock=server), ValinsoLogin(mock=server)):
         bundle = widget._repr_mimebundle_()
         assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+# -- pre-filled from the environment; a login remembered on this computer ----------------------
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    """The machine's LOKET_/VALINSO_ variables removed, and no .env in the working folder."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("LOKET_", "VALINSO_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return monkeypatch
+
+
+@pytest.fixture
+def memory_keyring():
+    keyring = pytest.importorskip("keyring")
+    from tests.keyring_backend import MemoryKeyring
+
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+def _mock_urls(server) -> dict:
+    return {
+        "base_url": server.loket_url,
+        "token_url": server.token_url,
+        "authorize_url": server.authorize_url,
+        "cache": False,
+        "progress": False,
+    }
+
+
+def _browser_finish(login: LoketLogin) -> None:
+    login.redirect.value = httpx.get(_link(login), follow_redirects=False).headers["location"]
+    login.finish_button.click()
+
+
+def test_loket_login_prefills_from_the_environment_and_never_shows_the_secret(env, server):
+    creds = server.credentials
+    env.setenv("LOKET_ENVIRONMENT", "acceptance")
+    env.setenv("LOKET_CLIENT_ID", creds.client_id)
+    env.setenv("LOKET_REDIRECT_URI", creds.redirect_uri)
+    env.setenv("LOKET_CLIENT_SECRET", creds.client_secret)
+    login = LoketLogin(client_options=_mock_urls(server))
+    assert login.environment.value == "acceptance"
+    assert (login.client_id.value, login.redirect_uri.value) == (
+        creds.client_id,
+        creds.redirect_uri,
+    )
+    assert login.client_secret.value == "" and "LOKET_CLIENT_SECRET" in (
+        login.client_secret.placeholder
+    )
+    login.login_button.click()  # the secret field is empty: the variable's value is used
+    _browser_finish(login)
+    assert login.logged_in, login.status.value
+    assert login.client.employers().height == SMALL.employers
+    _assert_no_secret(login.widget, creds.client_secret)
+    login.client.close()
+
+
+def test_remember_then_a_new_login_needs_no_browser_and_forget_removes_it(
+    env, server, memory_keyring
+):
+    creds = server.credentials
+    options = _mock_urls(server)
+
+    def new_login() -> LoketLogin:
+        login = LoketLogin(
+            environment="production",
+            client_id=creds.client_id,
+            redirect_uri=creds.redirect_uri,
+            client_options=options,
+        )
+        login.client_secret.value = creds.client_secret
+        return login
+
+    first = new_login()
+    assert not first.remember.value
+    first.remember.value = True
+    first.login_button.click()
+    _browser_finish(first)
+    assert first.logged_in and "remembered on this computer" in first.status.value
+    first.client.employers()
+    assert len(memory_keyring.data) == 1
+    authorized = server.app.count(path_prefix="/authorize")
+
+    second = new_login()  # e.g. after a kernel restart
+    second.remember.value = True
+    second.login_button.click()
+    assert second.logged_in, second.status.value
+    assert "login remembered on this computer" in second.status.value
+    assert second.auth_link.value == "" and second.finish_button.disabled
+    assert second.client.employers().height == SMALL.employers
+    assert server.app.count(path_prefix="/authorize") == authorized  # no browser step
+    stored = json.loads(next(iter(memory_keyring.data.values())))
+    _assert_no_secret(second.widget, creds.client_secret, stored["refresh_token"])
+
+    second.forget_button.click()
+    assert memory_keyring.data == {} and not second.logged_in
+    third = new_login()
+    third.remember.value = True
+    third.login_button.click()
+    assert not third.logged_in and _link(third)  # the browser step again
+    first.client.close()
+
+
+def test_remember_with_no_keyring_backend_says_so(env, server):
+    keyring = pytest.importorskip("keyring")
+    from keyring.backends import fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        env.setenv("LOKET_TOKEN_STORE", "keyring")
+        login = LoketLogin(
+            environment="production",
+            client_id=server.credentials.client_id,
+            redirect_uri=server.credentials.redirect_uri,
+            client_options=_mock_urls(server),
+        )
+        assert login.remember.value  # ticked by LOKET_TOKEN_STORE
+        login.client_secret.value = server.credentials.client_secret
+        login.login_button.click()
+    finally:
+        keyring.set_keyring(previous)
+    assert not login.logged_in and "no backend" in login.status.value
+    assert login.client_secret.value == ""
+
+
+def test_valinso_login_prefills_from_the_environment(env, server):
+    env.setenv("VALINSO_BASE_URL", server.valinso_url)
+    env.setenv("VALINSO_API_KEY", server.credentials.valinso_api_key)
+    login = ValinsoLogin(client_options={"cache": False, "progress": False})
+    assert login.version.value == "head" and login.base_url.value == server.valinso_url
+    assert "VALINSO_API_KEY" in login.api_key.placeholder
+    login.test_button.click()
+    assert login.connected, login.status.value
+    _assert_no_secret(login.widget, server.credentials.valinso_api_key)
+    login.client.close()

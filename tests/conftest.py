@@ -87,3 +87,16 @@ def served_mock(world) -> Iterator:
 
     with lv.mock.serve(seed=42, world=world) as server:
         yield server
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    """No LOKET_/VALINSO_ variable of the machine, and no .env in the working folder: what
+    ``from_env()`` and the widgets read is what the test sets with the returned monkeypatch."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("LOKET_", "VALINSO_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return monkeypatch

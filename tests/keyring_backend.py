@@ -48,3 +48,20 @@ class MemoryKeyring(KeyringBackend):
         if self.data.pop(f"{service}\0{username}", None) is None:
             raise PasswordDeleteError(username)
         self._save()
+
+
+class DictTokenStore:
+    """A token store (``load``/``save``/``delete``) in a dict: what stands in for the keyring
+    where a test wants no keyring package at all."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict] = {}
+
+    def load(self, account: str) -> dict | None:
+        return self.records.get(account)
+
+    def save(self, account: str, record) -> None:
+        self.records[account] = dict(record)
+
+    def delete(self, account: str) -> None:
+        self.records.pop(account, None)

@@ -31,7 +31,7 @@ LOADERS = {
     "_client",
     "_config",
     "_loket",
-    "_loket_loaders",
+    "_loket_base",
     "_loket_resources",
     "_valinso",
     "cache",

@@ -285,18 +285,6 @@ def test_widgets_render_as_mimebundles(server) -> None:
 
 
 @pytest.fixture
-def env(monkeypatch, tmp_path):
-    """The machine's LOKET_/VALINSO_ variables removed, and no .env in the working folder."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(("LOKET_", "VALINSO_")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return monkeypatch
-
-
-@pytest.fixture
 def memory_keyring():
     keyring = pytest.importorskip("keyring")
     from tests.keyring_backend import MemoryKeyring
@@ -323,12 +311,12 @@ def _browser_finish(login: LoketLogin) -> None:
     login.finish_button.click()
 
 
-def test_loket_login_prefills_from_the_environment_and_never_shows_the_secret(env, server):
+def test_loket_login_prefills_from_the_environment_and_never_shows_the_secret(clean_env, server):
     creds = server.credentials
-    env.setenv("LOKET_ENVIRONMENT", "acceptance")
-    env.setenv("LOKET_CLIENT_ID", creds.client_id)
-    env.setenv("LOKET_REDIRECT_URI", creds.redirect_uri)
-    env.setenv("LOKET_CLIENT_SECRET", creds.client_secret)
+    clean_env.setenv("LOKET_ENVIRONMENT", "acceptance")
+    clean_env.setenv("LOKET_CLIENT_ID", creds.client_id)
+    clean_env.setenv("LOKET_REDIRECT_URI", creds.redirect_uri)
+    clean_env.setenv("LOKET_CLIENT_SECRET", creds.client_secret)
     login = LoketLogin(client_options=_mock_urls(server))
     assert login.environment.value == "acceptance"
     assert (login.client_id.value, login.redirect_uri.value) == (
@@ -347,7 +335,7 @@ def test_loket_login_prefills_from_the_environment_and_never_shows_the_secret(en
 
 
 def test_remember_then_a_new_login_needs_no_browser_and_forget_removes_it(
-    env, server, memory_keyring
+    clean_env, server, memory_keyring
 ):
     creds = server.credentials
     options = _mock_urls(server)
@@ -392,14 +380,14 @@ def test_remember_then_a_new_login_needs_no_browser_and_forget_removes_it(
     first.client.close()
 
 
-def test_remember_with_no_keyring_backend_says_so(env, server):
+def test_remember_with_no_keyring_backend_says_so(clean_env, server):
     keyring = pytest.importorskip("keyring")
     from keyring.backends import fail
 
     previous = keyring.get_keyring()
     keyring.set_keyring(fail.Keyring())
     try:
-        env.setenv("LOKET_TOKEN_STORE", "keyring")
+        clean_env.setenv("LOKET_TOKEN_STORE", "keyring")
         login = LoketLogin(
             environment="production",
             client_id=server.credentials.client_id,
@@ -415,9 +403,9 @@ def test_remember_with_no_keyring_backend_says_so(env, server):
     assert login.client_secret.value == ""
 
 
-def test_valinso_login_prefills_from_the_environment(env, server):
-    env.setenv("VALINSO_BASE_URL", server.valinso_url)
-    env.setenv("VALINSO_API_KEY", server.credentials.valinso_api_key)
+def test_valinso_login_prefills_from_the_environment(clean_env, server):
+    clean_env.setenv("VALINSO_BASE_URL", server.valinso_url)
+    clean_env.setenv("VALINSO_API_KEY", server.credentials.valinso_api_key)
     login = ValinsoLogin(client_options={"cache": False, "progress": False})
     assert login.version.value == "head" and login.base_url.value == server.valinso_url
     assert "VALINSO_API_KEY" in login.api_key.placeholder

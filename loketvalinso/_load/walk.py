@@ -604,7 +604,8 @@ class _Walk:
                 text += f" (paging stopped at page {self.stopped_at})"
             if any(kind == "drift" for kind, _, _ in self.problems):
                 text += " (the total changed during the load)"
-            self.problem("count", self.stopped_at or max(self.pages, default=1), text)
+            at = self.stopped_at if self.stopped_at is not None else max(self.pages, default=1)
+            self.problem("count", at, text)
         self._warn()
         return pages
 

@@ -356,21 +356,29 @@ def test_deep_nesting_and_huge_numbers() -> None:
         assert df.schema == LEAVE.schema
 
 
-def test_loaders_need_no_pyarrow() -> None:
-    """pyarrow comes with the charts extra only: a core install loads nested resources too."""
+def test_loaders_need_no_pyarrow_nor_numpy() -> None:
+    """pyarrow comes with the pandas extra only, and numpy is no dependency: a core install loads
+    nested and exploded resources, through the cache too."""
     import subprocess
     import sys
 
     code = """
 import sys
+import tempfile
 sys.modules["pyarrow"] = None  # as if it were not installed
+sys.modules["numpy"] = None
 import loketvalinso as lv
 m = lv.mock.in_process(sizes=lv.mock.sizes_for(vends=1200, leave_requests=400))
-loket = lv.Loket.from_mock(m, flow="password", cache=False, progress=False, page_size=40)
+cache = tempfile.mkdtemp()
+loket = lv.Loket.from_mock(m, flow="password", cache=cache, progress=False, page_size=40)
 employer = loket.employers()["id"][0]
 leave = loket.leave_requests(employer)
+assert loket.leave_requests(employer, cache_ttl=60).equals(leave)
+balances = loket.leave_balances(employer)
 vends = lv.Valinso.from_mock(m, cache=False, progress=False, limit=300).vends()
-assert "pyarrow" not in {k for k, v in sys.modules.items() if v is not None}
+loaded = {k for k, v in sys.modules.items() if v is not None}
+assert "pyarrow" not in loaded and "numpy" not in loaded
+assert balances.height > 0
 print(leave.height, vends.height)
 """
     done = subprocess.run(

@@ -22,18 +22,6 @@ def mock():
         yield m
 
 
-@pytest.fixture
-def clean_env(monkeypatch, tmp_path):
-    """No LOKET_/VALINSO_ variable of the machine, and no .env in the working folder."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(("LOKET_", "VALINSO_")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return monkeypatch
-
-
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -22,6 +22,7 @@ import loketvalinso as lv
 from loketvalinso._transport.auth import Secret
 from loketvalinso._transport.entries import decode_entry
 from loketvalinso.errors import LoketValinsoError
+from tests.keyring_backend import DictTokenStore
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -88,22 +89,6 @@ def _error_texts(exc: BaseException) -> str:
     return "\n".join(parts)
 
 
-class _Box:
-    """A token store in memory (the keyring stands in for it in real use)."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, dict] = {}
-
-    def load(self, account):
-        return self.records.get(account)
-
-    def save(self, account, record):
-        self.records[account] = dict(record)
-
-    def delete(self, account):
-        self.records.pop(account, None)
-
-
 def test_no_secret_anywhere_after_every_flow(small_world, employer_id, tmp_path, caplog, capsys):
     cache_dir = tmp_path / "cache"
     seen_tokens: list[dict] = []
@@ -154,7 +139,7 @@ def test_no_secret_anywhere_after_every_flow(small_world, employer_id, tmp_path,
         valinso.devices()
         # 6. a remembered login (token store), taken up by a second client; a deferred
         # password login; reuse past the server's word
-        box = _Box()
+        box = DictTokenStore()
         remembered = lv.Loket.from_mock(m, token_store=box, **options)
         remembered.employees(employer_id, cache_ttl=60)
         again = lv.Loket(

@@ -156,16 +156,6 @@ class FakeLoket:
             return httpx.Response(200, json={"ok": True})
 
 
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def server(clock):
-    return FakeLoket(clock)
-
-
 def make_oauth(server: FakeLoket, clock: FakeClock, **kwargs) -> LoketOAuth:
     options = {
         "token_url": TOKEN_URL,

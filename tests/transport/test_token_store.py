@@ -20,12 +20,11 @@ from loketvalinso._transport.token_store import (  # noqa: E402
     resolve_token_store,
 )
 from loketvalinso.errors import ConfigurationError, LoginRequiredError  # noqa: E402
-from tests.keyring_backend import MemoryKeyring  # noqa: E402
+from tests.keyring_backend import DictTokenStore, MemoryKeyring  # noqa: E402
 from tests.transport.test_auth import (  # noqa: E402
     API_URL,
     PASSWORD,
     TOKEN_URL,
-    FakeClock,
     FakeLoket,
     browser_login,
     make_oauth,
@@ -39,16 +38,6 @@ def memory_keyring():
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def server(clock):
-    return FakeLoket(clock)
 
 
 def stored(backend: MemoryKeyring) -> dict:
@@ -158,20 +147,7 @@ def test_without_the_keyring_package_the_message_names_the_extra(monkeypatch):
 
 
 def test_any_object_with_load_save_delete_is_a_store(server, clock):
-    class Box:
-        def __init__(self) -> None:
-            self.records: dict[str, dict] = {}
-
-        def load(self, account):
-            return self.records.get(account)
-
-        def save(self, account, record):
-            self.records[account] = dict(record)
-
-        def delete(self, account):
-            self.records.pop(account, None)
-
-    box = Box()
+    box = DictTokenStore()
     oauth = make_oauth(server, clock, token_store=box)
     oauth.login_password("ed@example.test", PASSWORD)
     load_once(server, oauth)

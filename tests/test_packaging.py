@@ -84,6 +84,8 @@ def test_environment_yml_is_for_users_and_dev_tools_stand_apart():
         assert requirement.replace(" ", "") in users, f"{requirement} not in environment.yml"
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_type_checkers_find_the_package_after_an_editable_install(tmp_path):
     """mypy, run where the package is only reachable as installed (not from the working
     folder), resolves ``import loketvalinso`` and its types."""

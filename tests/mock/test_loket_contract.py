@@ -234,3 +234,44 @@ def test_error_bodies_match_the_spec(spec: dict[str, Any], client: httpx.Client,
     assert denied.status_code == 401
     schema401 = to_json_schema(responses["401"]["content"]["application/json"]["schema"])
     jsonschema.validate(denied.json(), schema401)
+
+
+def test_the_current_user_validates_and_names_the_login(
+    spec: dict[str, Any], client: httpx.Client, mock, world
+) -> None:
+    """``GET /user`` (``GetUserByToken``) answers with the user the token was issued to."""
+    response = client.get("/v2/user", headers={"Accept": "application/json;version=2018-01-01"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json;version=2018-01-01"
+    body = response.json()
+    errors = [e.message[:200] for e in _validator(spec, "/user", "2018-01-01").iter_errors(body)]
+    assert not errors, errors
+    first, second = world.credentials.users
+    assert body["content"]["contactInformation"]["emailAddress"] == first.username
+    assert body["content"]["personalDetails"]["lastName"] == first.last_name
+    other = password_token_of(mock, second.username, second.password)
+    as_other = client.get(
+        "/v2/user",
+        headers={
+            "Accept": "application/json;version=2018-01-01",
+            "Authorization": f"Bearer {other}",
+        },
+    )
+    assert as_other.json()["content"]["contactInformation"]["emailAddress"] == second.username
+    assert client.get("/v2/user", headers={"Authorization": ""}).status_code == 401
+
+
+def password_token_of(mock, username: str, password: str) -> str:
+    creds = mock.credentials
+    with httpx.Client(transport=mock.transport) as http:
+        answer = http.post(
+            f"{mock.url}/token",
+            data={
+                "grant_type": "password",
+                "username": username,
+                "password": password,
+                "client_id": creds.client_id,
+                "client_secret": creds.client_secret,
+            },
+        )
+    return answer.json()["access_token"]

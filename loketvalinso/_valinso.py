@@ -11,9 +11,11 @@ fields are kept as extra columns; a missing assumed field is a null column, neve
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import httpx
 import orjson
@@ -23,6 +25,7 @@ from loketvalinso._client import BaseClient, CacheOption, merge_params
 from loketvalinso._dates import unix_seconds
 from loketvalinso._frames.parse import concat_pages
 from loketvalinso._frames.spec import VALINSO_FIELDS, FrameSpec, empty_frame, valinso_spec
+from loketvalinso._json import loads
 from loketvalinso._load.decode import UntypedDecoder
 from loketvalinso._load.frame_cache import FrameCache
 from loketvalinso._load.pages import PageDecoder
@@ -31,9 +34,10 @@ from loketvalinso._load.strategies import OffsetLimitPaging
 from loketvalinso._load.walk import paginate
 from loketvalinso._transport.auth import VALINSO_VERSIONS, ValinsoAuth, valinso_base_url
 from loketvalinso._transport.client import check_url_security
-from loketvalinso._transport.responses import raise_for_response
+from loketvalinso._transport.limits import DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES
+from loketvalinso._transport.responses import error_from_transport, raise_for_response
 from loketvalinso._transport.retry import RetryPolicy
-from loketvalinso.errors import ConfigurationError
+from loketvalinso.errors import ConfigurationError, ResponseFormatError
 
 if TYPE_CHECKING:
     from loketvalinso.mock import MockServer
@@ -41,6 +45,47 @@ if TYPE_CHECKING:
 __all__ = ["Valinso"]
 
 _raise_for_valinso = functools.partial(raise_for_response, api="valinso")
+#: What a path segment may not hold: query and fragment marks, backslashes, controls.
+_NOT_IN_PATH = re.compile(r"[?#\\\x00-\x1f\x7f]")
+
+
+def api_path(path: object) -> str:
+    """``path`` as a path under the API root (``"devices"`` → ``"/devices"``).
+
+    Raises
+    ------
+    ConfigurationError
+        Not text, empty, a ``.``/``..`` segment (it would leave the API's base path, with the
+        api key attached), or a ``?``/``#``/control character (query parameters go in
+        ``params=``).
+    """
+    if not isinstance(path, str) or not path.strip("/ "):
+        msg = f"a Valinso path such as '/devices' is needed, not {path!r}"
+        raise ConfigurationError(msg)
+    segments = path.strip("/").split("/")
+    if any(unquote(seg).strip() in (".", "..", "") for seg in segments):
+        msg = (
+            f"the path {path!r} has an empty, '.' or '..' segment: name the resource under the "
+            "API's root (e.g. '/devices'); requests never leave the API's base path"
+        )
+        raise ConfigurationError(msg)
+    if _NOT_IN_PATH.search(path):
+        msg = (
+            f"the path {path!r} holds '?', '#', a backslash or a control character: pass query "
+            "parameters as params={...}"
+        )
+        raise ConfigurationError(msg)
+    return "/" + "/".join(segments)
+
+
+def device_id_of(value: object, *, name: str = "device_id") -> int:
+    """A Valinso device id (a whole number ≥ 0, or its digits as text)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    msg = f"{name} must be a whole number (a Valinso device id), not {value!r}"
+    raise ConfigurationError(msg)
 
 
 class Valinso(BaseClient):
@@ -65,6 +110,8 @@ class Valinso(BaseClient):
         ``offline=True`` session with the same cache folder can load them (with a
         :class:`~loketvalinso.errors.CacheWarning`). The data stays on disk in a folder only you
         can read (mode 0700); such entries are still never served while online.
+    timeout, deadline, max_body_bytes
+        As for :class:`~loketvalinso.Loket`.
     """
 
     def __init__(
@@ -82,15 +129,19 @@ class Valinso(BaseClient):
         strict: bool = False,
         keep_for_offline: bool = False,
         transport: httpx.BaseTransport | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = 30.0,
         retry: RetryPolicy | None = None,
+        deadline: float = DEFAULT_DEADLINE,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         if base_url is None:
             if version not in VALINSO_VERSIONS:
                 msg = f"version must be one of {', '.join(VALINSO_VERSIONS)}, not {version!r}"
                 raise ConfigurationError(msg)
             base_url = valinso_base_url(version)
-        check_url_security(base_url, allow_insecure=allow_insecure)
+        check_url_security(
+            base_url, allow_insecure=allow_insecure, allow_userinfo=False, name="base_url"
+        )
         if not isinstance(limit, int) or limit < 1:
             msg = f"limit must be a positive integer, not {limit!r}"
             raise ConfigurationError(msg)
@@ -109,6 +160,8 @@ class Valinso(BaseClient):
             transport=transport,
             timeout=timeout,
             retry=retry,
+            deadline=deadline,
+            max_body_bytes=max_body_bytes,
         )
 
     @classmethod
@@ -178,7 +231,8 @@ class Valinso(BaseClient):
         if start is not None and stop is not None and start > stop:
             msg = f"since ({since!r}) is after until ({until!r}); swap them"
             raise ConfigurationError(msg)
-        params = {"from": start, "to": stop, "device_id": device_id}
+        device = None if device_id is None else device_id_of(device_id)
+        params = {"from": start, "to": stop, "device_id": device}
         return self._load_list("/vends", valinso_spec("vends"), params=params, label="vends")
 
     def devices(self) -> pl.DataFrame:
@@ -192,7 +246,8 @@ class Valinso(BaseClient):
 
     def device(self, device_id: int) -> pl.DataFrame:
         """One device (a one-row DataFrame); a missing id raises NotFoundError."""
-        return self._load_list(f"/device/{int(device_id)}", valinso_spec("devices"), label="device")
+        path = f"/device/{device_id_of(device_id)}"
+        return self._load_list(path, valinso_spec("devices"), label="device")
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
         """Any GET endpoint whose ``result`` is an object or a list, as a DataFrame.
@@ -201,7 +256,7 @@ class Valinso(BaseClient):
         ``/locations``) get their typed columns; for any other path every field of the items
         becomes a column, typed from the values (nested values as JSON text).
         """
-        path = "/" + path.strip("/")
+        path = api_path(path)
         first = path.strip("/").split("/", 1)[0]
         known = {"device": "devices"}.get(first, first)
         if known in VALINSO_FIELDS:
@@ -212,14 +267,36 @@ class Valinso(BaseClient):
         """POST JSON (e.g. ``post("/vends", {"items": [...]})``); returns ``result``.
 
         A 422 raises :class:`~loketvalinso.errors.ValidationError` whose ``errors`` maps each
-        field to all its messages. POSTs are never retried.
+        field to all its messages; an answer that is not a JSON envelope raises
+        :class:`~loketvalinso.errors.ResponseFormatError`. POSTs are never retried.
         """
-        path = "/" + path.strip("/")
-        response = self._http.post(
-            path, content=orjson.dumps(payload), headers={"Content-Type": "application/json"}
-        )
+        self._check_open()
+        path = api_path(path)
+        try:
+            body = orjson.dumps(payload)
+        except TypeError as exc:
+            msg = f"the payload cannot be sent as JSON: {exc}"
+            raise ConfigurationError(msg) from None
+        try:
+            response = self._http.post(
+                path, content=body, headers={"Content-Type": "application/json"}
+            )
+        except httpx.HTTPError as exc:
+            raise error_from_transport(exc, url=self.base_url + path, what="POST") from exc
         raise_for_response(response, api="valinso")
-        return orjson.loads(response.content).get("result")
+        try:
+            answer = loads(response.content)
+        except ValueError as exc:
+            kind = response.headers.get("content-type") or "no content type"
+            msg = (
+                f"POST {path} answered {response.status_code} with a body that is not JSON "
+                f"({len(response.content)} bytes, {kind})"
+            )
+            raise ResponseFormatError(msg, url=response.request.url) from exc
+        if not isinstance(answer, dict):
+            msg = f"POST {path} answered with JSON that is not a {{code, result}} envelope"
+            raise ResponseFormatError(msg, url=response.request.url)
+        return answer.get("result")
 
     def create_vends(self, items: Sequence[Mapping[str, Any]]) -> Any:
         return self.post("/vends", {"items": list(items)})

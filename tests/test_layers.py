@@ -26,7 +26,7 @@ GROUPS: dict[str, tuple[int, frozenset[str]]] = {
     "apps": (4, frozenset()),
     "top": (5, frozenset()),
 }
-BASE = {"errors", "_version", "_dates", "_catalog"}
+BASE = {"errors", "_version", "_dates", "_catalog", "_json"}
 LOADERS = {"_client", "_loket", "_loket_resources", "_valinso", "cache"}
 APPS = {"charts", "report", "snapshots", "widgets"}
 TOP = {"__init__", "__main__", "_cli"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import warnings
 from collections.abc import Callable, Mapping
@@ -35,8 +36,8 @@ def check_timeout(value: object) -> float | None:
         return None
     if (
         isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not (value > 0 and math.isfinite(value))
+        or not isinstance(value, numbers.Real)
+        or not 0 < float(value) < math.inf
     ):
         msg = (
             f"timeout must be a positive number of seconds (how long to wait for a connection "

@@ -11,6 +11,7 @@ fields are kept as extra columns; a missing assumed field is a null column, neve
 from __future__ import annotations
 
 import functools
+import numbers
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -82,8 +83,8 @@ def device_id_of(value: object, *, name: str = "device_id") -> int:
     """A Valinso device id (a whole number ≥ 0, or its digits as text)."""
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 0:
+        return int(value)
     msg = f"{name} must be a whole number (a Valinso device id), not {value!r}"
     raise ConfigurationError(msg)
 

@@ -23,6 +23,8 @@ checked.
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
 import zlib
 from collections.abc import Callable
@@ -59,8 +61,8 @@ def check_deadline(value: object) -> float:
     """``value`` as a deadline in seconds; ConfigurationError unless a positive finite number."""
     if (
         isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not 0 < value < float("inf")
+        or not isinstance(value, numbers.Real)
+        or not 0 < float(value) < math.inf
     ):
         msg = (
             f"deadline must be a positive number of seconds (the most one request may take, "
@@ -72,10 +74,10 @@ def check_deadline(value: object) -> float:
 
 def check_max_body_bytes(value: object) -> int:
     """``value`` as a body size cap; ConfigurationError unless a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
         msg = f"max_body_bytes must be a positive number of bytes, not {value!r}"
         raise ConfigurationError(msg)
-    return value
+    return int(value)
 
 
 class _Decoder:

@@ -214,16 +214,16 @@ def error_from_transport(
     or a proxy URL with its password.
     """
     kind = type(exc).__name__
+    where = f"url: {redact_url(url)}" + (f", page: {page}" if page else "")
     if isinstance(exc, httpx.LocalProtocolError):
         msg = (
-            f"{what} could not be sent to {redact_url(url)}: a request header holds a character "
-            "HTTP does not allow (a line break or control character in a token, an api key or "
-            "a header value). This is not the network: check the credentials and headers you "
-            "passed"
+            f"{what} could not be sent: a request header holds a character HTTP does not allow "
+            "(a line break or control character in a token, an api key or a header value). "
+            f"This is not the network: check the credentials and headers you passed ({where})"
         )
         return ConfigurationError(msg)
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        msg = f"{what}: the URL cannot be requested ({kind}: {redact_text(exc)})"
+        msg = f"{what}: the URL cannot be requested ({kind}: {redact_text(exc)}) ({where})"
         return ConfigurationError(msg)
     if isinstance(exc, httpx.DecodingError):
         msg = f"{what}: the response body does not decode ({kind}: {_short(redact_text(exc))})"

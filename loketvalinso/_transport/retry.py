@@ -423,8 +423,9 @@ def looks_complete_json(content: bytes) -> bool:
     then everything but the quotes and the root's brackets; when every string left is empty
     (``""``, adjacent pairs) no bracket sits inside a string, and counting them is exact. A
     body whose strings hold such brackets, or that is not an object or array, answers False and
-    the caller parses it fully. A few passes over the bytes at memory speed, where a full parse
-    of a page costs about a millisecond and a thousand Python objects.
+    the caller parses it fully. One pass over the body and three over a sixth of it, at memory
+    speed (no slower than the two counts this check used to make), where a full parse of a page
+    costs about a millisecond and a thousand Python objects.
     """
     head, tail = content.lstrip()[:1], content.rstrip()[-1:]
     close = _CLOSING.get(head)
@@ -435,9 +436,11 @@ def looks_complete_json(content: bytes) -> bool:
         # other escapes (\n, \u00e9) hold neither a quote nor a bracket
         content = content.replace(b"\\\\", b"").replace(b'\\"', b"")
     marks = content.translate(None, _NOT_MARKS[head])
-    if marks.count(b'""') * 2 != marks.count(b'"'):
+    opens, closes = marks.count(head), marks.count(close)
+    # the rest are quotes (counted so: a count of a byte that is most of them is slow)
+    if marks.count(b'""') * 2 != len(marks) - opens - closes:
         return False  # a bracket inside a string, or an unterminated string
-    return marks.count(head) == marks.count(close)
+    return opens == closes
 
 
 def _reload(request: httpx.Request) -> httpx.Request:

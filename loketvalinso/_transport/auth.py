@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import secrets
 import threading
 import time
@@ -35,12 +34,9 @@ import orjson
 
 from loketvalinso._transport import extensions as ext
 from loketvalinso._transport.client import build_transport, check_url_security, default_user_agent
+from loketvalinso._transport.credentials import clean_credential, header_safe
 from loketvalinso._transport.keys import make_identity
-from loketvalinso._transport.limits import (
-    ACCEPT_ENCODING,
-    DEFAULT_DEADLINE,
-    DEFAULT_MAX_BODY_BYTES,
-)
+from loketvalinso._transport.limits import ACCEPT_ENCODING, DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES
 from loketvalinso._transport.responses import error_from_transport
 from loketvalinso.errors import (
     AuthenticationError,
@@ -60,7 +56,6 @@ __all__ = [
     "LoketOAuth",
     "Secret",
     "ValinsoAuth",
-    "clean_credential",
     "loket_environment",
     "valinso_base_url",
 ]
@@ -74,55 +69,6 @@ _LOGIN_HOW = (
     "Log in again: call authorization_url(), open it, then finish_login(<the URL you were sent "
     "back to>); or login_password(username, password) where the password grant is enabled"
 )
-
-
-# Characters no credential holds: controls (line breaks, tabs, NUL, DEL, C1) and, in a value
-# sent as an HTTP header or in a URL, anything outside printable ASCII.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_NOT_HEADER_TEXT = re.compile(r"[^\x21-\x7e]")
-
-
-def clean_credential(value: object, *, what: str, header: bool = True, strip: bool = True) -> str:
-    """``value`` checked and normalised: surrounding whitespace stripped (a token read from a
-    file or an environment variable often ends in a newline).
-
-    Parameters
-    ----------
-    value : str
-        The credential.
-    what : str
-        Its name in the message (``"the access_token"``).
-    header : bool
-        It travels in an HTTP header or a URL: printable ASCII only, no space inside.
-    strip : bool
-        Strip surrounding whitespace (not for passwords, where spaces may be part of them).
-
-    Raises
-    ------
-    ConfigurationError
-        Not text, empty, or holding a character it cannot hold. The message names the
-        position, never the value.
-    """
-    if not isinstance(value, str):
-        msg = f"{what} must be text, not {type(value).__name__}"
-        raise ConfigurationError(msg)
-    text = value.strip() if strip else value
-    if not text:
-        msg = f"{what} is empty"
-        raise ConfigurationError(msg)
-    bad = (_NOT_HEADER_TEXT if header else _CONTROL).search(text)
-    if bad is not None:
-        kind = (
-            "a line break or control character"
-            if _CONTROL.match(bad.group())
-            else ("a space" if bad.group().isspace() else "a character outside printable ASCII")
-        )
-        msg = (
-            f"{what} contains {kind} (at position {bad.start() + 1} of {len(text)}), which it "
-            "cannot hold: copy it again, without quotes or line breaks"
-        )
-        raise ConfigurationError(msg)
-    return text
 
 
 class Secret:
@@ -261,8 +207,7 @@ class LoketOAuth:
         The innermost transport for token requests (the in-process mock or a test fake); the
         network when omitted. It is not closed by :meth:`close`: its owner closes it.
     timeout : float or None
-        Token request timeout in seconds (for the connection and each read; ``deadline`` bounds
-        the whole request).
+        Token request timeout in seconds, per connect and read (``deadline`` bounds it all).
     on_token : callable, optional
         Called with each new token set from the server (``access_token``, ``refresh_token``,
         ``expires_in``, ``expires_at``...), e.g. to store it in a keyring. The library itself
@@ -513,13 +458,8 @@ class LoketOAuth:
 
         With only ``refresh_token``, the first :attr:`access_token` does a refresh. With an
         ``access_token`` and no ``expires_in`` the token is used until the server refuses it.
-        Surrounding whitespace is stripped (a token read from a file ends in a newline).
-
-        Raises
-        ------
-        ConfigurationError
-            No token, or a token with a line break, a control character or a character that
-            cannot travel in an HTTP header (the message does not quote it).
+        Surrounding whitespace is stripped (a token read from a file ends in a newline); a token
+        that cannot travel in an HTTP header is refused (ConfigurationError, never quoting it).
         """
         if not access_token and not refresh_token:
             msg = "set_tokens() needs an access_token, a refresh_token, or both"
@@ -663,9 +603,7 @@ class LoketOAuth:
                 "Accept-Encoding": ACCEPT_ENCODING,
             },
             follow_redirects=False,
-            # the proxy comes from the environment through build_transport; nothing else may
-            # (no netrc credentials added behind the caller's back)
-            trust_env=False,
+            trust_env=False,  # the proxy came through build_transport; no netrc credentials
         )
 
     def _request_token(self, data: dict[str, str], *, grant: str) -> dict[str, Any]:
@@ -694,10 +632,7 @@ class LoketOAuth:
                 msg = f"the token endpoint answered 200 without an access_token ({len(content)} bytes)"
                 raise ResponseFormatError(msg, url=self.token_url)
             for name in ("access_token", "refresh_token"):
-                token = payload.get(name)
-                if token is not None and (
-                    not isinstance(token, str) or _NOT_HEADER_TEXT.search(token) or not token
-                ):
+                if payload.get(name) is not None and not header_safe(payload[name]):
                     # it could not be sent back in a header: say so, without quoting it
                     msg = f"the token endpoint issued an unusable {name} (not printable ASCII)"
                     raise ResponseFormatError(msg, url=self.token_url)

@@ -113,9 +113,9 @@ def _bomb(decoded: int) -> bytes:
 
 
 def test_a_gzip_bomb_stops_decompressing_at_the_cap():
-    bomb = _bomb(256 * 2**20)  # 256 MiB of JSON in about 250 KB
-    assert len(bomb) < 2**20
-    assert gzip.decompress(bomb)[:22] == b'{"code":200,"result":['
+    bomb = _bomb(64 * 2**20)  # 64 MiB of JSON in about 64 KB
+    assert len(bomb) < 2**17
+    assert zlib.decompressobj(31).decompress(bomb, 22) == b'{"code":200,"result":['
 
     def answer(request: Request) -> Iterator[bytes]:
         yield answer_with(bomb, headers={"Content-Encoding": "gzip"})
@@ -133,7 +133,7 @@ def test_a_gzip_bomb_stops_decompressing_at_the_cap():
     text = str(info.value)
     assert "grew past 4,194,304 bytes (reading stopped there)" in text
     assert "max_body_bytes=" in text and "/vends" in text
-    assert peak < 24 * 2**20, peak  # the 256 MiB were never made
+    assert peak < 24 * 2**20, peak  # the 64 MiB were never made
     assert len(server.requests) == 1  # too big stays too big: no retry
 
 

@@ -712,7 +712,7 @@ def test_tokens_obtained_elsewhere_without_token_url():
 
 
 def test_credentials_are_stripped_and_checked_without_being_quoted():
-    from loketvalinso._transport.auth import clean_credential
+    from loketvalinso._transport.credentials import clean_credential
 
     assert clean_credential("  abc.DEF-123_~+/=\r\n", what="the token") == "abc.DEF-123_~+/="
     assert clean_credential(" pass word ", what="p", header=False, strip=False) == " pass word "

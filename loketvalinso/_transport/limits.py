@@ -15,8 +15,8 @@ the innermost transport (the network, or an in-process mock) and reads each body
   :class:`~loketvalinso.errors.ResponseFormatError`. The client asks for those two encodings
   only; another one is refused (nothing unasked is decoded).
 
-Responses come back read and decoded (``Content-Encoding`` and ``Content-Length`` removed), so
-the cache and retry layers above never read from the network themselves. A transport that
+Responses come back read and decoded (no ``Content-Encoding``; ``Content-Length`` is the decoded
+body's), so the cache and retry layers above never read from the network themselves. A transport that
 already returns read responses (the in-process mock, ``httpx.MockTransport``) only has the size
 checked.
 """

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 import os
 import warnings
 from collections.abc import Callable, Mapping
@@ -19,32 +17,14 @@ from loketvalinso._load.pools import client_closed, client_opened
 from loketvalinso._load.report import LoadReport
 from loketvalinso._transport.background import flush_background_writes
 from loketvalinso._transport.client import build_client
-from loketvalinso._transport.limits import check_deadline, check_max_body_bytes
+from loketvalinso._transport.limits import check_deadline, check_max_body_bytes, check_timeout
 from loketvalinso._transport.retry import BackoffGate, RetryPolicy
 from loketvalinso._transport.store import DiskCache, UnusableCacheError
 from loketvalinso.errors import CacheMissError, CacheWarning, ConfigurationError
 
-__all__ = ["BaseClient", "CacheOption", "check_timeout", "merge_params", "resolve_cache"]
+__all__ = ["BaseClient", "CacheOption", "merge_params", "resolve_cache"]
 
 CacheOption = bool | str | os.PathLike[str] | DiskCache | None
-
-
-def check_timeout(value: object) -> float | None:
-    """``value`` as a network timeout in seconds (None: no per-read timeout, the deadline
-    still holds); ConfigurationError unless a positive number."""
-    if value is None:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not 0 < float(value) < math.inf
-    ):
-        msg = (
-            f"timeout must be a positive number of seconds (how long to wait for a connection "
-            f"or the next piece of an answer), not {value!r}"
-        )
-        raise ConfigurationError(msg)
-    return float(value)
 
 
 def resolve_cache(

@@ -27,7 +27,7 @@ from loketvalinso._catalog import (
     requested_version,
     version_date,
 )
-from loketvalinso._client import BaseClient, CacheOption, check_timeout, merge_params
+from loketvalinso._client import BaseClient, CacheOption, merge_params
 from loketvalinso._dates import iso_date
 from loketvalinso._frames.parse import concat_pages
 from loketvalinso._frames.spec import FrameSpec, empty_frame, schema_for
@@ -45,7 +45,7 @@ from loketvalinso._loket_resources import (
 )
 from loketvalinso._transport.auth import LOKET_ENVIRONMENTS, LoketAuth, LoketOAuth
 from loketvalinso._transport.client import check_url_security
-from loketvalinso._transport.limits import DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES
+from loketvalinso._transport.limits import DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES, check_timeout
 from loketvalinso._transport.responses import (
     check_loket_messages,
     error_from_transport,

@@ -42,6 +42,7 @@ __all__ = [
     "BoundedTransport",
     "check_deadline",
     "check_max_body_bytes",
+    "check_timeout",
 ]
 
 #: Seconds one request may take in all (attempts, back-off and the body streaming in).
@@ -57,19 +58,29 @@ _ENCODING_FIELDS = frozenset({"content-encoding", "content-length", "transfer-en
 _FEED = 64 * 1024
 
 
-def check_deadline(value: object) -> float:
-    """``value`` as a deadline in seconds; ConfigurationError unless a positive finite number."""
+def _seconds(value: object, name: str, meaning: str) -> float:
     if (
         isinstance(value, bool)
         or not isinstance(value, numbers.Real)
         or not 0 < float(value) < math.inf
     ):
-        msg = (
-            f"deadline must be a positive number of seconds (the most one request may take, "
-            f"retries included), not {value!r}"
-        )
+        msg = f"{name} must be a positive number of seconds ({meaning}), not {value!r}"
         raise ConfigurationError(msg)
     return float(value)
+
+
+def check_deadline(value: object) -> float:
+    """``value`` as a deadline in seconds; ConfigurationError unless a positive finite number."""
+    return _seconds(value, "deadline", "the most one request may take, retries included")
+
+
+def check_timeout(value: object) -> float | None:
+    """``value`` as a network timeout in seconds (None: no per-read timeout, the deadline
+    still holds); ConfigurationError unless a positive number."""
+    if value is None:
+        return None
+    meaning = "how long to wait for a connection or the next piece of an answer"
+    return _seconds(value, "timeout", meaning)
 
 
 def check_max_body_bytes(value: object) -> int:

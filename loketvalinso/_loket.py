@@ -1,5 +1,8 @@
 """The Loket.nl dialect: environments, resource versions, the catalogue, named loaders.
 
+Writes (POST/PUT/PATCH/DELETE, ETags, the leave-request flows) are in
+:mod:`~loketvalinso._loket_writes`, mixed into :class:`Loket`.
+
 >>> loket = Loket(environment="production", client_id="...", client_secret="...",
 ...               redirect_uri="https://example.org/callback")
 >>> loket.authorization_url()        # open it, log in, then paste the redirect URL back:
@@ -43,6 +46,7 @@ from loketvalinso._loket_resources import (
     check_paging_params,
     page_size_param,
 )
+from loketvalinso._loket_writes import LoketWrites
 from loketvalinso._transport.auth import LOKET_ENVIRONMENTS, LoketAuth, LoketOAuth
 from loketvalinso._transport.client import check_url_security
 from loketvalinso._transport.responses import check_loket_messages, raise_for_response
@@ -61,7 +65,7 @@ __all__ = ["Loket"]
 _raise_for_loket = functools.partial(raise_for_response, api="loket")
 
 
-class Loket(BaseClient):
+class Loket(LoketWrites, BaseClient):
     """A client of the Loket.nl API V2 that returns typed Polars DataFrames.
 
     Parameters
@@ -166,6 +170,7 @@ class Loket(BaseClient):
         if username is not None and password is not None:
             self.oauth.login_password(username, password)
         self._catalog = get_catalog()
+        self._init_writes()
         self.versions: dict[str, str] = {}
         for resource, chosen in (versions or {}).items():
             self.set_version(resource, chosen)
@@ -351,7 +356,10 @@ class Loket(BaseClient):
             frame = self._fetch_frame(entry, filled, spec, served, params, report)
             return arrange(frame, lead)
 
-        return self._run_load(label, self.base_url + filled.path, work)
+        frame = self._run_load(label, self.base_url + filled.path, work)
+        if not raw_names and not params:
+            self._remember_read(entry, filled, served, frame)  # its ETag, for a PUT of it
+        return frame
 
     def _fetch_frame(
         self,

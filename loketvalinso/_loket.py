@@ -1,7 +1,8 @@
 """The Loket.nl dialect: environments, resource versions, the catalogue, named loaders.
 
-Writes (POST/PUT/PATCH/DELETE, ETags, the leave-request flows) are in
-:mod:`~loketvalinso._loket_writes`, mixed into :class:`Loket`.
+Writes (POST/PUT/PATCH/DELETE, ETags) are in :mod:`~loketvalinso._loket_writes`, the
+leave-request flows in :mod:`~loketvalinso._loket_leave_writes`; both are mixed into
+:class:`Loket`.
 
 >>> loket = Loket(environment="production", client_id="...", client_secret="...",
 ...               redirect_uri="https://example.org/callback")
@@ -39,6 +40,7 @@ from loketvalinso._load.pools import map_bounded
 from loketvalinso._load.report import LoadReport
 from loketvalinso._load.strategies import PageNumberPaging
 from loketvalinso._load.walk import paginate
+from loketvalinso._loket_leave_writes import LeaveRequestWrites
 from loketvalinso._loket_resources import (
     RESOURCES,
     absence_dates,
@@ -46,7 +48,6 @@ from loketvalinso._loket_resources import (
     check_paging_params,
     page_size_param,
 )
-from loketvalinso._loket_writes import LoketWrites
 from loketvalinso._transport.auth import LOKET_ENVIRONMENTS, LoketAuth, LoketOAuth
 from loketvalinso._transport.client import check_url_security
 from loketvalinso._transport.responses import check_loket_messages, raise_for_response
@@ -65,7 +66,7 @@ __all__ = ["Loket"]
 _raise_for_loket = functools.partial(raise_for_response, api="loket")
 
 
-class Loket(LoketWrites, BaseClient):
+class Loket(LeaveRequestWrites, BaseClient):
     """A client of the Loket.nl API V2 that returns typed Polars DataFrames.
 
     Parameters
@@ -252,7 +253,8 @@ class Loket(LoketWrites, BaseClient):
     # -- versions and catalogue ----------------------------------------------------------------
 
     def catalog(self) -> pl.DataFrame:
-        """Every GET endpoint of the API: path, operation id, versions, envelope, paging."""
+        """Every operation of the API, GET and write: method, path, operation id, versions, …
+        (see :meth:`~loketvalinso._catalog.Catalog.endpoints`)."""
         return self._catalog.endpoints()
 
     def _entry(self, path: str) -> Endpoint:
@@ -317,7 +319,8 @@ class Loket(LoketWrites, BaseClient):
         -------
         polars.DataFrame
             Path ids first, then ``id``/``key``, then the item's fields in catalogue order;
-            the catalogue's dtypes, also when no rows come back.
+            the catalogue's dtypes, also when no rows come back. A detail's ``ETag`` is
+            remembered (``last_load.etag``, :meth:`etag`): a :meth:`put` of it sends it.
 
         Raises
         ------

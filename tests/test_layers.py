@@ -30,6 +30,7 @@ BASE = {"errors", "_version", "_dates", "_catalog"}
 LOADERS = {
     "_client",
     "_loket",
+    "_loket_leave_writes",
     "_loket_resources",
     "_loket_writes",
     "_valinso",

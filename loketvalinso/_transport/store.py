@@ -5,9 +5,11 @@ processes and between clients.
 0700, under ``platformdirs.user_cache_dir`` unless given). Keys are ``str`` (a sha256 hex digest,
 see :mod:`~loketvalinso._transport.keys`) and values are ``bytes`` in the framed format of
 :mod:`~loketvalinso._transport.entries`. Extras (for example a parsed page as Arrow IPC) are
-stored under ``x/<entry key>/<name>``; every item of an entry carries the entry key as its
-diskcache tag, so deleting the entry drops its extras, and an extra made for another body than
-the entry's current one is ignored.
+stored under ``x/<entry key>/<name>`` with the entry key as their diskcache tag, so deleting
+the entry drops its extras, and an extra made for another body than the entry's current one is
+ignored. An entry's own tag is its collection (``c/leaverequest``, see
+:func:`~loketvalinso._transport.keys.collection_tag`): a write drops every entry of what it
+changed in one indexed query (:meth:`DiskCache.drop_collections`).
 
 New responses are stored with ``DiskCache.set(..., later=True)``: encoded at once, held in memory
 as compressed bytes, and written by the one background writer, several per SQLite transaction,

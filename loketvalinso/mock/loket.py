@@ -355,7 +355,7 @@ class LoketApi(LoketWriteHandlers):
         embedded rows) did not change keeps its bytes; the others are rendered again."""
         before = self._encoded[(resource.name, version)]
         old_frame: pl.DataFrame = getattr(old, resource.frame)
-        new_frame: pl.DataFrame = getattr(self.world, resource.frame)
+        new_frame: pl.DataFrame = getattr(self.world, resource.frame)  # set by the caller
         key = (
             list(BALANCE_KEY)
             if resource.frame == "leave_balances"
@@ -409,7 +409,7 @@ class LoketApi(LoketWriteHandlers):
             return json_response(
                 405,
                 {"message": f"The requested resource does not support http method '{req.method}'."},
-                headers=[("Allow", "GET")],
+                headers=[("Allow", ", ".join(self._router.methods(path)))],
             )
         handler, raw_params = match  # type: ignore[misc]
         route = cast(_Route, handler)
@@ -428,7 +428,10 @@ class LoketApi(LoketWriteHandlers):
                     version=route.versions[-1],
                     listing=not route.template.endswith("}"),
                 ) from None
-        return route.fn(_Ctx(req, now, version), **params)
+        if req.method == "GET":
+            return route.fn(_Ctx(req, now, version), **params)
+        with self._state.writing():  # checked and applied with no other write in between
+            return route.fn(_Ctx(req, now, version), **params)
 
     # -- access checks -----------------------------------------------------------------------
 
@@ -638,16 +641,22 @@ class LoketApi(LoketWriteHandlers):
     ) -> MockResponse:
         """A page of ``resource``'s rows whose ``scope_column`` is the path's id (or true)."""
         scope = (scope_column, next(iter(path_ids.values()), True))
-        selection = self._select(ctx, resource.name, self._query_frame(resource), scope)
-        encoded = self._encoded_rows(resource, ctx.version)
+        with self._lock:  # selection and renders of one world (a write swaps both)
+            selection = self._select(ctx, resource.name, self._query_frame(resource), scope)
+            encoded = self._encoded_rows(resource, ctx.version)
         return self._list(ctx, selection, encoded, reference=resource.reference)
 
     def _detail_row(self, resource: Resource, ctx: _Ctx, **path_ids: str) -> MockResponse:
         """The row of ``resource`` the path's id names (access checks have found it)."""
         (row_id,) = path_ids.values()
-        encoded = self._encoded_rows(resource, ctx.version)
-        item = encoded[self._position[resource.name][row_id]]
-        return self._detail(ctx, item, self._revision(resource.frame, row_id))
+        with self._lock:  # positions and renders of one world (a write swaps both)
+            encoded = self._encoded_rows(resource, ctx.version)
+            position = self._position[resource.name].get(row_id)
+            if position is None:  # deleted since the access check
+                raise _not_found(f"{resource.name} {row_id} does not exist.")
+            item = encoded[position]
+            revision = self._revision(resource.frame, row_id)
+        return self._detail(ctx, item, revision)
 
     def _query_frame(self, resource: Resource) -> pl.DataFrame:
         return self._once(

@@ -10,8 +10,9 @@ with after a write.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import TypeVar
 
 from loketvalinso.mock.world import World
@@ -38,6 +39,13 @@ class WorldState:
     def world(self) -> World:
         """The world now (a read takes it once and uses that one)."""
         return self._world
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[World]:
+        """Hold the write lock: a handler that checks (``If-Match``, the business rules) and
+        then applies sees no other write in between. Yields the current world."""
+        with self._lock:
+            yield self._world
 
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener`` after every change."""

@@ -154,6 +154,8 @@ class _WorldTables:
         self._lock = threading.Lock()
         self._tables: dict[str, _Table] = {}
         self._vend_keys: pl.DataFrame | None = None
+        #: vend filters (device, from, to) → selected rows, of this world's vends
+        self.filters: OrderedDict[tuple[Any, ...], pl.Series] = OrderedDict()
 
     def changed(self, world: World, changes: Changes) -> _WorldTables:
         """The tables of ``world``, a changed copy of this one's: a frame that only grew keeps
@@ -174,6 +176,7 @@ class _WorldTables:
                 new._tables[name] = _Table(rows, ids, max(table.max_id, int(ids.max())))  # type: ignore[arg-type]
         if "vends" not in changes:
             new._vend_keys = self._vend_keys
+            new.filters = self.filters
         return new
 
     def table(self, name: str) -> _Table:
@@ -264,7 +267,6 @@ class ValinsoApi:
         self._api_key = self.world.credentials.valinso_api_key.encode()
         self._tables = _tables_for(self.world)
         self._lock = threading.Lock()
-        self._filters: OrderedDict[tuple[Any, ...], pl.Series] = OrderedDict()
         self._lookup_cache: Any = None
         self._router = Router()
         for name in _TABLES:
@@ -284,7 +286,6 @@ class ValinsoApi:
         with self._lock:
             self._tables = self._tables.changed(new, changes)
             self.world = new
-            self._filters.clear()
             self._lookup_cache = None
 
     def __repr__(self) -> str:
@@ -321,7 +322,10 @@ class ValinsoApi:
         handler, params = match  # type: ignore[misc]
         resource = parts[3].lower()
         try:
-            return handler(req, resource, **params)
+            if req.method == "GET":
+                return handler(req, resource, **params)
+            with self._state.writing():  # checked and applied with no other write in between
+                return handler(req, resource, **params)
         except _BadRequest as exc:
             return self._error(400, str(exc))
 
@@ -348,8 +352,9 @@ class ValinsoApi:
     def _list(self, req: MockRequest, resource: str) -> MockResponse:
         offset = _int_param(req, "offset", default=0, minimum=0)
         limit = _int_param(req, "limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
-        table = self._tables.table(resource)
-        selected = self._vend_selection(req) if resource == "vends" else None
+        tables = self._tables  # one world's tables for the whole page (a write swaps them)
+        table = tables.table(resource)
+        selected = self._vend_selection(req, tables) if resource == "vends" else None
         total = table.ids.len() if selected is None else selected.len()
         end = min(offset + limit, total)
         if offset >= end:
@@ -381,7 +386,7 @@ class ValinsoApi:
         )
         return self._finish(json_response(200, body), list_page=True)
 
-    def _vend_selection(self, req: MockRequest) -> pl.Series | None:
+    def _vend_selection(self, req: MockRequest, tables: _WorldTables) -> pl.Series | None:
         """Row indices of the vends the filters select (``None``: no filter, every vend)."""
         device_id = _int_param(req, "device_id", default=None, minimum=0)
         start = _int_param(
@@ -396,10 +401,11 @@ class ValinsoApi:
         if device_id is None and start is None and stop is None:
             return None
         key = (device_id, start, stop)
+        filters = tables.filters
         with self._lock:
-            cached = self._filters.get(key)
+            cached = filters.get(key)
             if cached is not None:
-                self._filters.move_to_end(key)
+                filters.move_to_end(key)
                 return cached
         conditions = []
         if device_id is not None:
@@ -408,11 +414,11 @@ class ValinsoApi:
             conditions.append(pl.col("ts") >= start)
         if stop is not None:
             conditions.append(pl.col("ts") < stop)
-        selected = self._tables.vend_keys().filter(*conditions).get_column("i")
+        selected = tables.vend_keys().filter(*conditions).get_column("i")
         with self._lock:
-            self._filters[key] = selected
-            while len(self._filters) > _FILTER_CACHE_SIZE:
-                self._filters.popitem(last=False)
+            filters[key] = selected
+            while len(filters) > _FILTER_CACHE_SIZE:
+                filters.popitem(last=False)
         return selected
 
     def _detail(self, req: MockRequest, resource: str, item_id: str) -> MockResponse:

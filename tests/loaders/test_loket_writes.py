@@ -321,7 +321,7 @@ def test_generic_post_put_delete_of_the_ledger(server, loket) -> None:
         & (pl.col("leave_type_key") == 16)
     )  # fmt: skip
     assert after["accrual"][0] == pytest.approx(balance["accrual"][0] - 2)  # balances follow
-    assert loket.delete(LEAVE_ENTRY, leave_id=leave_id) is not None
+    assert loket.delete(LEAVE_ENTRY, leave_id=leave_id) is None
     assert server.world.leave.filter(pl.col("id") == leave_id).height == 0
     assert loket.etag(LEAVE_ENTRY, leave_id=leave_id) is None  # forgotten with it
 
@@ -434,3 +434,18 @@ def test_the_read_after_a_write_is_fresh(tmp_path, pool) -> None:
         statuses = fresh.filter(pl.col("id").is_in(pending.to_list()))["leave_request_status_key"]
         assert statuses.to_list() == [ACCEPTED] * 3
         client.close()
+
+
+def test_a_put_in_another_version_than_the_read_is_refused(server, loket) -> None:
+    employee_id = server.world.employees["id"][5]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lv.ObsoleteVersionWarning)
+        row = loket.get(EMPLOYEE, employee_id=employee_id, version="2018-12-31")
+    since = len(server.app.requests)
+    with pytest.raises(lv.ConfigurationError, match="read in version 2018-12-31"):
+        loket.put(EMPLOYEE, row, employee_id=employee_id, version="2021-03-29")
+    assert writes_logged(server, since) == []
+    # without version= the put is made in the version read, with its fields
+    dry = loket.put(EMPLOYEE, row, employee_id=employee_id, dry_run=True)
+    assert dry.headers["content-type"] == "application/json;version=2018-12-31"
+    assert "businessEmailAddress" not in dry.json["contactInformation"]

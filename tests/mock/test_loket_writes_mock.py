@@ -236,3 +236,25 @@ def test_refreshed_renders_equal_a_fresh_mock_of_the_changed_world(mock, api) ->
     ).json()["_embedded"]
     mine = [e for e in employments if e["employee"]["id"] == employee_id]
     assert mine and all(e["employee"]["lastName"] == "Veranderd" for e in mine)
+
+
+def test_concurrent_puts_with_one_etag_one_wins(mock, api) -> None:
+    """If-Match is checked and the write applied under one lock: of many PUTs sent at once with
+    the same ETag, exactly one goes through and the others get 409."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    (request_id,) = take(mock, SUBMITTED)
+    body, etag = body_of(api, request_id)
+    token = api.headers["authorization"]
+
+    def put(n: int) -> int:
+        with httpx.Client(base_url=mock.url, timeout=30) as own:
+            sent = {**body, "commentHandler": f"poging {n}"}
+            headers = {"Authorization": token, "Accept": V2018, "If-Match": etag}
+            return own.put(REQUEST.format(request_id), json=sent, headers=headers).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = sorted(pool.map(put, range(6)))
+    assert statuses == [200, 409, 409, 409, 409, 409]
+    comment = mock.world.leave_requests.filter(pl.col("id") == request_id)["comment_handler"][0]
+    assert comment.startswith("poging ")

@@ -2,7 +2,8 @@
 
 What the public documentation states: the ``api-key`` header, the base URLs, the
 ``{code, result, paging}`` envelope, ``offset``/``limit``, ``GET /device/{id}``, ``GET /vends``,
-``POST /vends {"items": [...]}``, error bodies and 422 field errors, unix timestamps.
+``POST /vends {"items": [...]}``, error bodies and 422 field errors, unix timestamps. The writes
+(``post_vends``, ``put``, ``delete``) are in :mod:`~loketvalinso._valinso_writes`.
 What this module assumes (no public field list exists): ``GET /devices``, ``/products``,
 ``/locations``, the vend fields below, and the ``device_id``/``from``/``to`` filters. Unknown
 fields are kept as extra columns; a missing assumed field is a null column, never an error.
@@ -11,22 +12,17 @@ fields are kept as extra columns; a missing assumed field is a null column, neve
 from __future__ import annotations
 
 import functools
-import numbers
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 import httpx
-import orjson
 import polars as pl
 
 from loketvalinso._client import BaseClient, CacheOption, merge_params
 from loketvalinso._dates import unix_seconds
 from loketvalinso._frames.parse import concat_pages
 from loketvalinso._frames.spec import VALINSO_FIELDS, FrameSpec, empty_frame, valinso_spec
-from loketvalinso._json import loads
 from loketvalinso._load.decode import UntypedDecoder
 from loketvalinso._load.frame_cache import FrameCache
 from loketvalinso._load.pages import PageDecoder
@@ -36,9 +32,11 @@ from loketvalinso._load.walk import paginate
 from loketvalinso._transport.auth import VALINSO_VERSIONS, ValinsoAuth, valinso_base_url
 from loketvalinso._transport.client import check_url_security
 from loketvalinso._transport.limits import DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES
-from loketvalinso._transport.responses import error_from_transport, raise_for_response
+from loketvalinso._transport.responses import raise_for_response
 from loketvalinso._transport.retry import RetryPolicy
-from loketvalinso.errors import ConfigurationError, ResponseFormatError
+from loketvalinso._valinso_paths import api_path, device_id_of
+from loketvalinso._valinso_writes import ValinsoWrites
+from loketvalinso.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from loketvalinso.mock import MockServer
@@ -46,50 +44,9 @@ if TYPE_CHECKING:
 __all__ = ["Valinso"]
 
 _raise_for_valinso = functools.partial(raise_for_response, api="valinso")
-#: What a path segment may not hold: query and fragment marks, backslashes, controls.
-_NOT_IN_PATH = re.compile(r"[?#\\\x00-\x1f\x7f]")
 
 
-def api_path(path: object) -> str:
-    """``path`` as a path under the API root (``"devices"`` → ``"/devices"``).
-
-    Raises
-    ------
-    ConfigurationError
-        Not text, empty, a ``.``/``..`` segment (it would leave the API's base path, with the
-        api key attached), or a ``?``/``#``/control character (query parameters go in
-        ``params=``).
-    """
-    if not isinstance(path, str) or not path.strip("/ "):
-        msg = f"a Valinso path such as '/devices' is needed, not {path!r}"
-        raise ConfigurationError(msg)
-    segments = path.strip("/").split("/")
-    if any(unquote(seg).strip() in (".", "..", "") for seg in segments):
-        msg = (
-            f"the path {path!r} has an empty, '.' or '..' segment: name the resource under the "
-            "API's root (e.g. '/devices'); requests never leave the API's base path"
-        )
-        raise ConfigurationError(msg)
-    if _NOT_IN_PATH.search(path):
-        msg = (
-            f"the path {path!r} holds '?', '#', a backslash or a control character: pass query "
-            "parameters as params={...}"
-        )
-        raise ConfigurationError(msg)
-    return "/" + "/".join(segments)
-
-
-def device_id_of(value: object, *, name: str = "device_id") -> int:
-    """A Valinso device id (a whole number ≥ 0, or its digits as text)."""
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 0:
-        return int(value)
-    msg = f"{name} must be a whole number (a Valinso device id), not {value!r}"
-    raise ConfigurationError(msg)
-
-
-class Valinso(BaseClient):
+class Valinso(ValinsoWrites, BaseClient):
     """A client of the Valinso vending API that returns typed Polars DataFrames.
 
     Parameters
@@ -263,41 +220,3 @@ class Valinso(BaseClient):
         if known in VALINSO_FIELDS:
             return self._load_list(path, valinso_spec(known), params=params, label=path)
         return self._load_list(path, None, params=params, label=path)
-
-    def post(self, path: str, payload: Mapping[str, Any]) -> Any:
-        """POST JSON (e.g. ``post("/vends", {"items": [...]})``); returns ``result``.
-
-        A 422 raises :class:`~loketvalinso.errors.ValidationError` whose ``errors`` maps each
-        field to all its messages; an answer that is not a JSON envelope raises
-        :class:`~loketvalinso.errors.ResponseFormatError`. POSTs are never retried.
-        """
-        self._check_open()
-        path = api_path(path)
-        try:
-            body = orjson.dumps(payload)
-        except TypeError as exc:
-            msg = f"the payload cannot be sent as JSON: {exc}"
-            raise ConfigurationError(msg) from None
-        try:
-            response = self._http.post(
-                path, content=body, headers={"Content-Type": "application/json"}
-            )
-        except httpx.HTTPError as exc:
-            raise error_from_transport(exc, url=self.base_url + path, what="POST") from exc
-        raise_for_response(response, api="valinso")
-        try:
-            answer = loads(response.content)
-        except ValueError as exc:
-            kind = response.headers.get("content-type") or "no content type"
-            msg = (
-                f"POST {path} answered {response.status_code} with a body that is not JSON "
-                f"({len(response.content)} bytes, {kind})"
-            )
-            raise ResponseFormatError(msg, url=response.request.url) from exc
-        if not isinstance(answer, dict):
-            msg = f"POST {path} answered with JSON that is not a {{code, result}} envelope"
-            raise ResponseFormatError(msg, url=response.request.url)
-        return answer.get("result")
-
-    def create_vends(self, items: Sequence[Mapping[str, Any]]) -> Any:
-        return self.post("/vends", {"items": list(items)})

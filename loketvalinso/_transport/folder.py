@@ -19,19 +19,21 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import re
 import sqlite3
 import stat
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import diskcache
 import platformdirs
 
-from loketvalinso.errors import CacheWarning, ConfigurationError
+from loketvalinso.errors import CacheMissError, CacheWarning, ConfigurationError
 
 __all__ = [
     "INDEX",
@@ -42,6 +44,7 @@ __all__ = [
     "cache_folder",
     "default_directory",
     "existing_cache_folder",
+    "guarded",
     "inspect_folder",
     "path_error",
     "reason",
@@ -110,6 +113,50 @@ def reason(exc: BaseException, folder: Path | None = None) -> str:
             "(or cache=False)"
         )
     return f"{type(exc).__name__}: {text}; pass cache=<another folder>, or cache=False"
+
+
+class SwitchesOff(Protocol):
+    """A cache that turns itself off when its folder fails (the store's ``DiskCache``)."""
+
+    offline: bool
+
+    @property
+    def directory(self) -> Path: ...
+
+    @property
+    def failure(self) -> str | None: ...
+
+    def switch_off(self, exc: BaseException) -> None: ...
+
+
+_T = TypeVar("_T")
+
+
+def guarded(default: Any) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
+    """Run a cache method; when the folder fails it (:data:`STORE_ERRORS`), the cache switches
+    itself off (one :class:`~loketvalinso.errors.CacheWarning`) and this and every later call
+    returns ``default``: a miss, nothing stored. Offline, where nothing else can answer, it
+    raises :class:`~loketvalinso.errors.CacheMissError` instead."""
+
+    def wrap(method: Callable[..., _T]) -> Callable[..., _T]:
+        @functools.wraps(method)
+        def run(self: SwitchesOff, *args: Any, **kwargs: Any) -> Any:
+            if self.failure is None:
+                try:
+                    return method(self, *args, **kwargs)
+                except STORE_ERRORS as exc:
+                    self.switch_off(exc)
+            if self.offline:
+                msg = (
+                    f"offline: no response can be served, the cache in {self.directory} cannot "
+                    f"be read: {self.failure}"
+                )
+                raise CacheMissError(msg)
+            return default
+
+        return run
+
+    return wrap
 
 
 def default_directory() -> Path:

@@ -5,9 +5,11 @@ processes and between clients.
 0700, under ``platformdirs.user_cache_dir`` unless given). Keys are ``str`` (a sha256 hex digest,
 see :mod:`~loketvalinso._transport.keys`) and values are ``bytes`` in the framed format of
 :mod:`~loketvalinso._transport.entries`. Extras (for example a parsed page as Arrow IPC) are
-stored under ``x/<entry key>/<name>``; every item of an entry carries the entry key as its
-diskcache tag, so deleting the entry drops its extras, and an extra made for another body than
-the entry's current one is ignored.
+stored under ``x/<entry key>/<name>`` with the entry key as their diskcache tag, so deleting
+the entry drops its extras, and an extra made for another body than the entry's current one is
+ignored. An entry's own tag is its collection (``c/leaverequest``, see
+:func:`~loketvalinso._transport.keys.collection_tag`): a write drops every entry of what it
+changed in one indexed query (:meth:`DiskCache.drop_collections`).
 
 New responses are stored with ``DiskCache.set(..., later=True)``: encoded at once, held in memory
 as compressed bytes, and written by the one background writer, several per SQLite transaction,
@@ -23,7 +25,6 @@ deleted with a :class:`~loketvalinso.errors.CacheWarning` and treated as a miss.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import os
 import re
@@ -61,6 +62,7 @@ from loketvalinso._transport.folder import (
     UnusableCacheError,
     cache_folder,
     default_directory,
+    guarded,
     path_error,
     reason,
     resolve_directory,
@@ -71,8 +73,8 @@ from loketvalinso._transport.freshness import (
     freshness_lifetime,
     is_fresh,
 )
-from loketvalinso._transport.keys import cache_key
-from loketvalinso.errors import CacheMissError, CacheWarning, ConfigurationError, redact_url
+from loketvalinso._transport.keys import cache_key, collection_tag
+from loketvalinso.errors import CacheWarning, ConfigurationError, redact_url
 
 __all__ = ["DiskCache", "UnusableCacheError", "default_directory"]
 
@@ -87,35 +89,6 @@ _MEMO_SIZE = 8192
 # though the writer holds them back while a load is in progress.
 _CACHES_BY_FOLDER: dict[Path, weakref.WeakSet[DiskCache]] = {}
 _CACHES_LOCK = threading.Lock()
-
-
-# -- a cache that cannot be used ------------------------------------------------------------------
-
-
-def _guarded(default: Any) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
-    """Run a :class:`DiskCache` method; when the folder fails it, the cache turns itself off
-    (one :class:`CacheWarning`) and the method returns ``default``: a miss, nothing stored.
-    Offline, where nothing else can answer, it raises :class:`CacheMissError` instead."""
-
-    def wrap(method: Callable[..., _T]) -> Callable[..., _T]:
-        @functools.wraps(method)
-        def run(self: DiskCache, *args: Any, **kwargs: Any) -> Any:
-            if self._failure is None:
-                try:
-                    return method(self, *args, **kwargs)
-                except STORE_ERRORS as exc:
-                    self._fail(exc)
-            if self.offline:
-                msg = (
-                    f"offline: no response can be served, the cache in {self._directory} cannot "
-                    f"be read: {self._failure}"
-                )
-                raise CacheMissError(msg)
-            return default
-
-        return run
-
-    return wrap
 
 
 # -- the cache -----------------------------------------------------------------------------------
@@ -262,8 +235,9 @@ class DiskCache:
         """Why this cache stopped working (None while it works)."""
         return self._failure
 
-    def _fail(self, exc: BaseException) -> None:
-        """Turn the cache off after the folder failed it: warn once, drop what is pending."""
+    def switch_off(self, exc: BaseException) -> None:
+        """Turn the cache off after its folder failed (``exc``): warn once, drop what is pending;
+        every later call is a miss (see :func:`~loketvalinso._transport.folder.guarded`)."""
         with self._failure_lock:
             if self._failure is not None:
                 return
@@ -283,7 +257,7 @@ class DiskCache:
 
     # -- deferred writes
 
-    @_guarded(None)
+    @guarded(None)
     def flush(self) -> None:
         """Write every entry stored with ``later=True`` that is not on disk yet (by this cache
         or another one of this process on the same folder)."""
@@ -313,7 +287,7 @@ class DiskCache:
             )
             self._write_pending(limit=background.WRITE_BATCH)
 
-    @_guarded(None)
+    @guarded(None)
     def _write_pending(self, limit: int | None = None) -> None:
         """Write what is pending (at most ``limit`` entries, oldest first) in one SQLite
         transaction (from the background writer, or from a caller that needs the stored state
@@ -326,9 +300,9 @@ class DiskCache:
                 return
             try:
                 with self._cache.transact(retry=True):
-                    for key, (_, _, data) in batch.items():
+                    for key, (head, _, data) in batch.items():
                         self._evict_tag(key)
-                        self._cache.set(key, data, tag=key, retry=True)
+                        self._cache.set(key, data, tag=collection_tag(head.url), retry=True)
                     self._note_written({k: (e, d) for k, (e, d, _) in batch.items()})
             except Exception:
                 for key in batch:
@@ -385,7 +359,7 @@ class DiskCache:
         """The raw stored value; raises UnsafeValueError for pickles, UnicodeError for bad text."""
         return self._cache.get(key, default=None, retry=True)
 
-    @_guarded(None)
+    @guarded(None)
     def load_entry(
         self, key: str, url: object = None, *, stored: bool = True
     ) -> tuple[CacheEntry, str] | None:
@@ -412,7 +386,7 @@ class DiskCache:
         self._remember(key, digest)
         return entry, digest
 
-    @_guarded(None)
+    @guarded(None)
     def fresh_digest(self, key: str) -> str | None:
         """The body digest of the entry under ``key`` if it is fresh now, without reading its body.
 
@@ -462,7 +436,7 @@ class DiskCache:
         loaded = self.load_entry(key, url)
         return None if loaded is None else loaded[0]
 
-    @_guarded(None)
+    @guarded(None)
     def set(
         self, key: str, entry: CacheEntry, *, keep_extras: bool = False, later: bool = False
     ) -> str:
@@ -512,7 +486,7 @@ class DiskCache:
         with self._cache.transact(retry=True):
             if not keep_extras:
                 self._evict_tag(key)
-            self._cache.set(key, data, tag=key, retry=True)
+            self._cache.set(key, data, tag=collection_tag(entry.url), retry=True)
             self._note_written({key: (entry, digest)})
         self._remember(key, digest)
         return digest
@@ -537,7 +511,8 @@ class DiskCache:
                 self._written.popitem(last=False)
 
     def _evict_tag(self, key: str) -> None:
-        """Drop the entry under ``key`` and its extras, if there are any.
+        """Drop the extras of the entry under ``key``, if there are any (the entry row itself is
+        tagged with its collection, :func:`~loketvalinso._transport.keys.collection_tag`).
 
         Looks first with a read (no write lock): on a cold load every page is new, and eight
         fetch threads each taking SQLite's write lock just to delete nothing queue up.
@@ -568,7 +543,7 @@ class DiskCache:
         except Exception:  # an unexpected diskcache layout: callers fall back per entry
             return None
 
-    @_guarded(None)
+    @guarded(None)
     def listing_stamps(
         self, keys: list[str], digests: list[str] | None = None
     ) -> dict[str, tuple[float, float]] | None:
@@ -590,7 +565,7 @@ class DiskCache:
             stamps[key] = (mark[0], mark[2])
         return stamps
 
-    @_guarded(False)
+    @guarded(False)
     def stamps_hold(self, stamps: Mapping[str, tuple[float, float]]) -> bool:
         """Whether every entry is still the one stamped (same ``store_time``) and still fresh.
 
@@ -605,7 +580,40 @@ class DiskCache:
             return False
         return all(stored.get(k) == t for k, (t, _) in stamps.items())
 
-    @_guarded(False)
+    @guarded(0)
+    def drop_collections(self, tags: Sequence[str]) -> int:
+        """Remove every entry (and its extras) of the collections ``tags``, for every caller.
+
+        A write calls this with :func:`~loketvalinso._transport.keys.resource_tags` of what it
+        changed, so the next read of the resource, or of a listing that holds it, goes to the
+        server. Entries still waiting for the background writer are written first, then dropped.
+
+        Returns
+        -------
+        int
+            The number of entries removed.
+        """
+        wanted = set(tags)
+        if not wanted:
+            return 0
+        self.flush()  # pending entries are written (and tagged) first
+        marks = ",".join("?" * len(wanted))
+        try:
+            rows = self._cache._sql(
+                f"SELECT key FROM Cache WHERE tag IN ({marks})", sorted(wanted)
+            ).fetchall()
+        except Exception:  # an unexpected diskcache layout: empty the cache rather than serve stale
+            return self.clear()
+        keys = {str(k) for (k,) in rows}
+        for key in keys:
+            self._cache.delete(key, retry=True)
+            self._cache.evict(key, retry=True)
+            self._remember(key, None)
+            with self._memo_lock:
+                self._written.pop(key, None)
+        return len(keys)
+
+    @guarded(False)
     def delete(self, key: str) -> bool:
         """Remove the entry under ``key`` and its extras; ``True`` when something was removed."""
         self.flush()
@@ -652,7 +660,7 @@ class DiskCache:
         data = self.get_extra_view(key, name, entry_sha256=entry_sha256)
         return None if data is None else data.tobytes()
 
-    @_guarded(None)
+    @guarded(None)
     def get_extra_view(
         self, key: str, name: str, *, entry_sha256: str | None = None
     ) -> memoryview | None:
@@ -679,7 +687,7 @@ class DiskCache:
             return None
         return data
 
-    @_guarded(False)
+    @guarded(False)
     def set_extra(
         self,
         key: str,

@@ -337,7 +337,7 @@ def test_loket_error_messages_nested_deep_are_quoted_safely(depth):
         with pytest.raises(ValidationError) as info:
             loket.employers()
         loket.close()
-    described = info.value.errors["x"][0]
+    described = info.value.field_errors["x"][0]
     if depth == 500:
         assert described.startswith('{"a":{"a":')  # written back as JSON, shortened
     else:

@@ -235,29 +235,40 @@ def _block() -> None:
 
 
 def _cache(args: argparse.Namespace) -> int:
-    from loketvalinso.cache import cache_clear, cache_info
+    import warnings
 
-    info = cache_info(args.dir)
-    if args.cache_command == "info":
-        print(json.dumps(info, indent=2, default=str))
-        return 0
-    entries, size = info.get("entries", 0), info.get("size_bytes", 0)
-    if not args.yes:
-        if not sys.stdin.isatty():
-            print(
-                f"cache clear: would remove {entries} entries ({size / 1e6:.1f} MB) from "
-                f"{info['directory']}; no terminal to ask, so nothing was removed: pass --yes",
-                file=sys.stderr,
-            )
-            return 2
-        answer = input(
-            f"Remove {entries} cache entries ({size / 1e6:.1f} MB) from {info['directory']}? [y/N] "
-        )
-        if answer.strip().lower() not in ("y", "yes"):
-            print("nothing removed")
-            return 1
-    removed = cache_clear(args.dir)
-    print(f"removed {removed} cache entries")
+    from loketvalinso.cache import cache_clear, cache_info
+    from loketvalinso.errors import LoketValinsoError
+
+    try:
+        info = cache_info(args.dir)
+        if args.cache_command == "info":
+            print(json.dumps(info, indent=2, default=str))
+            return 0
+        entries, size = info.get("entries"), info.get("size_bytes") or 0
+        # a damaged index cannot count its entries: clearing it is what repairs it
+        what = f"{entries} cache entries" if entries is not None else "every cache entry"
+        if not args.yes:
+            if not sys.stdin.isatty():
+                print(
+                    f"cache clear: would remove {what} ({size / 1e6:.1f} MB) from "
+                    f"{info['directory']}; no terminal to ask, so nothing was removed: pass --yes",
+                    file=sys.stderr,
+                )
+                return 2
+            answer = input(f"Remove {what} ({size / 1e6:.1f} MB) from {info['directory']}? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                print("nothing removed")
+                return 1
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            removed = cache_clear(args.dir)
+        for warning in said:  # a damaged index was reset: say so in plain words
+            print(warning.message)
+        print(f"removed {removed} cache entries")
+    except LoketValinsoError as exc:
+        print(f"loketvalinso cache {args.cache_command}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

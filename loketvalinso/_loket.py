@@ -7,7 +7,8 @@
 >>> loket.leave_requests(loket.employers()["id"][0], start="2025-01-01")
 
 The named loaders are here; the machinery they load with (login, versions, the generic loader,
-walks) is :class:`~loketvalinso._loket_base.LoketBase`. Every loader takes ``version=`` (the
+walks, and the writes of :mod:`~loketvalinso._loket_writes` and
+:mod:`~loketvalinso._loket_leave_writes`) is :class:`~loketvalinso._loket_base.LoketBase`. Every loader takes ``version=`` (the
 resource version date) and ``cache_ttl=`` (seconds a stored response may be reused although the
 server forbids it, for this call; 0 = the server's word).
 """
@@ -81,6 +82,15 @@ class Loket(LoketBase):
         (Loket list pages say "do not reuse"): opt-in, the explicit override; every loader also
         takes ``cache_ttl=`` per call. ``last_load.reused_pages`` names the rows it served.
         None (default): the server's word.
+    timeout
+        Seconds to wait for a connection or for the next piece of an answer (None: no limit
+        but the deadline).
+    deadline
+        Seconds one request may take in all, retries and the body streaming in included
+        (default 5 minutes): a server that trickles its answer cannot hold a load for ever.
+    max_body_bytes
+        Largest response body accepted, decompressed (default 64 MiB, far above any real page);
+        a larger one is a :class:`~loketvalinso.errors.ResponseFormatError`.
     """
 
     def employers(

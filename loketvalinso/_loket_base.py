@@ -1,7 +1,9 @@
 """The Loket client without its named loaders: login, environments, resource versions, the
 catalogue, the generic loader (:meth:`LoketBase.get`) and walks over many parents.
 
-:class:`~loketvalinso.Loket` (in :mod:`loketvalinso._loket`) adds the named loaders.
+:class:`~loketvalinso.Loket` (in :mod:`loketvalinso._loket`) adds the named loaders. Writes
+(POST/PUT/PATCH/DELETE, ETags) are in :mod:`~loketvalinso._loket_writes`, the leave-request
+flows in :mod:`~loketvalinso._loket_leave_writes`; both are mixed in here.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from loketvalinso._load.pools import map_bounded
 from loketvalinso._load.report import LoadReport
 from loketvalinso._load.strategies import PageNumberPaging
 from loketvalinso._load.walk import paginate
+from loketvalinso._loket_leave_writes import LeaveRequestWrites
 from loketvalinso._loket_resources import (
     RESOURCES,
     arrange,
@@ -44,7 +47,12 @@ from loketvalinso._transport.auth import LoketOAuth
 from loketvalinso._transport.auth_flows import USER_PATH, LoketAuth
 from loketvalinso._transport.client import check_url_security
 from loketvalinso._transport.environments import LOKET_ENVIRONMENTS
-from loketvalinso._transport.responses import check_loket_messages, raise_for_response
+from loketvalinso._transport.limits import DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES, check_timeout
+from loketvalinso._transport.responses import (
+    check_loket_messages,
+    error_from_transport,
+    raise_for_response,
+)
 from loketvalinso._transport.retry import RetryPolicy
 from loketvalinso._transport.token_store import TokenStore
 from loketvalinso.errors import (
@@ -61,10 +69,10 @@ __all__ = ["LoketBase"]
 _raise_for_loket = functools.partial(raise_for_response, api="loket")
 
 
-class LoketBase(BaseClient):
+class LoketBase(LeaveRequestWrites, BaseClient):
     """What :class:`~loketvalinso.Loket` is made of but its named loaders: the login, resource
-    versions, the catalogue, the generic loader and walks over many parents. Its parameters
-    are documented on :class:`~loketvalinso.Loket`."""
+    versions, the catalogue, the generic loader, walks over many parents and the writes. Its
+    parameters are documented on :class:`~loketvalinso.Loket`."""
 
     def __init__(
         self,
@@ -94,8 +102,10 @@ class LoketBase(BaseClient):
         transport: httpx.BaseTransport | None = None,
         allow_insecure: bool = False,
         on_token: Callable[[dict[str, Any]], None] | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = 30.0,
         retry: RetryPolicy | None = None,
+        deadline: float = DEFAULT_DEADLINE,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         if environment is not None:
             if environment not in LOKET_ENVIRONMENTS:
@@ -109,9 +119,11 @@ class LoketBase(BaseClient):
         if base_url is None:
             msg = "Loket needs environment='production'|'acceptance'|'test' or base_url=..."
             raise ConfigurationError(msg)
-        check_url_security(base_url, allow_insecure=allow_insecure)
+        check_url_security(
+            base_url, allow_insecure=allow_insecure, allow_userinfo=False, name="base_url"
+        )
         if token_url is not None:
-            check_url_security(token_url, allow_insecure=allow_insecure)
+            check_url_security(token_url, allow_insecure=allow_insecure, name="token_url")
         if not isinstance(page_size, int) or page_size < 1:
             msg = f"page_size must be a positive integer, not {page_size!r}"
             raise ConfigurationError(msg)
@@ -127,12 +139,16 @@ class LoketBase(BaseClient):
             transport=transport,
             on_token=on_token,
             token_store=token_store,
+            timeout=check_timeout(timeout),
+            deadline=deadline,
+            max_body_bytes=max_body_bytes,
         )
         if access_token is not None or refresh_token is not None:
             self.oauth.set_tokens(access_token=access_token, refresh_token=refresh_token)
         if username is not None and password is not None:
             self.oauth.defer_password_login(username, password)
         self._catalog = get_catalog()
+        self._init_writes()
         self.versions: dict[str, str] = {}
         for resource, chosen in (versions or {}).items():
             self.set_version(resource, chosen)
@@ -151,6 +167,8 @@ class LoketBase(BaseClient):
             timeout=timeout,
             retry=retry,
             cache_ttl=cache_ttl,
+            deadline=deadline,
+            max_body_bytes=max_body_bytes,
         )
 
     def close(self) -> None:
@@ -275,7 +293,8 @@ class LoketBase(BaseClient):
     # -- versions and catalogue ----------------------------------------------------------------
 
     def catalog(self) -> pl.DataFrame:
-        """Every GET endpoint of the API: path, operation id, versions, envelope, paging."""
+        """Every operation of the API, GET and write: method, path, operation id, versions, …
+        (see :meth:`~loketvalinso._catalog.Catalog.endpoints`)."""
         return self._catalog.endpoints()
 
     def _entry(self, path: str) -> Endpoint:
@@ -345,7 +364,8 @@ class LoketBase(BaseClient):
         -------
         polars.DataFrame
             Path ids first, then ``id``/``key``, then the item's fields in catalogue order;
-            the catalogue's dtypes, also when no rows come back.
+            the catalogue's dtypes, also when no rows come back. A detail's ``ETag`` is
+            remembered (``last_load.etag``, :meth:`etag`): a :meth:`put` of it sends it.
 
         Raises
         ------
@@ -388,7 +408,10 @@ class LoketBase(BaseClient):
             frame = self._fetch_frame(entry, filled, spec, served, params, report, extensions)
             return arrange(frame, lead)
 
-        return self._run_load(label, self.base_url + filled.path, work)
+        frame = self._run_load(label, self.base_url + filled.path, work)
+        if not raw_names and not params:
+            self._remember_read(entry, filled, served, frame)  # its ETag, for a PUT of it
+        return frame
 
     def _fetch_frame(
         self,
@@ -550,9 +573,14 @@ class LoketBase(BaseClient):
         query = merge_params(params)
         if entry["paging"]:
             query.update(pageNumber=1, pageSize=1)
-        response = self._http.get(
-            filled.path, params=query, headers={"Accept": f"application/json;version={served}"}
-        )
+        self._check_open()
+        try:
+            response = self._http.get(
+                filled.path, params=query, headers={"Accept": f"application/json;version={served}"}
+            )
+        except httpx.HTTPError as exc:
+            url = self.base_url + filled.path
+            raise error_from_transport(exc, url=url, what=entry["path"]) from exc
         raise_for_response(response, api="loket")
         try:
             body = orjson.loads(response.content)

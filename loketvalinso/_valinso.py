@@ -2,7 +2,8 @@
 
 What the public documentation states: the ``api-key`` header, the base URLs, the
 ``{code, result, paging}`` envelope, ``offset``/``limit``, ``GET /device/{id}``, ``GET /vends``,
-``POST /vends {"items": [...]}``, error bodies and 422 field errors, unix timestamps.
+``POST /vends {"items": [...]}``, error bodies and 422 field errors, unix timestamps. The writes
+(``post_vends``, ``put``, ``delete``) are in :mod:`~loketvalinso._valinso_writes`.
 What this module assumes (no public field list exists): ``GET /devices``, ``/products``,
 ``/locations``, the vend fields below, and the ``device_id``/``from``/``to`` filters. Unknown
 fields are kept as extra columns; a missing assumed field is a null column, never an error.
@@ -11,12 +12,11 @@ fields are kept as extra columns; a missing assumed field is a null column, neve
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import orjson
 import polars as pl
 
 from loketvalinso._client import BaseClient, CacheOption, merge_params
@@ -33,8 +33,11 @@ from loketvalinso._load.walk import paginate
 from loketvalinso._transport.auth_flows import ValinsoAuth
 from loketvalinso._transport.client import check_url_security
 from loketvalinso._transport.environments import VALINSO_VERSIONS, valinso_base_url
+from loketvalinso._transport.limits import DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES
 from loketvalinso._transport.responses import raise_for_response
 from loketvalinso._transport.retry import RetryPolicy
+from loketvalinso._valinso_paths import api_path, device_id_of
+from loketvalinso._valinso_writes import ValinsoWrites
 from loketvalinso.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -45,7 +48,7 @@ __all__ = ["Valinso"]
 _raise_for_valinso = functools.partial(raise_for_response, api="valinso")
 
 
-class Valinso(BaseClient):
+class Valinso(ValinsoWrites, BaseClient):
     """A client of the Valinso vending API that returns typed Polars DataFrames.
 
     Parameters
@@ -71,6 +74,8 @@ class Valinso(BaseClient):
         Seconds for which a stored response may be reused although the server forbids it
         (opt-in, the explicit override); every loader also takes ``cache_ttl=`` per call
         (0 = the server's word). None (default): the server's word.
+    timeout, deadline, max_body_bytes
+        As for :class:`~loketvalinso.Loket`.
     """
 
     def __init__(
@@ -89,15 +94,19 @@ class Valinso(BaseClient):
         keep_for_offline: bool = False,
         cache_ttl: float | None = None,
         transport: httpx.BaseTransport | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = 30.0,
         retry: RetryPolicy | None = None,
+        deadline: float = DEFAULT_DEADLINE,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         if base_url is None:
             if version not in VALINSO_VERSIONS:
                 msg = f"version must be one of {', '.join(VALINSO_VERSIONS)}, not {version!r}"
                 raise ConfigurationError(msg)
             base_url = valinso_base_url(version)
-        check_url_security(base_url, allow_insecure=allow_insecure)
+        check_url_security(
+            base_url, allow_insecure=allow_insecure, allow_userinfo=False, name="base_url"
+        )
         if not isinstance(limit, int) or limit < 1:
             msg = f"limit must be a positive integer, not {limit!r}"
             raise ConfigurationError(msg)
@@ -117,6 +126,8 @@ class Valinso(BaseClient):
             timeout=timeout,
             retry=retry,
             cache_ttl=cache_ttl,
+            deadline=deadline,
+            max_body_bytes=max_body_bytes,
         )
 
     @classmethod
@@ -211,7 +222,8 @@ class Valinso(BaseClient):
         if start is not None and stop is not None and start > stop:
             msg = f"since ({since!r}) is after until ({until!r}); swap them"
             raise ConfigurationError(msg)
-        params = {"from": start, "to": stop, "device_id": device_id}
+        device = None if device_id is None else device_id_of(device_id)
+        params = {"from": start, "to": stop, "device_id": device}
         return self._load_list(
             "/vends", valinso_spec("vends"), params=params, label="vends", cache_ttl=cache_ttl
         )
@@ -236,12 +248,8 @@ class Valinso(BaseClient):
 
     def device(self, device_id: int, *, cache_ttl: float | None = None) -> pl.DataFrame:
         """One device (a one-row DataFrame); a missing id raises NotFoundError."""
-        return self._load_list(
-            f"/device/{int(device_id)}",
-            valinso_spec("devices"),
-            label="device",
-            cache_ttl=cache_ttl,
-        )
+        path = f"/device/{device_id_of(device_id)}"
+        return self._load_list(path, valinso_spec("devices"), label="device", cache_ttl=cache_ttl)
 
     def get(
         self,
@@ -258,24 +266,8 @@ class Valinso(BaseClient):
         seconds a stored response may be reused although the server forbids it (for this
         call; None = the client's ``cache_ttl``, 0 = the server's word).
         """
-        path = "/" + path.strip("/")
+        path = api_path(path)
         first = path.strip("/").split("/", 1)[0]
         known = {"device": "devices"}.get(first, first)
         spec = valinso_spec(known) if known in VALINSO_FIELDS else None
         return self._load_list(path, spec, params=params, label=path, cache_ttl=cache_ttl)
-
-    def post(self, path: str, payload: Mapping[str, Any]) -> Any:
-        """POST JSON (e.g. ``post("/vends", {"items": [...]})``); returns ``result``.
-
-        A 422 raises :class:`~loketvalinso.errors.ValidationError` whose ``errors`` maps each
-        field to all its messages. POSTs are never retried.
-        """
-        path = "/" + path.strip("/")
-        response = self._http.post(
-            path, content=orjson.dumps(payload), headers={"Content-Type": "application/json"}
-        )
-        raise_for_response(response, api="valinso")
-        return orjson.loads(response.content).get("result")
-
-    def create_vends(self, items: Sequence[Mapping[str, Any]]) -> Any:
-        return self.post("/vends", {"items": list(items)})

@@ -26,14 +26,19 @@ GROUPS: dict[str, tuple[int, frozenset[str]]] = {
     "apps": (4, frozenset()),
     "top": (5, frozenset()),
 }
-BASE = {"errors", "_version", "_dates", "_catalog", "_logging"}
+BASE = {"errors", "_version", "_dates", "_catalog", "_json", "_logging"}
 LOADERS = {
     "_client",
     "_config",
     "_loket",
     "_loket_base",
+    "_loket_leave_writes",
     "_loket_resources",
+    "_loket_writes",
     "_valinso",
+    "_valinso_paths",
+    "_valinso_writes",
+    "_writes",
     "cache",
 }
 APPS = {"charts", "report", "snapshots", "widgets"}

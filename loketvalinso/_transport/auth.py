@@ -47,20 +47,19 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
-import orjson
 
-from loketvalinso._transport.client import check_url_security, default_user_agent
+from loketvalinso._transport.client import check_url_security
+from loketvalinso._transport.credentials import clean_credential
 from loketvalinso._transport.keys import make_identity
+from loketvalinso._transport.limits import DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES
+from loketvalinso._transport.responses import error_from_transport
+from loketvalinso._transport.token_endpoint import LOGIN_HOW, read_token_answer, token_client
 from loketvalinso._transport.token_store import TokenStore, resolve_token_store
 from loketvalinso.errors import (
-    AuthenticationError,
     CacheMissError,
     ConfigurationError,
     LoginRequiredError,
     LoketValinsoWarning,
-    NetworkError,
-    ResponseFormatError,
-    ServerError,
     redact_url,
 )
 
@@ -73,11 +72,6 @@ _log = logging.getLogger("loketvalinso.auth")
 _KNOWN_USERS: dict[str, str] = {}
 _KNOWN_USERS_LOCK = threading.Lock()
 _KNOWN_USERS_MAX = 256
-
-LOGIN_HOW = (
-    "Log in again: call authorization_url(), open it, then finish_login(<the URL you were sent "
-    "back to>); or login_password(username, password) where the password grant is enabled"
-)
 
 
 class Secret:
@@ -144,8 +138,8 @@ class LoketOAuth:
     transport : httpx.BaseTransport, optional
         The innermost transport for token requests (the in-process mock or a test fake); the
         network when omitted. It is not closed by :meth:`close`: its owner closes it.
-    timeout : float
-        Token request timeout in seconds.
+    timeout : float or None
+        Token request timeout in seconds, per connect and read (``deadline`` bounds it all).
     on_token : callable, optional
         Called with each new token set from the server (``access_token``, ``refresh_token``,
         ``expires_in``, ``expires_at``...), to keep tokens your own way.
@@ -163,6 +157,16 @@ class LoketOAuth:
         Sent as ``scope`` in the authorization request when given.
     allow_insecure : bool
         Permit plain ``http://`` token/authorize URLs on non-loopback hosts.
+    deadline : float
+        Seconds a token request may take in all, its body included.
+    max_body_bytes : int
+        Largest token response accepted.
+
+    Raises
+    ------
+    ConfigurationError
+        A client id or secret with a line break or control character (surrounding whitespace is
+        stripped), or an unusable URL.
     """
 
     def __init__(
@@ -174,25 +178,33 @@ class LoketOAuth:
         client_secret: str | None = None,
         redirect_uri: str | None = None,
         transport: httpx.BaseTransport | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = 30.0,
         on_token: Callable[[dict[str, Any]], None] | None = None,
         leeway: float = 30.0,
         clock: Callable[[], float] = time.time,
         scope: str | None = None,
         allow_insecure: bool = False,
         token_store: str | TokenStore | None = None,
+        deadline: float = DEFAULT_DEADLINE,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         if client_id is not None and not str(client_id).strip() and token_url:
             msg = "client_id is required with token_url: the id of the client registered with Loket"
             raise ConfigurationError(msg)
         if token_url:
-            check_url_security(token_url, allow_insecure=allow_insecure)
+            check_url_security(token_url, allow_insecure=allow_insecure, name="token_url")
         if authorize_url:
-            check_url_security(authorize_url, allow_insecure=allow_insecure)
+            check_url_security(authorize_url, allow_insecure=allow_insecure, name="authorize_url")
         self.token_url = str(token_url) if token_url else ""
         self.authorize_url = str(authorize_url) if authorize_url else None
-        self.client_id = str(client_id).strip() if client_id else ""
-        self._client_secret = Secret(client_secret) if client_secret else None
+        self.client_id = clean_credential(client_id, what="client_id") if client_id else ""
+        self._client_secret = (
+            Secret(clean_credential(client_secret, what="the client_secret", header=False))
+            if client_secret
+            else None
+        )
+        self._deadline = deadline
+        self._max_body_bytes = max_body_bytes
         self.redirect_uri = redirect_uri
         self.scope = scope
         self.leeway = float(leeway)
@@ -241,7 +253,8 @@ class LoketOAuth:
         else:
             left = tokens.expires_at - self._clock()
             status = f"logged_in=True, expires_in={max(0, round(left))}s"
-        return f"LoketOAuth(token_url={self.token_url!r}, client_id={self.client_id!r}, {status})"
+        token_url = redact_url(self.token_url) if self.token_url else ""
+        return f"LoketOAuth(token_url={token_url!r}, client_id={self.client_id!r}, {status})"
 
     __str__ = __repr__
 
@@ -468,6 +481,8 @@ class LoketOAuth:
         if not username or not password:
             msg = "login_password() needs a user name and a password"
             raise ConfigurationError(msg)
+        username = clean_credential(username, what="the user name", header=False)
+        password = clean_credential(password, what="the password", header=False, strip=False)
         self._password = (username, Secret(password))
         # who this login is can be known before it happens (offline, from this process)
         self._login_key = make_identity(self.token_url, self.client_id, f"user:{username}")
@@ -499,10 +514,16 @@ class LoketOAuth:
 
         With only ``refresh_token``, the first :attr:`access_token` does a refresh. With an
         ``access_token`` and no ``expires_in`` the token is used until the server refuses it.
+        Surrounding whitespace is stripped (a token read from a file ends in a newline); a token
+        that cannot travel in an HTTP header is refused (ConfigurationError, never quoting it).
         """
         if not access_token and not refresh_token:
             msg = "set_tokens() needs an access_token, a refresh_token, or both"
             raise ConfigurationError(msg)
+        if access_token:
+            access_token = clean_credential(access_token, what="the access_token")
+        if refresh_token:
+            refresh_token = clean_credential(refresh_token, what="the refresh_token")
         payload: dict[str, Any] = {"access_token": access_token, "refresh_token": refresh_token}
         if expires_in is not None:
             payload["expires_in"] = expires_in
@@ -678,13 +699,12 @@ class LoketOAuth:
             return self._http
 
     def _new_client(self) -> httpx.Client:
-        # Token requests are not retried: a refresh token rotates, so a replay could burn it.
-        return httpx.Client(
-            transport=_Unclosable(self._transport) if self._transport is not None else None,
+        return token_client(
+            token_url=self.token_url,
+            transport=self._transport,
             timeout=self._timeout,
-            headers={"User-Agent": default_user_agent(), "Accept": "application/json"},
-            follow_redirects=False,
-            trust_env=self._transport is None,
+            deadline=self._deadline,
+            max_body_bytes=self._max_body_bytes,
         )
 
     def _request_token(self, data: dict[str, str], *, grant: str) -> dict[str, Any]:
@@ -701,53 +721,21 @@ class LoketOAuth:
         try:
             response = self._client().post(self.token_url, data=form)
             content = response.read()
-        except httpx.TransportError as exc:
-            msg = (
-                f"could not reach the Loket token endpoint ({type(exc).__name__}) to "
-                f"{'refresh the token' if grant == 'refresh_token' else 'log in'}: check the "
-                "network (or work from the cache with offline=True)"
+        except httpx.HTTPError as exc:
+            purpose = "to refresh the token" if grant == "refresh_token" else "to log in"
+            what = (
+                f"reaching the Loket token endpoint {purpose} (offline=True works from the cache)"
             )
-            raise NetworkError(msg, url=self.token_url) from None
+            raise error_from_transport(exc, url=self.token_url, what=what) from exc
         try:
-            payload = orjson.loads(content) if content else None
-        except orjson.JSONDecodeError:
-            payload = None
-        status = response.status_code
-        if status == 200:
-            if not isinstance(payload, Mapping) or not isinstance(payload.get("access_token"), str):
-                msg = f"the token endpoint answered 200 without an access_token ({len(content)} bytes)"
-                raise ResponseFormatError(msg, url=self.token_url)
-            return dict(payload)
-        error = str(payload.get("error", "")) if isinstance(payload, Mapping) else ""
-        description = (
-            str(payload.get("error_description", "")) if isinstance(payload, Mapping) else ""
-        )
-        detail = f"{error}: {description}" if description else error or f"status {status}"
-        if error == "invalid_grant" or (grant == "refresh_token" and status in (400, 401)):
+            return read_token_answer(response.status_code, content, grant=grant, url=self.token_url)
+        except LoginRequiredError as exc:
             if grant == "refresh_token":
                 # The refresh token is dead: forget it so later calls fail fast, not hammer /token.
                 self._tokens = replace(self._tokens, refresh=None)
                 self._remember(drop_token=True)
-                _log.info("the Loket refresh token was refused (%s)", error or status)
-                msg = f"the Loket refresh token was refused ({detail}). {LOGIN_HOW}"
-            elif grant == "password":
-                msg = f"the Loket user name or password was refused ({detail})"
-            else:
-                msg = f"the Loket authorization code was refused ({detail}). {LOGIN_HOW}"
-            raise LoginRequiredError(msg, status=status, url=self.token_url)
-        if error == "invalid_client":
-            msg = f"the Loket token endpoint refused the client ({detail})"
-            raise AuthenticationError(
-                msg,
-                status=status,
-                url=self.token_url,
-                hint="check client_id and client_secret, and that they belong to this environment",
-            )
-        if status >= 500:
-            msg = f"the Loket token endpoint failed ({detail})"
-            raise ServerError(msg, status=status, url=self.token_url)
-        msg = f"the Loket token request ({grant}) was refused ({detail})"
-        raise AuthenticationError(msg, status=status, url=self.token_url)
+                _log.info("the Loket refresh token was refused (HTTP %s)", exc.status)
+            raise
 
     def _store(
         self,
@@ -792,16 +780,3 @@ class LoketOAuth:
                 }
             )
         return tokens
-
-
-class _Unclosable(httpx.BaseTransport):
-    """Delegate to a shared transport without closing it (its owner does)."""
-
-    def __init__(self, inner: httpx.BaseTransport) -> None:
-        self.inner = inner
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        pass

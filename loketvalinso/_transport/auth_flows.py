@@ -17,9 +17,11 @@ import httpx
 import orjson
 
 from loketvalinso._transport import extensions as ext
-from loketvalinso._transport.auth import LOGIN_HOW, LoketOAuth, Secret
+from loketvalinso._transport.auth import LoketOAuth, Secret
 from loketvalinso._transport.client import default_user_agent
+from loketvalinso._transport.credentials import clean_credential
 from loketvalinso._transport.keys import make_identity
+from loketvalinso._transport.token_endpoint import LOGIN_HOW
 from loketvalinso.errors import ConfigurationError, LoginRequiredError, redact_url
 
 __all__ = ["USER_ACCEPT", "USER_PATH", "LoketAuth", "ValinsoAuth"]
@@ -154,20 +156,16 @@ class ValinsoAuth(httpx.Auth):
     Raises
     ------
     ConfigurationError
-        The key is empty or only whitespace.
+        The key is empty, or holds a line break, a control character or a character that cannot
+        travel in an HTTP header (surrounding whitespace is stripped).
     """
 
     def __init__(self, api_key: str) -> None:
         if not isinstance(api_key, str) or not api_key.strip():
             msg = "a Valinso api_key is required (request one from Valinso support)"
             raise ConfigurationError(msg)
-        if api_key != api_key.strip():
-            # Keys copied from e-mails often carry a newline; it would make the header invalid.
-            api_key = api_key.strip()
-        if any(ch in api_key for ch in "\r\n\0"):
-            msg = "the Valinso api_key contains a line break or NUL: copy it again"
-            raise ConfigurationError(msg)
-        self._api_key = Secret(api_key)
+        # Keys copied from e-mails often carry a newline; inside, one would make the header invalid.
+        self._api_key = Secret(clean_credential(api_key, what="the Valinso api_key"))
 
     def __repr__(self) -> str:
         return "ValinsoAuth(api_key='***')"

@@ -14,6 +14,7 @@ prefix and are spelled here only; the two ``TypedDict`` s below document their v
                                              client's cache_ttl)
     loketvalinso.uncached     bool           auth (who is        cache transport
                                              logged in)
+    loketvalinso.deadline     Deadline       retry               bounded transport (limits)
 
     response.extensions
     loketvalinso.cache        CacheState     cache transport     load report, frame cache
@@ -28,7 +29,8 @@ prefix and are spelled here only; the two ``TypedDict`` s below document their v
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypedDict
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "CACHE",
     "CACHE_KEY",
     "CACHE_TTL",
+    "DEADLINE",
     "IDENTITY",
     "JSON",
     "PAGE_SIBLINGS",
@@ -45,6 +48,7 @@ __all__ = [
     "RETRY_AFTER",
     "UNCACHED",
     "CacheState",
+    "Deadline",
     "PageSiblings",
     "RequestExtensions",
     "ResponseExtensions",
@@ -60,6 +64,7 @@ PAGE_SIBLINGS = "loketvalinso.page_siblings"
 CACHE_TTL = "loketvalinso.cache_ttl"
 #: A request the cache neither answers nor stores (auth asking who is logged in).
 UNCACHED = "loketvalinso.uncached"
+DEADLINE = "loketvalinso.deadline"
 
 CACHE = "loketvalinso.cache"
 CACHE_KEY = "loketvalinso.cache_key"
@@ -92,6 +97,26 @@ class PageSiblings:
         self.absent: frozenset[str] | None = None
 
 
+class Deadline:
+    """The moment by which a request (every attempt, back-off and body included) must be done.
+
+    Made by the retry layer when a request first reaches it, read by the transport that streams
+    the body in (:mod:`~loketvalinso._transport.limits`). It carries its own clock, so layers
+    built with different clocks (a fake one in tests) agree on it.
+    """
+
+    __slots__ = ("clock", "due", "seconds")
+
+    def __init__(self, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self.due = clock() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left (negative once passed)."""
+        return self.due - self.clock()
+
+
 RequestExtensions = TypedDict(
     "RequestExtensions",
     {
@@ -100,6 +125,7 @@ RequestExtensions = TypedDict(
         "loketvalinso.page_siblings": PageSiblings,
         "loketvalinso.cache_ttl": float,
         "loketvalinso.uncached": bool,
+        "loketvalinso.deadline": Deadline,
     },
     total=False,
 )

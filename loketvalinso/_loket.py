@@ -351,7 +351,7 @@ class Loket(BaseClient):
             frame = self._fetch_frame(entry, filled, spec, served, params, report)
             return arrange(frame, lead)
 
-        return self._run_load(label, self.base_url + filled.path, work)
+        return self._run_load(label, self.base_url + filled.path, work, spec=spec)
 
     def _fetch_frame(
         self,
@@ -457,7 +457,7 @@ class Loket(BaseClient):
             frame = concat_pages(parts, spec=spec) if parts else empty_frame(spec)
             return finish(frame)
 
-        return self._run_load(label, self.base_url + entry["path"], work)
+        return self._run_load(label, self.base_url + entry["path"], work, spec=spec)
 
     # -- what the server serves ----------------------------------------------------------------
 

@@ -105,7 +105,8 @@ EXPORTED = {
         "ConfigurationError ConflictError LoginRequiredError Loket LoketValinsoError "
         "LoketValinsoWarning LoketWarning NetworkError NotFoundError ObsoleteVersionWarning "
         "PaginationError PaginationWarning PermissionDeniedError RateLimitedError "
-        "ResponseFormatError RetryPolicy ServerError ValidationError Valinso VersionError "
+        "ResponseFormatError RetryPolicy SchemaDriftError SchemaDriftWarning ServerError "
+        "ValidationError Valinso VersionError "
         "__version__ cache charts errors mock report snapshots widgets"
     ),
     "loketvalinso.errors": (
@@ -113,7 +114,8 @@ EXPORTED = {
         "ConfigurationError ConflictError LoginRequiredError LoketValinsoError "
         "LoketValinsoWarning LoketWarning NetworkError NotFoundError ObsoleteVersionWarning "
         "PaginationError PaginationWarning PermissionDeniedError RateLimitedError "
-        "ResponseFormatError ServerError ValidationError VersionError"
+        "ResponseFormatError SchemaDriftError SchemaDriftWarning ServerError ValidationError "
+        "VersionError"
     ),
     "loketvalinso.cache": "DiskCache cache_clear cache_info default_directory",
     "loketvalinso.charts": (

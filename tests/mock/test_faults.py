@@ -86,6 +86,7 @@ def test_default_config_injects_nothing_and_counts_requests() -> None:
         "rate_limited": 0,
         "truncated": 0,
         "drifted": 0,
+        "schema_drifted": 0,
     }
     assert inj.expires_seconds is None
     assert inj.drift_offset("anything") == 0

@@ -221,13 +221,11 @@ class LoadReport:
         if not records:
             return
         label = self.label or "load"
-        text = (
-            f"{label}: data off the schema — {describe_drift(records, label=label)}. The frame "
-            "keeps every row; last_load.drift has the counts and examples"
-        )
+        what = f"{label}: data off the schema — {describe_drift(records, label=label)}"
         if strict:
-            msg = f"{text} (strict=True: nothing is returned)"
+            msg = f"{what}. strict=True: no frame is returned; last_load.drift has the details"
             raise SchemaDriftError(msg, url=self.url)
+        text = f"{what}. The frame keeps every row; last_load.drift has the counts and examples"
         self.add_warning(text)
         warnings.warn(SchemaDriftWarning(text), stacklevel=external_stacklevel())
 

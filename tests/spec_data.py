@@ -26,9 +26,18 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "specs" / "loket-openapi.json"
 OPERATIONS_CSV = SPEC.parent / "loket-operations.csv"
 PAGING = ("currentPage", "pageSize", "totalPages", "totalSize")
+#: Tests over every operation: skipped with the reason when the description is not beside us.
+needs_operations = pytest.mark.skipif(
+    not OPERATIONS_CSV.exists(), reason="../shared/specs (the Loket API description) is absent"
+)
+#: A test server's listing: pages of PAGE_SIZE, with these many items on pages 1 and 2.
+PAGE_SIZE = 3
+PAGE_ITEMS = (3, 2)
 
 
 @cache
@@ -78,6 +87,16 @@ def json_get_endpoints() -> list[tuple[str, str]]:
         and "application/json" in r["response_content_types"]
         and ("_embedded" in r["envelope"] or "content" in r["envelope"])
     ]
+
+
+def response_schema(op: dict[str, Any], version: str) -> tuple[str, dict[str, Any]]:
+    """The media type an operation answers ``version`` with, and its 200 schema (the first
+    JSON one when that version is not listed)."""
+    contents = op["responses"]["200"]["content"]
+    media = f"application/json;version={version}"
+    if media not in contents:
+        media = next(c for c in contents if c.startswith("application/json"))
+    return media, contents[media]["schema"]
 
 
 def required_query(op: dict[str, Any]) -> dict[str, Any]:

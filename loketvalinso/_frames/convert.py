@@ -21,18 +21,18 @@ __all__ = ["Built", "build_frame"]
 
 
 class Built(NamedTuple):
-    """A typed frame, what its conversions coerced or nulled, and whether some decoded integer
-    could not be held by its integer column (not integral or out of range: then the frame is
-    not to be used, the page goes the tolerant way)."""
+    """A typed frame and what its conversions coerced or nulled; ``trouble``: the decoded
+    items cannot be converted exactly (an integer its column cannot hold, money past the
+    Decimal's range), so the frame is not to be used: the page goes the tolerant way."""
 
     frame: pl.DataFrame
     drift: list[Record]
-    int_trouble: bool = False
+    trouble: bool = False
 
 
 def build_frame(items: pl.DataFrame, spec: FrameSpec, *, exact: bool = False) -> Built:
     """The typed frame of decoded items (``__item``), with its drift checks; ``exact``: the
-    items hold exact integers (the tolerant path's), so there is no integer check."""
+    items are the tolerant path's (exact integers, money as text), never in trouble."""
     path_cols = {c for _, c in spec.path_columns}
     if spec.item_dtype_exact is None:
         columns = [
@@ -74,9 +74,19 @@ def _select_outputs(
     exploded = df is not items
     on_df = [c for c in spec.checks if c.element or not exploded]
     stats = spec.row_stats
-    out = df.select(*lead, *exprs, *stats.values())
-    value = {name: out.get_column(name)[0] for name in stats}
-    out = out.drop(list(stats))
+    try:
+        out = df.select(*lead, *exprs, *stats.values())
+    except pl.exceptions.ComputeError:  # a Float64 cast to money past its range
+        if exact:
+            raise
+        return Built(df.clear(), [], True)
+    value: dict[str, Any] = {}
+    if stats:
+        columns = out.get_columns()
+        first = len(columns) - len(stats)
+        value = {name: columns[first + k][0] for k, name in enumerate(stats)}
+        # the outputs without the scalars (a new frame of the same Series: drop() runs a query)
+        out = pl.DataFrame(columns[:first])
     if value.get("__int") and not exact:
         return Built(out, [], True)
     quick_counts = {c.output: _count(out, spec, c) for c in spec.checks if c.output is not None}

@@ -257,8 +257,8 @@ def parse_page(
     if not extras and not convert and spec.item_dtype is not None:
         # convert_raw checks its integers (and may send it the tolerant way: the body stays)
         return meta, RawPage(frame_items, body=body, url=url, page=page)
-    frame, drift, int_trouble = build_frame(frame_items, spec)
-    if int_trouble:
+    frame, drift, trouble = build_frame(frame_items, spec)
+    if trouble:
         return _tolerant_page(body, spec, path_ids=path_ids, url=url, page=page)
     counter = DriftCounter()
     counter.extend(drift)
@@ -268,15 +268,6 @@ def parse_page(
     if ROW in frame.columns:
         frame = frame.drop(ROW)
     return meta, _with_path_columns(frame, spec, path_ids)
-
-
-def _int_trouble(items: pl.DataFrame, spec: FrameSpec) -> bool:
-    """Whether some decoded integer is not integral or out of range (the native decode as
-    Float64 keeps it; an integer column could not hold it exactly). :func:`build_frame` checks
-    this along with the conversion; this alone finds the pages of a batch that failed it."""
-    if spec.int_check is None or items.height == 0:
-        return False
-    return bool(items.select(spec.int_check).item())
 
 
 def _tolerant_page(
@@ -449,8 +440,9 @@ def convert_raw(
         else []
     )
     if together is None:
-        # an integer its column cannot hold exactly: those pages go the tolerant way
-        redo += [p for p in rest if _int_trouble(p.items, spec)]
+        # an integer its column cannot hold, money past its range: those pages go the
+        # tolerant way
+        redo += [p for p in rest if build_frame(p.items, spec).trouble]
         rest = [p for p in rest if p not in redo]
         together = (
             _convert_together(_concat_items(rest, spec), rest, spec, path_ids) if rest else []
@@ -499,10 +491,10 @@ def _convert_together(
     spec: FrameSpec,
     path_ids: dict[str, str] | None,
 ) -> list[tuple[pl.DataFrame, list[Record]]] | None:
-    """The pages' frames and drift; None when an integer of theirs needs the tolerant path."""
+    """The pages' frames and drift; None when one of them needs the tolerant path."""
     counts = [p.height for p in pages]
-    frame, drift, int_trouble = build_frame(items, spec)
-    if int_trouble:
+    frame, drift, trouble = build_frame(items, spec)
+    if trouble:
         return None
     if drift and len(pages) > 1:
         # rare: the pages one by one, so that each page keeps its own drift

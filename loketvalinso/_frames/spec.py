@@ -60,6 +60,7 @@ from loketvalinso.errors import ResponseFormatError
 __all__ = [
     "DEFAULT_EXPLODE",
     "MONEY",
+    "MONEY_LIMIT",
     "UTC_DATETIME",
     "VALINSO_FIELDS",
     "Check",
@@ -249,7 +250,7 @@ def _decode_dtype(node: Node, nodes: list[list[Node]], mode: str = "typed") -> p
     """The dtype a field is decoded with: ``typed`` (``pl.read_json``: integers as Float64, so
     that :attr:`FrameSpec.int_check` sees what an integer decode would cut or null), ``loose``
     (also money as text) or ``exact`` (the tolerant path's cleaned values: integers as Int32/
-    Int64, money as text)."""
+    Int64)."""
     t, fmt = node[1], node[2]
     if t == "string":
         return pl.String()
@@ -258,7 +259,7 @@ def _decode_dtype(node: Node, nodes: list[list[Node]], mode: str = "typed") -> p
             return pl.Float64()
         return _int_dtype(fmt)
     if t == "number":
-        return pl.String() if fmt == "decimal" and mode != "typed" else pl.Float64()
+        return pl.String() if fmt == "decimal" and mode == "loose" else pl.Float64()
     if t == "boolean":
         return pl.Boolean()
     if t == "object":
@@ -383,14 +384,15 @@ def _convert(e: pl.Expr, node: Node, nodes: list[list[Node]], raw: bool) -> tupl
         micros = (e.cast(pl.Float64) * 1e6).round(0).cast(pl.Int64, strict=False)
         return micros.cast(UTC_DATETIME), UTC_DATETIME
     if t == "number" and fmt == "decimal":
-        # through Float64 (exact to the cent in range): decoded as a number or as text alike;
-        # a Float64 past the Decimal's range would fail the whole cast, not only its value
-        amount = e.cast(pl.Float64, strict=False)
-        return pl.when(amount.abs() < MONEY_LIMIT).then(amount).cast(MONEY, strict=False), MONEY
+        # through Float64 whether it was decoded as a number or as text, so that both round
+        # alike; an amount past the Decimal's range fails the whole cast: the page then goes
+        # the tolerant way, which nulls (and counts) such amounts first
+        return e.cast(pl.Float64, strict=False).cast(MONEY, strict=False), MONEY
     if t == "integer":
-        # decoded as Float64; int_check has found every value integral and in range
+        # decoded as Float64; int_check has found every value integral and in range, so the
+        # cast needs no range check of its own (wrapping is the quick cast)
         dtype = _int_dtype(fmt)
-        return e.cast(dtype, strict=False), dtype
+        return e.cast(dtype, strict=False, wrap_numerical=True), dtype
     if t in ("number", "boolean"):
         return e, _decode_dtype(node, nodes)
     if t == "object":
@@ -579,8 +581,9 @@ def _int_checks(e: pl.Expr, node: Node, nodes: list[list[Node]]) -> list[pl.Expr
         return _int_checks(e.explode(), node[4], nodes)
     if t != "integer" or fmt == "unix":
         return []
-    low, high = INT32_RANGE if fmt == "int32" else (1 - FLOAT_EXACT, FLOAT_EXACT - 1)
-    bad = (e != e.round(0)) | (e < low) | (e > high)
+    # symmetric bounds (one comparison): -2**31 is sent the tolerant way, which holds it
+    limit = INT32_RANGE[1] if fmt == "int32" else FLOAT_EXACT - 1
+    bad = (e.floor() != e) | (e.abs() > limit)
     return [bad.sum().cast(pl.Int64)]
 
 

@@ -49,7 +49,7 @@ import orjson
 
 from loketvalinso._catalog import Node, snake_case
 from loketvalinso._frames.drift import NOT_KEPT, DriftCounter, json_kind
-from loketvalinso._frames.spec import INT32_RANGE, FrameSpec, declared_name
+from loketvalinso._frames.spec import INT32_RANGE, MONEY_LIMIT, FrameSpec, declared_name
 
 __all__ = ["ItemWalker", "envelope_meta", "load_json"]
 
@@ -385,24 +385,22 @@ class ItemWalker:
 
     def _number(self, v: Any, node: Node, path: tuple[str, ...]) -> Any:
         if isinstance(v, bool):
-            return int(v)  # as the native decode
+            return float(v)  # as the native decode
         money = node[2] == "decimal"
+        number = None
         if isinstance(v, int | float):
-            if money:
-                return _native(v)  # money is built as text: the checks count the rest
             number = float(v)
-            if not math.isfinite(number):
-                self._note(path, node, v, f"{json_kind(v)} out of range", nulled=True)
-                return None
-            return number
-        if isinstance(v, str):
-            if money:
-                return v  # money as text is documented: the conversion checks count the rest
-            if _NUMBER_TEXT.fullmatch(v) and math.isfinite(float(v)):
+        elif isinstance(v, str) and _NUMBER_TEXT.fullmatch(v):
+            number = float(v)
+            if not money:  # money as text is documented, not drift
                 self._note(path, node, v, "string", nulled=False)
-                return float(v)
-        self._note(path, node, v, json_kind(v), nulled=True)
-        return None
+        if number is None:
+            self._note(path, node, v, json_kind(v), nulled=True)
+            return None
+        if not math.isfinite(number) or (money and abs(number) >= MONEY_LIMIT):
+            self._note(path, node, v, f"{json_kind(v)} out of range", nulled=True)
+            return None
+        return number
 
     def _boolean(self, v: Any, node: Node, path: tuple[str, ...]) -> bool | None:
         if isinstance(v, bool):

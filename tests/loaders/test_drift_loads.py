@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
+import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 import loketvalinso as lv
 from loketvalinso._frames.drift import DRIFT_SCHEMA
+from loketvalinso._load.report import LoadReport
 from loketvalinso.errors import LoketValinsoWarning, SchemaDriftError, SchemaDriftWarning
 from loketvalinso.mock import sizes_for
 from loketvalinso.mock.world import cached_world
@@ -36,18 +39,22 @@ def _drift_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
     return [str(w.message) for w in caught if issubclass(w.category, SchemaDriftWarning)]
 
 
-def test_vends_with_qty_instead_of_quantity(drifting, world, tmp_path) -> None:
-    faults = drifting.app.faults
-    faults.reset_counts()
+def _vends(server: lv.mock.MockServer, cache: Path) -> tuple[pl.DataFrame, LoadReport, list[str]]:
+    """The vends, the load's report and its drift warnings, from a new client on ``cache``."""
     with (
-        lv.Valinso.from_mock(drifting, cache=tmp_path / "c", progress=False, limit=1000) as v,
+        lv.Valinso.from_mock(server, cache=cache, progress=False, limit=1000) as v,
         warnings.catch_warnings(record=True) as caught,
     ):
         warnings.simplefilter("always")
         vends = v.vends()
-        report = v.last_load
-    assert report is not None
-    (text,) = _drift_warnings(caught)
+    assert v.last_load is not None
+    return vends, v.last_load, _drift_warnings(caught)
+
+
+def test_vends_with_qty_instead_of_quantity(drifting, world, tmp_path) -> None:
+    faults = drifting.app.faults
+    faults.reset_counts()
+    vends, report, (text,) = _vends(drifting, tmp_path / "c")
     assert "qty (undeclared, kept as a column)" in text
     assert "quantity (Int32, never arrived)" in text
     assert report.status == "warning" and text in report.warnings
@@ -67,18 +74,12 @@ def test_vends_with_qty_instead_of_quantity(drifting, world, tmp_path) -> None:
 
     # a new session on the same cache: the frames come from the frame cache, so does the drift
     faults.reset_counts()
-    with (
-        lv.Valinso.from_mock(drifting, cache=tmp_path / "c", progress=False, limit=1000) as v,
-        warnings.catch_warnings(record=True) as caught,
-    ):
-        warnings.simplefilter("always")
-        again = v.vends()
-        warm = v.last_load
-    assert warm is not None and warm.cache_hits == warm.requests
+    again, warm, texts = _vends(drifting, tmp_path / "c")
+    assert warm.cache_hits == warm.requests
     assert faults.counts["schema_drifted"] == 0  # nothing was served again
     assert_frame_equal(again, vends)
     assert_frame_equal(warm.drift, report.drift)
-    assert len(_drift_warnings(caught)) == 1
+    assert texts == [text]
 
 
 def test_strict_raises_on_drift_and_names_the_columns(drifting) -> None:

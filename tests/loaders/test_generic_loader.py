@@ -22,13 +22,8 @@ from loketvalinso._frames.spec import DEFAULT_EXPLODE, schema_for
 from loketvalinso.errors import LoketValinsoWarning
 from tests import spec_data
 
-pytestmark = pytest.mark.skipif(
-    not spec_data.OPERATIONS_CSV.exists(),
-    reason="../shared/specs (the Loket API description) is absent",
-)
-
-PAGE_SIZE = 3
-PAGE_ITEMS = (3, 2)
+pytestmark = spec_data.needs_operations
+PAGE_SIZE, PAGE_ITEMS = spec_data.PAGE_SIZE, spec_data.PAGE_ITEMS
 OPERATIONS = spec_data.json_get_endpoints()
 
 
@@ -48,11 +43,7 @@ def test_get_every_json_endpoint(template: str, operation_id: str) -> None:
     )
     entry = probe._entry(operation_id)
     served = probe.resolve_version(operation_id)
-    contents = op["responses"]["200"]["content"]
-    media = f"application/json;version={served}"
-    if media not in contents:
-        media = next(c for c in contents if c.startswith("application/json"))
-    schema = contents[media]["schema"]
+    media, schema = spec_data.response_schema(op, served)
     gen = spec_data.Gen(hash(operation_id) % 10_000, null_rate=0.2, missing_rate=0.1)
     sent: list[Any] = []
 

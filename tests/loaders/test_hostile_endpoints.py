@@ -34,13 +34,8 @@ from loketvalinso.errors import SchemaDriftWarning
 from tests import spec_data
 from tests.loopback import Loopback, Request
 
-pytestmark = pytest.mark.skipif(
-    not spec_data.OPERATIONS_CSV.exists(),
-    reason="../shared/specs (the Loket API description) is absent",
-)
-
-PAGE_SIZE = 3
-PAGE_ITEMS = (3, 2)
+pytestmark = spec_data.needs_operations
+PAGE_SIZE, PAGE_ITEMS = spec_data.PAGE_SIZE, spec_data.PAGE_ITEMS
 OPERATIONS = spec_data.json_get_endpoints()
 #: How page 1 (and the pages after it) describe the paging, per operation.
 PAGING_MODES = ("consistent", "first page answers page 3", "as text", "negative", "total too big")
@@ -88,11 +83,7 @@ def test_hostile_bodies_every_json_endpoint(
     with Loket(base_url=server.url + "/v2", access_token="t", cache=False, progress=False) as probe:
         entry = probe._entry(operation_id)
         served = probe.resolve_version(operation_id)
-    contents = op["responses"]["200"]["content"]
-    media = f"application/json;version={served}"
-    if media not in contents:
-        media = next(c for c in contents if c.startswith("application/json"))
-    schema = contents[media]["schema"]
+    media, schema = spec_data.response_schema(op, served)
 
     def answer(request: Request) -> tuple[int, dict[str, str], bytes]:
         page = int(request.param("pageNumber", "1") or 1)

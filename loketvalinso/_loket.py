@@ -1,5 +1,9 @@
 """The Loket.nl dialect: environments, resource versions, the catalogue, named loaders.
 
+Writes (POST/PUT/PATCH/DELETE, ETags) are in :mod:`~loketvalinso._loket_writes`, the
+leave-request flows in :mod:`~loketvalinso._loket_leave_writes`; both are mixed into
+:class:`Loket`.
+
 >>> loket = Loket(environment="production", client_id="...", client_secret="...",
 ...               redirect_uri="https://example.org/callback")
 >>> loket.authorization_url()        # open it, log in, then paste the redirect URL back:
@@ -36,6 +40,7 @@ from loketvalinso._load.pools import map_bounded
 from loketvalinso._load.report import LoadReport
 from loketvalinso._load.strategies import PageNumberPaging
 from loketvalinso._load.walk import paginate
+from loketvalinso._loket_leave_writes import LeaveRequestWrites
 from loketvalinso._loket_resources import (
     RESOURCES,
     absence_dates,
@@ -45,7 +50,12 @@ from loketvalinso._loket_resources import (
 )
 from loketvalinso._transport.auth import LOKET_ENVIRONMENTS, LoketAuth, LoketOAuth
 from loketvalinso._transport.client import check_url_security
-from loketvalinso._transport.responses import check_loket_messages, raise_for_response
+from loketvalinso._transport.limits import DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES, check_timeout
+from loketvalinso._transport.responses import (
+    check_loket_messages,
+    error_from_transport,
+    raise_for_response,
+)
 from loketvalinso._transport.retry import RetryPolicy
 from loketvalinso.errors import (
     ConfigurationError,
@@ -61,7 +71,7 @@ __all__ = ["Loket"]
 _raise_for_loket = functools.partial(raise_for_response, api="loket")
 
 
-class Loket(BaseClient):
+class Loket(LeaveRequestWrites, BaseClient):
     """A client of the Loket.nl API V2 that returns typed Polars DataFrames.
 
     Parameters
@@ -100,6 +110,15 @@ class Loket(BaseClient):
         :class:`~loketvalinso.errors.CacheWarning`). This keeps HR data (names, leave, sick
         leave) on disk, in a folder only you can read (mode 0700); such entries are still never
         served while online. Needs a cache (not ``cache=False``).
+    timeout
+        Seconds to wait for a connection or for the next piece of an answer (None: no limit
+        but the deadline).
+    deadline
+        Seconds one request may take in all, retries and the body streaming in included
+        (default 5 minutes): a server that trickles its answer cannot hold a load for ever.
+    max_body_bytes
+        Largest response body accepted, decompressed (default 64 MiB, far above any real page);
+        a larger one is a :class:`~loketvalinso.errors.ResponseFormatError`.
     """
 
     def __init__(
@@ -128,8 +147,10 @@ class Loket(BaseClient):
         transport: httpx.BaseTransport | None = None,
         allow_insecure: bool = False,
         on_token: Callable[[dict[str, Any]], None] | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = 30.0,
         retry: RetryPolicy | None = None,
+        deadline: float = DEFAULT_DEADLINE,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         if environment is not None:
             if environment not in LOKET_ENVIRONMENTS:
@@ -143,9 +164,11 @@ class Loket(BaseClient):
         if base_url is None:
             msg = "Loket needs environment='production'|'acceptance'|'test' or base_url=..."
             raise ConfigurationError(msg)
-        check_url_security(base_url, allow_insecure=allow_insecure)
+        check_url_security(
+            base_url, allow_insecure=allow_insecure, allow_userinfo=False, name="base_url"
+        )
         if token_url is not None:
-            check_url_security(token_url, allow_insecure=allow_insecure)
+            check_url_security(token_url, allow_insecure=allow_insecure, name="token_url")
         if not isinstance(page_size, int) or page_size < 1:
             msg = f"page_size must be a positive integer, not {page_size!r}"
             raise ConfigurationError(msg)
@@ -160,12 +183,16 @@ class Loket(BaseClient):
             redirect_uri=redirect_uri,
             transport=transport,
             on_token=on_token,
+            timeout=check_timeout(timeout),
+            deadline=deadline,
+            max_body_bytes=max_body_bytes,
         )
         if access_token is not None or refresh_token is not None:
             self.oauth.set_tokens(access_token=access_token, refresh_token=refresh_token)
         if username is not None and password is not None:
             self.oauth.login_password(username, password)
         self._catalog = get_catalog()
+        self._init_writes()
         self.versions: dict[str, str] = {}
         for resource, chosen in (versions or {}).items():
             self.set_version(resource, chosen)
@@ -181,6 +208,8 @@ class Loket(BaseClient):
             transport=transport,
             timeout=timeout,
             retry=retry,
+            deadline=deadline,
+            max_body_bytes=max_body_bytes,
         )
 
     def close(self) -> None:
@@ -247,7 +276,8 @@ class Loket(BaseClient):
     # -- versions and catalogue ----------------------------------------------------------------
 
     def catalog(self) -> pl.DataFrame:
-        """Every GET endpoint of the API: path, operation id, versions, envelope, paging."""
+        """Every operation of the API, GET and write: method, path, operation id, versions, …
+        (see :meth:`~loketvalinso._catalog.Catalog.endpoints`)."""
         return self._catalog.endpoints()
 
     def _entry(self, path: str) -> Endpoint:
@@ -312,7 +342,8 @@ class Loket(BaseClient):
         -------
         polars.DataFrame
             Path ids first, then ``id``/``key``, then the item's fields in catalogue order;
-            the catalogue's dtypes, also when no rows come back.
+            the catalogue's dtypes, also when no rows come back. A detail's ``ETag`` is
+            remembered (``last_load.etag``, :meth:`etag`): a :meth:`put` of it sends it.
 
         Raises
         ------
@@ -351,7 +382,10 @@ class Loket(BaseClient):
             frame = self._fetch_frame(entry, filled, spec, served, params, report)
             return arrange(frame, lead)
 
-        return self._run_load(label, self.base_url + filled.path, work, spec=spec)
+        frame = self._run_load(label, self.base_url + filled.path, work, spec=spec)
+        if not raw_names and not params:
+            self._remember_read(entry, filled, served, frame)  # its ETag, for a PUT of it
+        return frame
 
     def _fetch_frame(
         self,
@@ -501,9 +535,14 @@ class Loket(BaseClient):
         query = merge_params(params)
         if entry["paging"]:
             query.update(pageNumber=1, pageSize=1)
-        response = self._http.get(
-            filled.path, params=query, headers={"Accept": f"application/json;version={served}"}
-        )
+        self._check_open()
+        try:
+            response = self._http.get(
+                filled.path, params=query, headers={"Accept": f"application/json;version={served}"}
+            )
+        except httpx.HTTPError as exc:
+            url = self.base_url + filled.path
+            raise error_from_transport(exc, url=url, what=entry["path"]) from exc
         raise_for_response(response, api="loket")
         try:
             body = orjson.loads(response.content)

@@ -2,7 +2,8 @@
 
 What the public documentation states: the ``api-key`` header, the base URLs, the
 ``{code, result, paging}`` envelope, ``offset``/``limit``, ``GET /device/{id}``, ``GET /vends``,
-``POST /vends {"items": [...]}``, error bodies and 422 field errors, unix timestamps.
+``POST /vends {"items": [...]}``, error bodies and 422 field errors, unix timestamps. The writes
+(``post_vends``, ``put``, ``delete``) are in :mod:`~loketvalinso._valinso_writes`.
 What this module assumes (no public field list exists): ``GET /devices``, ``/products``,
 ``/locations``, the vend fields below, and the ``device_id``/``from``/``to`` filters. Unknown
 fields are kept as extra columns; a missing assumed field is a null column, never an error.
@@ -11,12 +12,11 @@ fields are kept as extra columns; a missing assumed field is a null column, neve
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import orjson
 import polars as pl
 
 from loketvalinso._client import BaseClient, CacheOption, merge_params
@@ -31,8 +31,11 @@ from loketvalinso._load.strategies import OffsetLimitPaging
 from loketvalinso._load.walk import paginate
 from loketvalinso._transport.auth import VALINSO_VERSIONS, ValinsoAuth, valinso_base_url
 from loketvalinso._transport.client import check_url_security
+from loketvalinso._transport.limits import DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES
 from loketvalinso._transport.responses import raise_for_response
 from loketvalinso._transport.retry import RetryPolicy
+from loketvalinso._valinso_paths import api_path, device_id_of
+from loketvalinso._valinso_writes import ValinsoWrites
 from loketvalinso.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -43,7 +46,7 @@ __all__ = ["Valinso"]
 _raise_for_valinso = functools.partial(raise_for_response, api="valinso")
 
 
-class Valinso(BaseClient):
+class Valinso(ValinsoWrites, BaseClient):
     """A client of the Valinso vending API that returns typed Polars DataFrames.
 
     Parameters
@@ -65,6 +68,8 @@ class Valinso(BaseClient):
         ``offline=True`` session with the same cache folder can load them (with a
         :class:`~loketvalinso.errors.CacheWarning`). The data stays on disk in a folder only you
         can read (mode 0700); such entries are still never served while online.
+    timeout, deadline, max_body_bytes
+        As for :class:`~loketvalinso.Loket`.
     """
 
     def __init__(
@@ -82,15 +87,19 @@ class Valinso(BaseClient):
         strict: bool = False,
         keep_for_offline: bool = False,
         transport: httpx.BaseTransport | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = 30.0,
         retry: RetryPolicy | None = None,
+        deadline: float = DEFAULT_DEADLINE,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         if base_url is None:
             if version not in VALINSO_VERSIONS:
                 msg = f"version must be one of {', '.join(VALINSO_VERSIONS)}, not {version!r}"
                 raise ConfigurationError(msg)
             base_url = valinso_base_url(version)
-        check_url_security(base_url, allow_insecure=allow_insecure)
+        check_url_security(
+            base_url, allow_insecure=allow_insecure, allow_userinfo=False, name="base_url"
+        )
         if not isinstance(limit, int) or limit < 1:
             msg = f"limit must be a positive integer, not {limit!r}"
             raise ConfigurationError(msg)
@@ -109,6 +118,8 @@ class Valinso(BaseClient):
             transport=transport,
             timeout=timeout,
             retry=retry,
+            deadline=deadline,
+            max_body_bytes=max_body_bytes,
         )
 
     @classmethod
@@ -178,7 +189,8 @@ class Valinso(BaseClient):
         if start is not None and stop is not None and start > stop:
             msg = f"since ({since!r}) is after until ({until!r}); swap them"
             raise ConfigurationError(msg)
-        params = {"from": start, "to": stop, "device_id": device_id}
+        device = None if device_id is None else device_id_of(device_id)
+        params = {"from": start, "to": stop, "device_id": device}
         return self._load_list("/vends", valinso_spec("vends"), params=params, label="vends")
 
     def devices(self) -> pl.DataFrame:
@@ -192,7 +204,8 @@ class Valinso(BaseClient):
 
     def device(self, device_id: int) -> pl.DataFrame:
         """One device (a one-row DataFrame); a missing id raises NotFoundError."""
-        return self._load_list(f"/device/{int(device_id)}", valinso_spec("devices"), label="device")
+        path = f"/device/{device_id_of(device_id)}"
+        return self._load_list(path, valinso_spec("devices"), label="device")
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
         """Any GET endpoint whose ``result`` is an object or a list, as a DataFrame.
@@ -201,25 +214,9 @@ class Valinso(BaseClient):
         ``/locations``) get their typed columns; for any other path every field of the items
         becomes a column, typed from the values (nested values as JSON text).
         """
-        path = "/" + path.strip("/")
+        path = api_path(path)
         first = path.strip("/").split("/", 1)[0]
         known = {"device": "devices"}.get(first, first)
         if known in VALINSO_FIELDS:
             return self._load_list(path, valinso_spec(known), params=params, label=path)
         return self._load_list(path, None, params=params, label=path)
-
-    def post(self, path: str, payload: Mapping[str, Any]) -> Any:
-        """POST JSON (e.g. ``post("/vends", {"items": [...]})``); returns ``result``.
-
-        A 422 raises :class:`~loketvalinso.errors.ValidationError` whose ``errors`` maps each
-        field to all its messages. POSTs are never retried.
-        """
-        path = "/" + path.strip("/")
-        response = self._http.post(
-            path, content=orjson.dumps(payload), headers={"Content-Type": "application/json"}
-        )
-        raise_for_response(response, api="valinso")
-        return orjson.loads(response.content).get("result")
-
-    def create_vends(self, items: Sequence[Mapping[str, Any]]) -> Any:
-        return self.post("/vends", {"items": list(items)})

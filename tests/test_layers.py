@@ -26,8 +26,19 @@ GROUPS: dict[str, tuple[int, frozenset[str]]] = {
     "apps": (4, frozenset()),
     "top": (5, frozenset()),
 }
-BASE = {"errors", "_version", "_dates", "_catalog"}
-LOADERS = {"_client", "_loket", "_loket_resources", "_valinso", "cache"}
+BASE = {"errors", "_version", "_dates", "_catalog", "_json"}
+LOADERS = {
+    "_client",
+    "_loket",
+    "_loket_leave_writes",
+    "_loket_resources",
+    "_loket_writes",
+    "_valinso",
+    "_valinso_paths",
+    "_valinso_writes",
+    "_writes",
+    "cache",
+}
 APPS = {"charts", "report", "snapshots", "widgets"}
 TOP = {"__init__", "__main__", "_cli"}
 #: what the mock may use of the client package: nothing but the error tree

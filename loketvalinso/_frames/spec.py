@@ -446,6 +446,9 @@ class _Planner:
         self.used: set[str] = set()
         #: checks of converted leaves inside list columns
         self.nested: list[Check] = []
+        #: each output column's field: its API path from the item and its node (what writes
+        #: use to put a flattened row back into the API's nesting)
+        self.sources: dict[str, tuple[tuple[str, ...], Node]] = {}
 
     def name(self, parts: list[str], raw_path: tuple[str, ...]) -> str:
         if self.raw:
@@ -471,6 +474,8 @@ class _Planner:
         self.outputs.append(_Output(name, expr.alias(name), dtype, fast, path, node, source))
         if node is not None and node[1] == "array" and source is not None:
             self.nested += _nested_checks(source.explode(), node[4], self.nodes, path, name)
+        if node is not None:
+            self.sources[name] = (path, node)
 
     def walk(
         self,
@@ -537,6 +542,8 @@ class _Planner:
                         name = "_".join([*parts, name])
                     self.add(name, out.expr, out.dtype, out.fast, path=out.path, node=out.node)
                     self.outputs[-1] = self.outputs[-1]._replace(source=out.source, element=True)
+                    # a list element's column is not a field a write can put back
+                    self.sources.pop(self.outputs[-1].name, None)
                     renamed[out.name] = self.outputs[-1].name
                 for check in sub.nested:
                     head, dot, rest = check.column.partition(".")

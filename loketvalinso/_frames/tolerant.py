@@ -51,43 +51,15 @@ from loketvalinso._catalog import Node, snake_case
 from loketvalinso._frames.drift import NOT_KEPT, DriftCounter, json_kind
 from loketvalinso._frames.spec import INT32_RANGE, MONEY_LIMIT, FrameSpec, declared_name
 
-__all__ = ["ItemWalker", "envelope_meta", "load_json"]
+__all__ = ["ItemWalker", "envelope_meta"]
 
 #: A number written as text (JSON's grammar, with surrounding spaces and a leading ``+``).
 _NUMBER_TEXT = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*", re.ASCII)
-#: A run of digits that may be an integer past 64 bits.
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 _TRUE_TEXT = frozenset({"true", "1"})
 _FALSE_TEXT = frozenset({"false", "0"})
 _INT64_RANGE = (-(2**63), 2**63 - 1)
 #: The drift column of an item that is not an object.
 ITEM_COLUMN = "(item)"
-
-
-def load_json(body: bytes) -> Any:
-    """``body`` decoded; raises ``ValueError`` when it is not valid JSON.
-
-    orjson reads an integer past 64 bits as a float (its last digits lost), so a body with a
-    run of 19 digits or more is read by the standard library, which keeps every digit (ids and
-    totals a server may send). orjson first otherwise; the standard library also gets a body
-    orjson refuses, in case only orjson minds it.
-    """
-    if _LONG_DIGITS.search(body) is None:
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            first: ValueError | None = exc
-    else:
-        first = None
-    try:
-        return json.loads(body, parse_constant=_not_json)
-    except (ValueError, RecursionError) as exc:
-        raise (first or ValueError(str(exc) or type(exc).__name__)) from None
-
-
-def _not_json(name: str) -> None:
-    msg = f"{name} is not JSON"
-    raise ValueError(msg)
 
 
 def _as_int(value: Any) -> int | None:

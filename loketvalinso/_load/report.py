@@ -36,7 +36,7 @@ from loketvalinso._frames.drift import describe_drift, drift_frame, missing_reco
 from loketvalinso._frames.spec import FrameSpec
 from loketvalinso._transport import extensions as ext
 from loketvalinso._transport.background import load_in_progress
-from loketvalinso.errors import SchemaDriftError, SchemaDriftWarning, redact_url
+from loketvalinso.errors import SchemaDriftError, SchemaDriftWarning, redact_text, redact_url
 
 __all__ = ["LoadReport", "Status", "external_stacklevel"]
 
@@ -95,6 +95,9 @@ class LoadReport:
         Seconds from start to finish (wall clock; merged reports span all parts).
     status : {"ok", "warning", "error"}
         The worst outcome seen.
+    etag : str or None
+        The ``ETag`` of the last response that carried one: a detail's version, which a
+        ``PUT`` of it sends back in ``If-Match`` (list pages carry none).
     """
 
     label: str | None = None
@@ -115,6 +118,7 @@ class LoadReport:
     elapsed: float = 0.0
     status: Status = "ok"
     _drift: list[tuple[str, dict[str, Any]]] = field(default_factory=list, init=False, repr=False)
+    etag: str | None = None
     _t0: float | None = field(default=None, init=False, repr=False)
     _t1: float | None = field(default=None, init=False, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
@@ -159,6 +163,10 @@ class LoadReport:
     def record_response(self, response: Any) -> None:
         """Count one response, its cache outcome and its retries (from its extensions)."""
         self.record(response.extensions)
+        etag = response.headers.get("etag")
+        if etag:
+            with self._lock:
+                self.etag = etag
 
     def record(self, extensions: Mapping[str, Any]) -> None:
         """Count one answered request from the marks the transports left on it."""
@@ -230,15 +238,17 @@ class LoadReport:
         warnings.warn(SchemaDriftWarning(text), stacklevel=external_stacklevel())
 
     def add_warning(self, text: str) -> None:
-        """Record a warning's text and lift the status to at least ``"warning"``."""
+        """Record a warning's text (redacted: the report is shown in notebooks) and lift the
+        status to at least ``"warning"``."""
         with self._lock:
-            self.warnings.append(str(text))
+            self.warnings.append(redact_text(text))
             self._raise_status("warning")
 
     def set_error(self, text: str) -> None:
-        """Record the error that ended the load (status ``"error"``)."""
+        """Record the error that ended the load (redacted, as warnings are; status
+        ``"error"``)."""
         with self._lock:
-            self.error = str(text)
+            self.error = redact_text(text)
             self._raise_status("error")
 
     def finish(self) -> LoadReport:
@@ -287,9 +297,10 @@ class LoadReport:
                 other.label,
                 other.url,
                 list(other._drift),
+                other.etag,
             )
         (req, pages, rows, hits, reval, misses, stale, retries, versions, obsolete, warns, error,
-         started, elapsed, status, t0, t1, label, url, drift) = snapshot  # fmt: skip
+         started, elapsed, status, t0, t1, label, url, drift, etag) = snapshot  # fmt: skip
         with self._lock:
             self.requests += req
             self.pages += pages
@@ -308,6 +319,7 @@ class LoadReport:
             self._raise_status(status)
             self.label = self.label or label
             self.url = self.url or url
+            self.etag = etag or self.etag
             if started is not None and (self.started_at is None or started < self.started_at):
                 self.started_at = started
             if t0 is not None and t1 is not None and self._t0 is not None and self._t1 is not None:
@@ -343,6 +355,7 @@ class LoadReport:
                 "warnings": list(self.warnings),
                 "drift": self.drift.to_dicts(),
                 "error": self.error,
+                "etag": self.etag,
                 "started_at": self.started_at.isoformat() if self.started_at else None,
                 "elapsed": round(self.elapsed, 3),
             }
@@ -389,6 +402,8 @@ class LoadReport:
         ]
         if s["obsolete_dates"]:
             rows.append(("obsolete", html.escape(", ".join(s["obsolete_dates"]))))
+        if s["etag"]:
+            rows.append(("etag", html.escape(s["etag"])))
         rows.append(("started", html.escape(s["started_at"] or "–")))
         rows.append(("elapsed", f"{s['elapsed']:.2f} s"))
         if s["error"]:

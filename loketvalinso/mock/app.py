@@ -6,11 +6,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+import orjson
 
 from loketvalinso.mock._http import MockRequest, MockResponse, json_response
-from loketvalinso.mock.faults import FaultConfig, FaultInjector
+from loketvalinso.mock.faults import FaultConfig, FaultInjector, is_auth_path
 from loketvalinso.mock.loket import LoketApi
 from loketvalinso.mock.oauth import OAuthServer
+from loketvalinso.mock.state import WorldState
 from loketvalinso.mock.valinso import ValinsoApi
 from loketvalinso.mock.world import World
 
@@ -22,12 +26,22 @@ VALINSO_PREFIX = "/api/"
 
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
-    """One request the mock answered (no headers: they may carry secrets)."""
+    """One request the mock answered: what a test proves was (or was not) sent.
+
+    No headers (they carry tokens and keys), and no body of the OAuth endpoints (it carries the
+    client secret, the password or a code); the body of every API request is kept, so a test
+    can check exactly what a write sent.
+    """
 
     method: str
     path: str
     query: str
     status: int
+    body: bytes = b""
+
+    def json(self) -> Any:
+        """The body as JSON (None when empty)."""
+        return orjson.loads(self.body) if self.body.strip() else None
 
 
 class MockApp:
@@ -36,7 +50,7 @@ class MockApp:
     Parameters
     ----------
     world
-        The ground truth served.
+        The ground truth served at first; writes change it (:attr:`world` is the current one).
     faults
         Fault options; the injector wraps every request (see ``faults.py``).
     clock
@@ -50,16 +64,23 @@ class MockApp:
         faults: FaultConfig | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.world = world
+        self.state = WorldState(world)
         self.faults_config = faults or FaultConfig()
         self.faults = FaultInjector(self.faults_config)
         self.oauth = OAuthServer(
             world.credentials, token_lifetime=self.faults_config.token_lifetime, clock=clock
         )
-        self.loket = LoketApi(world, oauth=self.oauth, faults=self.faults, clock=clock)
-        self.valinso = ValinsoApi(world, faults=self.faults, clock=clock)
+        self.loket = LoketApi(
+            world, oauth=self.oauth, faults=self.faults, clock=clock, state=self.state
+        )
+        self.valinso = ValinsoApi(world, faults=self.faults, clock=clock, state=self.state)
         self._log_lock = threading.Lock()
         self.requests: list[RequestRecord] = []
+
+    @property
+    def world(self) -> World:
+        """The ground truth now: the seeded world with every accepted write applied."""
+        return self.state.world
 
     def handle(self, request: MockRequest) -> MockResponse:
         response = self.faults.before(request)
@@ -68,8 +89,9 @@ class MockApp:
             response = self.faults.after(request, response)
         with self._log_lock:
             query = "&".join(f"{k}={v}" for k, vs in request.query.items() for v in vs)
+            body = b"" if is_auth_path(request.path) else request.body
             self.requests.append(
-                RequestRecord(request.method, request.path, query, response.status)
+                RequestRecord(request.method, request.path, query, response.status, body)
             )
         return response
 

@@ -111,10 +111,15 @@ def test_broken_business_rule_becomes_validation_error_with_field_errors():
     error = raised(resp(400, json=body))
     assert type(error) is ValidationError
     assert error.status == 400
-    assert error.errors["startDate"] == ["Start date must be before end date (code 1)"]
-    assert error.errors["endDate"] == ["Start date must be before end date (code 1)"]
-    assert error.errors["numberOfUnits"] == ["Too many units (code 1)"]
-    assert error.errors[GENERAL_ERRORS_KEY] == ["The employment has ended (code 1)"]
+    assert error.field_errors["startDate"] == ["Start date must be before end date (code 1)"]
+    assert error.field_errors["endDate"] == ["Start date must be before end date (code 1)"]
+    assert error.field_errors["numberOfUnits"] == ["Too many units (code 1)"]
+    assert error.field_errors[GENERAL_ERRORS_KEY] == ["The employment has ended (code 1)"]
+    # the same as a frame: one row per field and message, no batch item
+    assert error.errors.columns == ["item", "field", "message"]
+    assert error.errors.height == 4 and error.errors["item"].null_count() == 4
+    # the first error message names itself on the error
+    assert (error.code, error.description) == (1, "Start date must be before end date")
     assert len(error.messages) == 4
     assert "Too many units" in str(error)
 
@@ -217,7 +222,12 @@ def test_valinso_422_field_errors():
     }
     error = raised(resp(422, json=body), api="valinso")
     assert type(error) is ValidationError
-    assert error.errors == {
+    assert error.errors.rows() == [
+        (None, "client_id", "Client cannot be blank."),
+        (None, "email", "E-mail is not a valid email address."),
+        (None, "email", "E-mail is too long (maximum is 100 characters)."),
+    ]
+    assert error.field_errors == {
         "client_id": ["Client cannot be blank."],
         "email": [
             "E-mail is not a valid email address.",
@@ -263,7 +273,7 @@ def test_check_valinso_payload_code_mismatch():
         check_valinso_payload({"code": 404, "result": "gone"}, url="https://x.test/a")
     with pytest.raises(ValidationError) as info:
         check_valinso_payload({"code": 422, "result": {"errors": {"name": "too long"}}})
-    assert info.value.errors == {"name": ["too long"]}
+    assert info.value.field_errors == {"name": ["too long"]}
 
 
 def test_loket_2xx_warnings_become_python_warnings():
@@ -279,7 +289,7 @@ def test_loket_2xx_error_messages_raise():
     body = {"messages": [msg("BrokenBusinessRule", "Not allowed", properties=["x"])]}
     with pytest.raises(ValidationError) as info:
         check_loket_messages(body, url=URL, status=200)
-    assert info.value.errors == {"x": ["Not allowed (code 1)"]}
+    assert info.value.field_errors == {"x": ["Not allowed (code 1)"]}
 
 
 def test_loket_2xx_without_messages_is_quiet():
@@ -325,3 +335,33 @@ def test_parse_json_cut_off_stream():
     response = httpx.Response(200, stream=Cut(), request=httpx.Request("GET", URL))
     with pytest.raises(ResponseFormatError, match="cut off"):
         parse_json(response)
+
+
+# -- failures below HTTP -----------------------------------------------------------------------
+
+
+def test_a_header_that_cannot_be_sent_is_a_configuration_error_not_the_network():
+    from loketvalinso._transport.responses import error_from_transport
+    from loketvalinso.errors import ConfigurationError
+
+    exc = httpx.LocalProtocolError("Illegal header value b'Bearer s3cr3t-token\\n'")
+    error = error_from_transport(exc, url="https://x.test/v2/a?access_token=s3cr3t-token")
+    assert isinstance(error, ConfigurationError)
+    text = str(error)
+    assert "s3cr3t-token" not in text and "This is not the network" in text
+    assert "line break or control character" in text
+
+
+def test_transport_failures_are_network_errors_with_the_text_redacted():
+    from loketvalinso._transport.responses import error_from_transport
+    from loketvalinso.errors import NetworkError
+
+    exc = httpx.ProxyError("407 from http://proxyuser:pr0xy-pass@proxy.test:3128 for key=k3y")
+    error = error_from_transport(exc, url="https://x.test/a?key=k3y-value", what="vends", page=2)
+    assert isinstance(error, NetworkError) and error.page == 2
+    assert "pr0xy-pass" not in str(error) and "k3y-value" not in str(error)
+    assert "***@proxy.test:3128" in str(error) and "did not answer after every retry" in str(error)
+    slow = error_from_transport(httpx.ReadTimeout("timed out"), url="https://x.test/a")
+    assert isinstance(slow, NetworkError) and "did not answer in time" in str(slow)
+    broken = error_from_transport(httpx.DecodingError("bad gzip"), url="https://x.test/a")
+    assert type(broken).__name__ == "ResponseFormatError"

@@ -120,6 +120,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "Loket says)",
     )
     serve.add_argument(
+        "--schema-drift",
+        action="store_true",
+        help="send data off the schema (renamed, retyped and new fields)",
+    )
+    serve.add_argument(
         "--vends", type=int, default=None, help="number of vends in the world (default: 200,000)"
     )
     serve.add_argument(
@@ -191,6 +196,7 @@ def _serve(args: argparse.Namespace) -> int:
         truncate_rate=args.truncate_rate,
         drift=args.drift,
         expires=args.expires,
+        schema_drift=args.schema_drift,
     ) as server:
         print(_banner(server, args.seed), flush=True)
         try:

@@ -269,14 +269,29 @@ class BaseClient:
         return FrameDecoder(spec, path_ids), frame_cache
 
     def _run_load(
-        self, label: str, url: str, work: Callable[[LoadReport], pl.DataFrame]
+        self,
+        label: str,
+        url: str,
+        work: Callable[[LoadReport], pl.DataFrame],
+        *,
+        spec: FrameSpec | None = None,
+        resource: str | None = None,
     ) -> pl.DataFrame:
-        """Run ``work`` as one load; its report becomes ``last_load`` (also when it fails)."""
+        """Run ``work`` as one load; its report becomes ``last_load`` (also when it fails).
+
+        With the ``spec`` the frame was built by, declared or assumed fields that never arrived
+        join the drift (of ``resource``, default the spec's name); a load that drifted ends with
+        one :class:`~loketvalinso.errors.SchemaDriftWarning`, or a
+        :class:`~loketvalinso.errors.SchemaDriftError` with ``strict=True``.
+        """
         self._check_open()
         report = LoadReport(label=label, url=url)
         try:
             with report.timed():
                 frame = work(report)
+                if spec is not None:
+                    report.add_missing(frame, spec, resource)
+                report.settle_drift(strict=self.strict)
         finally:
             self.last_load = report
         report.rows = frame.height

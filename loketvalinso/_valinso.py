@@ -202,7 +202,7 @@ class Valinso(ValinsoWrites, BaseClient):
                 return concat_pages(parts)
             return concat_pages(parts, spec=spec) if parts else empty_frame(spec)
 
-        return self._run_load(label, self.base_url + path, work)
+        return self._run_load(label, self.base_url + path, work, spec=spec, resource=label)
 
     def vends(
         self,

@@ -628,8 +628,7 @@ CACHE: list[Cell] = [
     code(
         """
         if USE_REAL_APIS:
-            drifting, valinso = None, lv.Valinso(api_key=os.environ["VALINSO_API_KEY"],
-                                                base_url=os.environ.get("VALINSO_BASE_URL"))
+            drifting, valinso = None, lv.Valinso.from_env()
         else:
             drifting = lv.mock.serve(seed=42, sizes=SIZES, schema_drift=True)
             valinso = lv.Valinso.from_mock(drifting, cache=False)

@@ -14,6 +14,9 @@ OAuth), ``/api/{head|2.0.0}/valinso_api/...`` (Valinso). Fault options: ``latenc
 ``error_rate`` (share of 5xx), ``rate_limit`` (requests per second before 429 + Retry-After),
 ``token_lifetime`` (seconds), ``truncate_rate``, ``drift`` (a total that changes mid-walk) and
 ``expires`` (seconds of freshness announced on list pages, for cache demos).
+
+The world moves in time: ``m.advance(days=1)`` adds a day of vends (a few late ones dated
+earlier), new leave requests and status changes (:mod:`~loketvalinso.mock.timeline`).
 """
 
 from __future__ import annotations
@@ -91,6 +94,12 @@ class MockServer(MockURLs):
     @property
     def faults(self):
         return self.app.faults
+
+    def advance(self, days: int = 1) -> World:
+        """Move the world on by ``days`` days: that day's vends (a few late ones dated earlier),
+        new leave requests and status changes, the same for the same seed. Returns the new
+        world (also ``self.world``)."""
+        return self.app.advance(days)
 
     @property
     def in_process(self) -> bool:

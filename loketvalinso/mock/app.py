@@ -11,6 +11,7 @@ from loketvalinso.mock._http import MockRequest, MockResponse, json_response
 from loketvalinso.mock.faults import FaultConfig, FaultInjector
 from loketvalinso.mock.loket import LoketApi
 from loketvalinso.mock.oauth import OAuthServer
+from loketvalinso.mock.timeline import advance_world
 from loketvalinso.mock.valinso import ValinsoApi
 from loketvalinso.mock.world import World
 
@@ -51,6 +52,7 @@ class MockApp:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.world = world
+        self._clock = clock
         self.faults_config = faults or FaultConfig()
         self.faults = FaultInjector(self.faults_config)
         self.oauth = OAuthServer(
@@ -60,6 +62,21 @@ class MockApp:
         self.valinso = ValinsoApi(world, faults=self.faults, clock=clock)
         self._log_lock = threading.Lock()
         self.requests: list[RequestRecord] = []
+
+    def advance(self, days: int = 1) -> World:
+        """Move the world on by ``days`` days (see :mod:`~loketvalinso.mock.timeline`).
+
+        The APIs are built again over the new world, so every encoded-row cache starts from it;
+        logins and items created by POST are kept. Requests already running finish on the
+        world they started with.
+        """
+        world = advance_world(self.world, days)
+        valinso = ValinsoApi(world, faults=self.faults, clock=self._clock)
+        valinso.keep_created(self.valinso)
+        valinso.warm()  # encode the moved vends now, not inside the next load's first request
+        loket = LoketApi(world, oauth=self.oauth, faults=self.faults, clock=self._clock)
+        self.world, self.valinso, self.loket = world, valinso, loket
+        return world
 
     def handle(self, request: MockRequest) -> MockResponse:
         response = self.faults.before(request)

@@ -260,6 +260,17 @@ class ValinsoApi:
         with self._lock:
             return {name: [dict(item) for item in items] for name, items in self._created.items()}
 
+    def keep_created(self, earlier: ValinsoApi) -> None:
+        """Take over the items ``earlier`` accepted (the same API after the world moved on);
+        new ids stay above theirs."""
+        with earlier._lock:
+            created = {name: list(items) for name, items in earlier._created.items()}
+            next_ids = dict(earlier._next_id)
+        with self._lock:
+            self._created = created
+            for name, next_id in next_ids.items():
+                self._next_id[name] = max(next_id, self._tables.table(name).max_id + 1)
+
     # -- entry point -----------------------------------------------------------------------------
 
     def handle(self, req: MockRequest) -> MockResponse:

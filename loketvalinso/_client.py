@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from loketvalinso._load.decode import FrameDecoder
 from loketvalinso._load.frame_cache import FrameCache
 from loketvalinso._load.pools import client_closed, client_opened
 from loketvalinso._load.report import LoadReport
+from loketvalinso._load.stream import PageSink, iterate_load
 from loketvalinso._transport.background import flush_background_writes
 from loketvalinso._transport.client import build_client
 from loketvalinso._transport.retry import BackoffGate, RetryPolicy
@@ -148,6 +149,33 @@ class BaseClient:
             self.last_load = report
         report.rows = frame.height
         return frame
+
+    def _iterate_load(
+        self,
+        label: str,
+        url: str,
+        walk: Callable[[LoadReport, PageSink], None],
+        *,
+        batch_rows: int,
+        concat: Callable[[list[pl.DataFrame]], pl.DataFrame],
+        empty: Callable[[], pl.DataFrame],
+    ) -> Iterator[pl.DataFrame]:
+        """Run ``walk`` as one load whose pages stream out as frames of about ``batch_rows``
+        rows (:func:`~loketvalinso._load.stream.iterate_load`); its report becomes
+        ``last_load`` when the walk ends."""
+        if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
+            msg = f"batch_rows must be a positive integer, not {batch_rows!r}"
+            raise ConfigurationError(msg)
+        report = LoadReport(label=label, url=url)
+
+        def run(sink: PageSink) -> None:
+            try:
+                with report.timed():
+                    walk(report, sink)
+            finally:
+                self.last_load = report
+
+        return iterate_load(run, batch_rows=batch_rows, concat=concat, empty=empty, name=label)
 
 
 def merge_params(*parts: Mapping[str, Any] | None) -> dict[str, Any]:

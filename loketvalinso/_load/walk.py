@@ -25,6 +25,16 @@ How a load runs
 Kept pages are converted in batches while later pages are still on the wire, and the rest at the
 end (:meth:`PageDecoder.convert`).
 
+Streaming
+---------
+With a ``sink``, kept pages are handed to it converted, in page order, in runs of
+:data:`_CONVERT_BATCH` pages as soon as a run is complete (the rest at the end), and let go of:
+the pages returned carry their envelopes only. Memory then holds the pages on the wire and one
+run, whatever the size of the listing. The stop rules are the same; those that can only be
+judged at the end (the items add up to the total) are judged after the last run was handed
+over, so a caller that must not keep a partial result commits only once ``paginate`` returned
+(with ``strict=True`` every disagreement raises).
+
 Stop rules, all cross-checked
 -----------------------------
 Every disagreement becomes a :class:`~loketvalinso.errors.PaginationWarning` naming the URL (with
@@ -169,8 +179,10 @@ class _Walk:
         progress: Any,
         report: LoadReport,
         label: str | None,
+        sink: Callable[[list[ParsedPage]], None] | None = None,
     ) -> None:
         self.client, self.url, self.params, self.headers = client, url, dict(params or {}), headers
+        self.sink = sink
         self.strategy, self.decoder, self.frame_cache = strategy, decoder, frame_cache
         self.raise_for_response = raise_for_response
         self.max_concurrency, self.strict, self.page_cap = max_concurrency, strict, page_cap
@@ -192,6 +204,11 @@ class _Walk:
         #: kept pages not yet handed to the decoder's conversion, and the batches it converts
         self.unconverted: list[int] = []
         self.converting: list[Future[None]] = []
+        #: streaming: the background conversion of each handed-over page, the pages checked
+        #: (kept or left out) and the first page not yet given to the sink
+        self.converting_page: dict[int, Future[None]] = {}
+        self.checked: set[int] = set()
+        self.next_to_sink = 1
         #: request extensions of the pages after page 1 (see PageSiblings)
         self.extensions: dict[str, Any] = {}
         self.bar: Any = NullProgress()
@@ -284,6 +301,7 @@ class _Walk:
         self.bar.update(pages=1, rows=0 if drop else page.meta.item_count)
         if stop and (self.stopped_at is None or index < self.stopped_at):
             self.stopped_at = index
+        self.checked.add(index)
         return stop
 
     def open_bar(self, total_pages: int | None, first_rows: int) -> None:
@@ -314,6 +332,7 @@ class _Walk:
             self.report.record_page(meta.item_count, meta.version)
             self._convert()
             self._keep_first(first)
+            self._to_sink(final=True)
             return [first.page]
         plan, issues = self.strategy.plan(meta)
         for text in issues:
@@ -336,6 +355,7 @@ class _Walk:
                 self._sequential(first, plan)
         self._convert()
         self._keep_first(first)
+        self._to_sink(final=True)
         return self._finish(plan)
 
     # converting kept pages ----------------------------------------------------------------------
@@ -345,9 +365,37 @@ class _Walk:
         are enough of them, so that little is left to convert when the last page arrives."""
         self.unconverted = [i for i in self.unconverted if i in self.pages]
         if len(self.unconverted) >= _CONVERT_BATCH:
-            batch = [self.pages[i] for i in sorted(self.unconverted)]
-            self.converting.append(self.decoder.convert_later(batch))
+            indices = sorted(self.unconverted)
+            future = self.decoder.convert_later([self.pages[i] for i in indices])
+            self.converting.append(future)
+            if self.sink is not None:
+                self.converting_page.update(dict.fromkeys(indices, future))
             self.unconverted = []
+        self._to_sink()
+
+    def _to_sink(self, *, final: bool = False) -> None:
+        """Streaming: hand the next run of checked pages to the sink, converted and in page
+        order, once it holds ``_CONVERT_BATCH`` kept pages (``final``: whatever is left), and let
+        go of their items."""
+        if self.sink is None:
+            return
+        index, run = self.next_to_sink, []
+        while index in self.checked or (final and index <= max(self.pages, default=0)):
+            if index in self.pages:
+                run.append(index)
+            index += 1
+        if not run or (not final and len(run) < _CONVERT_BATCH):
+            return
+        for future in {self.converting_page.pop(i) for i in run if i in self.converting_page}:
+            future.result()
+        taken = set(run)
+        self.unconverted = [i for i in self.unconverted if i not in taken]
+        pages = [self.pages[i] for i in run]
+        self.decoder.convert(pages)  # the pages no background batch took
+        self.next_to_sink = index
+        self.sink(pages)
+        for page in pages:
+            page.data = None
 
     def _convert(self) -> None:
         """Let the decoder convert the kept pages together; batches handed over during the walk
@@ -367,6 +415,7 @@ class _Walk:
         """Keep page 1's finished frame next to its cache entry (every load starts with it)."""
         if (
             self.frame_cache is not None
+            and self.sink is None
             and not first.kept
             and first.cache_key is not None
             and self.pages.get(1) is first.page
@@ -401,12 +450,13 @@ class _Walk:
             self.report.record({ext.CACHE: "hit", ext.CACHE_KEY: key})
             if self.accept(_Fetched(page.page, page, digest, key, "hit", kept=True), plan):
                 break
+            self._to_sink()
         return True
 
     def _remember_listing(self, plan: PagePlan) -> None:
         """Let the frame cache record a cleanly walked listing whose pages were all stored."""
         total = plan.total_pages
-        if self.frame_cache is None or total is None or self.problems:
+        if self.frame_cache is None or total is None or self.problems or self.sink is not None:
             return
         if self.stopped_at is not None or sorted(self.pages) != list(range(1, total + 1)):
             return
@@ -443,6 +493,7 @@ class _Walk:
             for index in indices:
                 if self.accept(self.fetch(index, self.strategy.page_params(index, plan)), plan):
                     return
+                self._to_sink()
             return
         # Each worker reports twice: when its body is in (the next request goes out at once,
         # so parsing never holds a request slot) and when its page is parsed (or failed). At
@@ -595,6 +646,7 @@ def paginate(
     progress: Any = None,
     report: LoadReport | None = None,
     label: str | None = None,
+    sink: Callable[[list[ParsedPage]], None] | None = None,
 ) -> list[ParsedPage]:
     """Fetch every page of a list endpoint and return the decoded pages in page order.
 
@@ -634,13 +686,17 @@ def paginate(
         report may be passed to several calls (it accumulates); the caller times the load.
     label : str, optional
         The resource label for progress bars and messages (default: the URL's last word).
+    sink : callable, optional
+        Stream the pages instead of keeping them: ``sink(pages)`` gets the kept pages,
+        converted, in page order, a run at a time, in the calling thread (see *Streaming*).
+        An exception it raises ends the walk like a failed page.
 
     Returns
     -------
     list of ParsedPage
         The kept pages in page order (``page`` = index asked for). An empty list when nothing
         trustworthy came back (page 1 answered as another page); one page with no items for an
-        empty collection.
+        empty collection. With a ``sink`` their ``data`` is None (it went to the sink).
 
     Raises
     ------
@@ -684,5 +740,6 @@ def paginate(
         progress=progress,
         report=report if report is not None else LoadReport(),
         label=label,
+        sink=sink,
     )
     return walk.run()

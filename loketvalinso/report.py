@@ -90,10 +90,7 @@ def load_demo_frames(
                 reports.setdefault(name, []).append(loket.last_load)
         for name, parts in per_employer.items():
             frames[name] = pl.concat(parts, how="diagonal_relaxed")
-            first = reports[name][0]
-            for other in reports[name][1:]:
-                first.merge(other)
-            provenance[name] = first
+            provenance[name] = reports[name]  # one load per employer: every URL is kept
     return frames, provenance
 
 

@@ -102,7 +102,7 @@ def test_import_is_light() -> None:
 EXPORTED = {
     "loketvalinso": (
         "ApiError AuthenticationError BadRequestError CacheMissError CacheWarning "
-        "ConfigurationError ConflictError LoginRequiredError Loket LoketValinsoError "
+        "ConfigurationError ConflictError Dataset LoginRequiredError Loket LoketValinsoError "
         "LoketValinsoWarning LoketWarning NetworkError NotFoundError ObsoleteVersionWarning "
         "PaginationError PaginationWarning PermissionDeniedError RateLimitedError "
         "ResponseFormatError RetryPolicy ServerError ValidationError Valinso VersionError "

@@ -1,0 +1,94 @@
+"""Parquet files that carry their provenance in the Arrow schema metadata.
+
+The provenance (a JSON object under :data:`PROVENANCE_KEY`) is written as metadata of the Arrow
+schema, which Parquet stores in the file's key-value metadata as well, so every reader sees it:
+``pyarrow.parquet.read_table(f).schema.metadata``, ``pq.read_metadata(f).metadata``,
+``pl.read_parquet_metadata(f)``, pandas' ``df.attrs`` through pyarrow, and DuckDB's
+``parquet_kv_metadata(f)``. Snapshots and datasets write through here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = ["PROVENANCE_KEY", "FrameWriter", "read_provenance", "write_frame"]
+
+#: Parquet / Arrow schema metadata key holding the provenance JSON.
+PROVENANCE_KEY = "loketvalinso.provenance"
+#: zstd, as Polars writes by default: small files that read quickly.
+_COMPRESSION = "zstd"
+
+
+def _schema_with(table_schema: pa.Schema, provenance: Mapping[str, Any]) -> pa.Schema:
+    text = json.dumps(dict(provenance), default=str, sort_keys=True)
+    return table_schema.with_metadata({PROVENANCE_KEY: text})
+
+
+def write_frame(path: str | Path, frame: pl.DataFrame, provenance: Mapping[str, Any]) -> None:
+    """Write ``frame`` to ``path`` with ``provenance`` in its Arrow schema metadata (synced to
+    disk before returning)."""
+    table = frame.to_arrow()
+    with FrameWriter(path, frame.schema, provenance, arrow_schema=table.schema) as writer:
+        writer.write_table(table)
+
+
+class FrameWriter:
+    """One Parquet file written a frame at a time (each frame one or more row groups).
+
+    Every frame written must have the schema given at the start. ``close()`` syncs the file to
+    disk, so a file that exists under its final name is whole.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        schema: pl.Schema | Mapping[str, pl.DataType],
+        provenance: Mapping[str, Any],
+        *,
+        arrow_schema: pa.Schema | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.schema = pl.Schema(schema)
+        if arrow_schema is None:
+            arrow_schema = pl.DataFrame(schema=self.schema).to_arrow().schema
+        self._writer = pq.ParquetWriter(
+            self.path, _schema_with(arrow_schema, provenance), compression=_COMPRESSION
+        )
+        self.rows = 0
+
+    def write(self, frame: pl.DataFrame) -> None:
+        """Append ``frame`` (its schema must be :attr:`schema`)."""
+        if frame.height:
+            self.write_table(frame.to_arrow())
+
+    def write_table(self, table: pa.Table) -> None:
+        self._writer.write_table(table)
+        self.rows += table.num_rows
+
+    def close(self) -> None:
+        self._writer.close()
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> FrameWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_provenance(path: str | Path) -> dict[str, Any]:
+    """The provenance stored in one file (empty when it has none)."""
+    raw = pl.read_parquet_metadata(path).get(PROVENANCE_KEY)
+    return json.loads(raw) if raw else {}

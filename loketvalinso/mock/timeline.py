@@ -5,7 +5,7 @@ twice by one day gives the same world as advancing once by two, in any process. 
 brings:
 
 * **Vends** of that day (UTC), with the world's daily and weekly rhythm: about
-  ``sizes.vends / 365`` of them, plus a few *late* ones (one in a hundred, at least one) dated
+  ``sizes.vends / 365`` of them, plus a few *late* ones (one in 25, at least two) dated
   in the :data:`LATE_VENDS_WINDOW` before the day began, as a device that was offline reports
   them. New vends are numbered after the largest id, in timestamp order, so a late vend has a
   larger id than vends dated after it.
@@ -105,7 +105,7 @@ def _day_vends(world: World, rng: random.Random) -> pl.DataFrame:
     start, end = world.vends_end, world.vends_end + timedelta(days=1)
     today = model.vends(rng, per_day, start=start, end=end)
     # Late vends: drawn like yesterday's, then dated within the window before today.
-    late_n = max(1, per_day // 100)
+    late_n = max(2, per_day // 25)
     late = model.vends(rng, late_n, start=start - timedelta(days=1), end=start)
     window_s = int(LATE_VENDS_WINDOW.total_seconds())
     offsets = pl.Series([rng.randint(1, window_s) for _ in range(late_n)], dtype=pl.Int64())

@@ -3,8 +3,9 @@
 The provenance (a JSON object under :data:`PROVENANCE_KEY`) is written as metadata of the Arrow
 schema, which Parquet stores in the file's key-value metadata as well, so every reader sees it:
 ``pyarrow.parquet.read_table(f).schema.metadata``, ``pq.read_metadata(f).metadata``,
-``pl.read_parquet_metadata(f)``, pandas' ``df.attrs`` through pyarrow, and DuckDB's
-``parquet_kv_metadata(f)``. Snapshots and datasets write through here.
+``pl.read_parquet_metadata(f)`` and DuckDB's ``parquet_kv_metadata(f)``; pandas (2.1 and later)
+puts it in ``pd.read_parquet(f).attrs``, read from the ``PANDAS_ATTRS`` key written beside it.
+Snapshots and datasets write through here.
 """
 
 from __future__ import annotations
@@ -27,9 +28,18 @@ PROVENANCE_KEY = "loketvalinso.provenance"
 _COMPRESSION = "zstd"
 
 
+#: the schema metadata key pandas restores ``DataFrame.attrs`` from
+_PANDAS_ATTRS = "PANDAS_ATTRS"
+
+
 def _schema_with(table_schema: pa.Schema, provenance: Mapping[str, Any]) -> pa.Schema:
-    text = json.dumps(dict(provenance), default=str, sort_keys=True)
-    return table_schema.with_metadata({PROVENANCE_KEY: text})
+    record = json.loads(json.dumps(dict(provenance), default=str))
+    return table_schema.with_metadata(
+        {
+            PROVENANCE_KEY: json.dumps(record, sort_keys=True),
+            _PANDAS_ATTRS: json.dumps({PROVENANCE_KEY: record}, sort_keys=True),
+        }
+    )
 
 
 def write_frame(path: str | Path, frame: pl.DataFrame, provenance: Mapping[str, Any]) -> None:

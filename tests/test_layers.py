@@ -28,7 +28,7 @@ GROUPS: dict[str, tuple[int, frozenset[str]]] = {
 }
 BASE = {"errors", "_version", "_dates", "_catalog"}
 LOADERS = {"_client", "_loket", "_loket_resources", "_valinso", "cache"}
-APPS = {"_dataset", "_parquet", "charts", "report", "snapshots", "widgets"}
+APPS = {"_dataset", "_parquet", "charts", "dlt_source", "report", "snapshots", "widgets"}
 TOP = {"__init__", "__main__", "_cli"}
 #: what the mock may use of the client package: nothing but the error tree
 MOCK_ALLOWED = {"loketvalinso.errors"}

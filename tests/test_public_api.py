@@ -126,6 +126,7 @@ EXPORTED = {
         "build_world in_process serve sizes_for"
     ),
     "loketvalinso.snapshots": "PROVENANCE_KEY Snapshot load provenance_of save",
+    "loketvalinso.dlt_source": "source",
     "loketvalinso.report": (
         "DemoResult employments_with_department render_report report_from_snapshots run_demo "
         "write_report"

@@ -25,7 +25,7 @@ from loketvalinso._dataset.manifest import (
     recover,
     schema_to_text,
 )
-from loketvalinso._dataset.resources import SyncSpec, spec_for
+from loketvalinso._dataset.resources import PER_EMPLOYER, WHOLE, SyncSpec, spec_for
 from loketvalinso._dataset.sync import (
     Outcome,
     Partition,
@@ -403,11 +403,11 @@ class Dataset:
             return run
 
         if not spec.per_employer:
-            whole = _WHOLE[spec.name]
+            whole = WHOLE[spec.name]
             yield (), load(lambda: whole(client))
             return
         assert isinstance(client, Loket)
-        loader = _PER_EMPLOYER[spec.name]
+        loader = PER_EMPLOYER[spec.name]
         if employer_id is None:
             ids = client.employers()["id"].to_list()
         else:
@@ -429,29 +429,6 @@ class Dataset:
             write_frame(tx.stage(relative), frame, {"resource": spec.name, "sync": tx.number})
             changes["path"] = relative
         state.changes = changes
-
-
-#: the loaders of the resources loaded whole, and of those loaded per employer
-_WHOLE: dict[str, Callable[[Any], pl.DataFrame]] = {
-    "devices": Valinso.devices,
-    "products": Valinso.products,
-    "locations": Valinso.locations,
-    "employers": Loket.employers,
-}
-_PER_EMPLOYER: dict[str, Callable[[Loket, str], pl.DataFrame]] = {
-    "payroll_administrations": Loket.payroll_administrations,
-    "departments": Loket.departments,
-    "functions": Loket.functions,
-    "employees": Loket.employees,
-    "employments": Loket.employments,
-    "leave_types": Loket.leave_types,
-    "leave_requests": Loket.leave_requests,
-    "leave": Loket.leave,
-    "leave_balances": Loket.leave_balances,
-    "absences": Loket.absences,
-    "national_holidays": Loket.national_holidays,
-    "organizational_entities": Loket.organizational_entities,
-}
 
 
 def _source_of(client: object) -> str:

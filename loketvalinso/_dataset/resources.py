@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import polars as pl
+
+from loketvalinso._loket import Loket
+from loketvalinso._valinso import Valinso
 from loketvalinso.errors import ConfigurationError
 
-__all__ = ["RESOURCES", "SyncSpec", "spec_for"]
+__all__ = ["PER_EMPLOYER", "RESOURCES", "WHOLE", "SyncSpec", "spec_for"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,29 @@ RESOURCES: dict[str, SyncSpec] = {
     "absences": _loket("absences"),
     "national_holidays": _loket("national_holidays"),
     "organizational_entities": _loket("organizational_entities", ("employment_id",)),
+}
+
+
+#: the loaders of the resources loaded whole, and of those loaded per employer
+WHOLE: dict[str, Callable[[Any], pl.DataFrame]] = {
+    "devices": Valinso.devices,
+    "products": Valinso.products,
+    "locations": Valinso.locations,
+    "employers": Loket.employers,
+}
+PER_EMPLOYER: dict[str, Callable[[Loket, str], pl.DataFrame]] = {
+    "payroll_administrations": Loket.payroll_administrations,
+    "departments": Loket.departments,
+    "functions": Loket.functions,
+    "employees": Loket.employees,
+    "employments": Loket.employments,
+    "leave_types": Loket.leave_types,
+    "leave_requests": Loket.leave_requests,
+    "leave": Loket.leave,
+    "leave_balances": Loket.leave_balances,
+    "absences": Loket.absences,
+    "national_holidays": Loket.national_holidays,
+    "organizational_entities": Loket.organizational_entities,
 }
 
 

@@ -264,7 +264,7 @@ def test_bad_input_is_refused_with_what_to_do(clients, tmp_path) -> None:
     ds = lv.Dataset(tmp_path)
     with pytest.raises(ConfigurationError, match="choose one of vends"):
         ds.sync(valinso, "leave_requests")
-    with pytest.raises(ConfigurationError, match="lv.Loket or lv.Valinso"):
+    with pytest.raises(ConfigurationError, match=r"lv\.Loket or lv\.Valinso"):
         ds.sync(object(), "vends")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="unit"):
         ds.sync(valinso, "vends", lookback=6)  # type: ignore[arg-type]

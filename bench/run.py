@@ -630,7 +630,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, argparse.Namespace]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    opts, ns = parse_args(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["sync"]:
+        from bench.sync import main as sync_main
+
+        return sync_main(args[1:])
+    opts, ns = parse_args(args)
     CLIENT_OPTIONS.clear()
     if ns.no_json_check:
         from loketvalinso._transport.retry import RetryPolicy

@@ -20,7 +20,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["PROVENANCE_KEY", "FrameWriter", "read_provenance", "write_frame"]
+__all__ = ["PROVENANCE_KEY", "FrameWriter", "fsync_file", "read_provenance", "write_frame"]
 
 #: Parquet / Arrow schema metadata key holding the provenance JSON.
 PROVENANCE_KEY = "loketvalinso.provenance"
@@ -42,12 +42,15 @@ def _schema_with(table_schema: pa.Schema, provenance: Mapping[str, Any]) -> pa.S
     )
 
 
-def write_frame(path: str | Path, frame: pl.DataFrame, provenance: Mapping[str, Any]) -> None:
-    """Write ``frame`` to ``path`` with ``provenance`` in its Arrow schema metadata (synced to
-    disk before returning)."""
+def write_frame(
+    path: str | Path, frame: pl.DataFrame, provenance: Mapping[str, Any], *, sync: bool = True
+) -> None:
+    """Write ``frame`` to ``path`` with ``provenance`` in its Arrow schema metadata (``sync``:
+    on disk before returning)."""
     table = frame.to_arrow()
-    with FrameWriter(path, frame.schema, provenance, arrow_schema=table.schema) as writer:
-        writer.write_table(table)
+    writer = FrameWriter(path, frame.schema, provenance, arrow_schema=table.schema)
+    writer.write_table(table)
+    writer.close(sync=sync)
 
 
 class FrameWriter:
@@ -83,19 +86,20 @@ class FrameWriter:
         self._writer.write_table(table)
         self.rows += table.num_rows
 
-    def close(self) -> None:
+    def close(self, *, sync: bool = True) -> None:
+        """Finish the file; ``sync``: on disk before returning (a scratch file need not be)."""
         self._writer.close()
-        fd = os.open(self.path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        if sync:
+            fsync_file(self.path)
 
-    def __enter__(self) -> FrameWriter:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+def fsync_file(path: str | Path) -> None:
+    """Make what was written to ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_provenance(path: str | Path) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import shutil
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -300,7 +299,7 @@ class Dataset:
             try:
                 return self._sync(tx, spec, client, employer_id, window, batch_rows)
             finally:
-                shutil.rmtree(tx.staging, ignore_errors=True)
+                tx.discard()
 
     def _sync(
         self,
@@ -426,7 +425,8 @@ class Dataset:
         if outcome.changes:
             relative = changes_path(spec.name, tx.number)
             frame = pl.concat(outcome.changes, how="diagonal_relaxed")
-            write_frame(tx.stage(relative), frame, {"resource": spec.name, "sync": tx.number})
+            provenance = {"resource": spec.name, "sync": tx.number}
+            write_frame(tx.stage(relative), frame, provenance, sync=False)
             changes["path"] = relative
         state.changes = changes
 

@@ -9,12 +9,13 @@ The folder::
     _staging/000006/…                    a sync's files while it runs
     _lock                                held by the one sync running
 
-**The manifest is the commit point.** A sync writes its files under ``_staging/``, moves them to
+**The manifest is the commit point.** A sync writes its files under ``_staging/`` and syncs them
+to disk, notes in ``_staging/<sync>.commit`` what it will move and delete, moves the files to
 their places (new names: a sync never overwrites a file the manifest lists), then replaces the
 manifest in one ``os.replace``, and only then deletes the files the new manifest no longer
 lists. Readers read only what the manifest lists, so a process killed at any moment leaves the
-previous state readable and exact; the next sync first deletes what no manifest lists
-(:func:`recover`) and then runs as usual. Names starting with ``_`` or ``.`` are skipped by
+previous state readable and exact; the next sync first undoes what the note names and the
+manifest does not list (:func:`recover`) and then runs as usual. Names starting with ``_`` or ``.`` are skipped by
 Spark, Hive and DuckDB's hive partitioning, so outside readers see only the data.
 """
 
@@ -22,16 +23,17 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import io
 import json
 import os
-import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 
 from loketvalinso.errors import ConfigurationError
@@ -56,8 +58,6 @@ STAGING_DIR = "_staging"
 CHANGES_DIR = "_changes"
 _LOCK = "_lock"
 _FORMAT = 1
-#: the names a sync gives its files (anything else in the folder is never deleted)
-_OURS = re.compile(r"^(part-\d{6}(-\d+)?\.parquet|sync-\d{6}\.parquet|\..*\.tmp)$")
 
 
 @dataclass
@@ -114,6 +114,7 @@ def schema_to_text(schema: pl.Schema) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+@functools.lru_cache(maxsize=64)
 def schema_from_text(text: str) -> pl.Schema:
     return pl.read_ipc(io.BytesIO(base64.b64decode(text))).schema
 
@@ -122,10 +123,10 @@ def read_manifest(folder: Path) -> Manifest:
     """The folder's manifest; an empty one when the folder has none yet."""
     path = folder / MANIFEST
     try:
-        raw = json.loads(path.read_bytes())
+        raw = orjson.loads(path.read_bytes())
     except FileNotFoundError:
         return Manifest()
-    except (OSError, ValueError) as exc:
+    except (OSError, orjson.JSONDecodeError) as exc:
         msg = f"{path} cannot be read ({exc}); restore it or start a new dataset folder"
         raise ConfigurationError(msg) from exc
     if raw.get("format") != _FORMAT:
@@ -141,23 +142,34 @@ def read_manifest(folder: Path) -> Manifest:
     return Manifest(resources=resources, syncs=raw["syncs"], next_sync=raw["next_sync"])
 
 
-def write_manifest(folder: Path, manifest: Manifest, *, toolkit_version: str) -> None:
-    """Replace the manifest in one step (a temporary file, synced, then ``os.replace``)."""
+def _state_dict(state: ResourceState) -> dict[str, Any]:
+    return {**vars(state), "files": [vars(entry) for entry in state.files]}
+
+
+def write_manifest(
+    folder: Path, manifest: Manifest, *, toolkit_version: str, durable: bool = True
+) -> None:
+    """Replace the manifest in one step (a temporary file, synced, then ``os.replace``).
+
+    ``durable``: the replacement itself is on disk before returning (a sync that deletes files
+    next needs it; one that only adds files does not: if the old manifest came back after a
+    power cut, it would still name only files that exist)."""
     body = {
         "format": _FORMAT,
         "toolkit_version": toolkit_version,
         "next_sync": manifest.next_sync,
-        "resources": {name: asdict(state) for name, state in manifest.resources.items()},
+        "resources": {name: _state_dict(state) for name, state in manifest.resources.items()},
         "syncs": manifest.syncs,
     }
     target = folder / MANIFEST
     temporary = folder / f".{MANIFEST}.{os.getpid()}.tmp"
     with open(temporary, "wb") as handle:
-        handle.write(json.dumps(body, indent=1, default=str).encode())
+        handle.write(orjson.dumps(body, default=str, option=orjson.OPT_INDENT_2))
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, target)
-    _sync_dir(folder)
+    if durable:
+        _sync_dir(folder)
 
 
 def _sync_dir(folder: Path) -> None:
@@ -199,23 +211,52 @@ def _lock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
+def write_commit_note(folder: Path, number: int, moving: list[str], going: list[str]) -> Path:
+    """Note, before a commit moves anything, which files it moves into place and which it
+    deletes after the manifest: all that a commit cut short can leave behind."""
+    note = folder / STAGING_DIR / f"{number:06d}.commit"
+    note.parent.mkdir(parents=True, exist_ok=True)
+    note.write_text(json.dumps({"moving": moving, "going": going}))
+    return note
+
+
+def remove_files(folder: Path, relatives: list[str]) -> None:
+    """Delete these files of the folder (those already gone are fine) and the partition
+    folders they leave empty."""
+    for relative in relatives:
+        path = folder / relative
+        path.unlink(missing_ok=True)
+        parent = path.parent
+        while parent != folder:
+            try:
+                parent.rmdir()  # only when empty
+            except OSError:
+                break
+            parent = parent.parent
+
+
 def recover(folder: Path, manifest: Manifest) -> int:
-    """Delete what a killed sync left (under the lock): the staging folder, and every file of
-    ours under a resource folder or ``_changes`` that the manifest does not list. Returns how
-    many files went."""
-    shutil.rmtree(folder / STAGING_DIR, ignore_errors=True)
+    """Undo what a killed sync left (under the lock): its staged files, and the files a commit
+    cut short had moved into place or was deleting that the manifest does not list (from the
+    commit's note). Returns how many files of the dataset went."""
+    staging = folder / STAGING_DIR
+    if not staging.is_dir():
+        return 0
     listed = manifest.listed()
     removed = 0
-    for top in folder.iterdir():
-        if not top.is_dir() or top.name == STAGING_DIR:
-            continue
-        if top.name.startswith((".", "_")) and top.name != CHANGES_DIR:
-            continue
-        for path in sorted(top.rglob("*"), reverse=True):
-            relative = path.relative_to(folder).as_posix()
-            if path.is_file() and _OURS.match(path.name) and relative not in listed:
-                path.unlink()
-                removed += 1
-            elif path.is_dir() and not any(path.iterdir()):
-                path.rmdir()
+    for note in sorted(staging.glob("*.commit")):
+        try:
+            planned = json.loads(note.read_text())
+            named = [*planned["moving"], *planned["going"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            named = []  # cut short while being written: nothing had moved yet
+        stale = [relative for relative in named if relative not in listed]
+        removed += sum((folder / relative).exists() for relative in stale)
+        remove_files(folder, stale)
+        note.unlink()
+    for staged in staging.iterdir():
+        if staged.is_dir():
+            shutil.rmtree(staged, ignore_errors=True)
+        else:
+            staged.unlink(missing_ok=True)
     return removed

@@ -15,10 +15,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,15 +32,24 @@ from loketvalinso._dataset.manifest import (
     FileEntry,
     Manifest,
     ResourceState,
+    remove_files,
     schema_to_text,
+    write_commit_note,
     write_manifest,
 )
 from loketvalinso._dataset.resources import SyncSpec
-from loketvalinso._parquet import FrameWriter, write_frame
+from loketvalinso._load.pools import page_pool
+from loketvalinso._parquet import FrameWriter, fsync_file, write_frame
 
 __all__ = ["Transaction", "partition_dir", "read_files", "sync_full", "sync_incremental"]
 
 Partition = tuple[tuple[str, Any], ...]
+#: An incremental sync adds a file of new rows to a partition until it has this many; the next
+#: rewrites the partition as one file.
+MAX_FILES = 8
+#: Streamed rows kept in memory (all partitions together) before the largest buffer goes to a
+#: file: a day of vends stays in memory, a first sync of millions streams through files.
+BUFFER_ROWS = 200_000
 
 
 def partition_dir(resource: str, partition: Partition) -> str:
@@ -53,21 +61,39 @@ def _part(entry: FileEntry) -> Partition:
     return tuple(entry.partition.items())
 
 
-def read_files(folder: Path, entries: Iterable[FileEntry], schema: pl.Schema) -> pl.DataFrame:
-    """The rows of ``entries`` with every column of ``schema`` (partition values from the
-    entries, columns a file lacks as nulls)."""
+def scan_files(folder: Path, entries: Iterable[FileEntry], schema: pl.Schema) -> pl.LazyFrame:
+    """The rows of ``entries`` with exactly the columns of ``schema`` (partition values from
+    the entries, columns a file lacks as nulls), lazily: filters reach the files."""
     frames = []
     for entry in entries:
-        frame = pl.read_parquet(folder / entry.path)
-        values = [pl.lit(v, schema.get(k)).alias(k) for k, v in entry.partition.items()]
-        frames.append(frame.with_columns(v for v in values if v.meta.output_name() in schema))
+        values = {k: v for k, v in entry.partition.items() if k in schema}
+        frame = pl.scan_parquet(
+            folder / entry.path,
+            schema={k: v for k, v in schema.items() if k not in values},
+            missing_columns="insert",
+            extra_columns="ignore",
+        )
+        if values:
+            frame = frame.with_columns(pl.lit(v, schema[k]).alias(k) for k, v in values.items())
+        frames.append(frame.select(list(schema)))
     if not frames:
-        return pl.DataFrame(schema=schema)
-    return pl.concat(align(frames, schema), how="diagonal_relaxed")
+        return pl.LazyFrame(schema=schema)
+    return pl.concat(frames, how="vertical")
 
 
-def _union(schema: pl.Schema, other: pl.Schema) -> pl.Schema:
-    return pl.Schema({**schema, **{k: v for k, v in other.items() if k not in schema}})
+def read_files(folder: Path, entries: Iterable[FileEntry], schema: pl.Schema) -> pl.DataFrame:
+    """:func:`scan_files`, read."""
+    return scan_files(folder, entries, schema).collect()
+
+
+def _widen(state: ResourceState, other: pl.Schema) -> pl.Schema:
+    """The state's schema with the columns of ``other`` it lacks added at the end."""
+    schema = state.frame_schema
+    extra = {k: v for k, v in other.items() if k not in schema}
+    if extra:
+        schema = pl.Schema({**schema, **extra})
+        state.schema = schema_to_text(schema)
+    return schema
 
 
 @dataclass
@@ -80,10 +106,13 @@ class Transaction:
     toolkit_version: str
     moves: list[tuple[Path, str]] = field(default_factory=list)
     superseded: set[str] = field(default_factory=set)
+    staged: int = 0
+    #: files written and being synced to disk in the background
+    syncing: dict[Path, Future[None]] = field(default_factory=dict)
 
     @property
     def staging(self) -> Path:
-        return self.folder / STAGING_DIR / f"{self.number:06d}"
+        return self.folder / STAGING_DIR
 
     def file_name(self, index: int = 0) -> str:
         return (
@@ -92,35 +121,54 @@ class Transaction:
             else (f"part-{self.number:06d}-{index}.parquet")
         )
 
+    def written(self, path: Path) -> None:
+        """``path`` is written: sync it to disk in the background, on the load's threads."""
+        pool, own = page_pool(1)
+        self.syncing[path] = pool.submit(fsync_file, path)
+        if own:
+            pool.shutdown(wait=False)
+
     def stage(self, relative: str) -> Path:
-        """Where to write the file that will be ``relative`` in the folder."""
-        staged = self.staging / "final" / relative
-        staged.parent.mkdir(parents=True, exist_ok=True)
+        """Where to write the file that will be ``relative`` in the folder (staged files are
+        named by number, in one flat folder: cheap to create and to remove)."""
+        staged = self._staged_path()
         self.moves.append((staged, relative))
         return staged
 
-    def scratch(self, relative: str) -> Path:
+    def scratch(self) -> Path:
         """A file of this sync's own (not moved into the folder)."""
-        path = self.staging / "scratch" / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+        return self._staged_path()
+
+    def _staged_path(self) -> Path:
+        self.staging.mkdir(parents=True, exist_ok=True)
+        self.staged += 1
+        return self.staging / f"{self.number:06d}-{self.staged}.parquet"
 
     def commit(self) -> None:
-        """New files into place, then the manifest, then the old files out."""
+        """New files on disk, a note of what moves, the files into place, the manifest, the old
+        files out, the note away (:func:`~loketvalinso._dataset.manifest.recover` reads it)."""
+        for staged, _ in self.moves:
+            if staged not in self.syncing:
+                self.written(staged)
+        for future in self.syncing.values():
+            future.result()
+        gone = sorted(self.superseded - self.manifest.listed())
+        note = write_commit_note(self.folder, self.number, [r for _, r in self.moves], gone)
         for staged, relative in self.moves:
             target = self.folder / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged, target)
-        write_manifest(self.folder, self.manifest, toolkit_version=self.toolkit_version)
-        for relative in sorted(self.superseded - self.manifest.listed()):
-            path = self.folder / relative
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-            with contextlib.suppress(OSError):  # not empty: other files live there
-                path.parent.rmdir()
-        shutil.rmtree(self.staging, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            (self.folder / STAGING_DIR).rmdir()
+        write_manifest(
+            self.folder, self.manifest, toolkit_version=self.toolkit_version, durable=bool(gone)
+        )
+        remove_files(self.folder, gone)
+        note.unlink()
+        self.discard()
+
+    def discard(self) -> None:
+        """Delete what this sync staged and did not move (the staging folder stays)."""
+        for path in self.staging.glob(f"{self.number:06d}-*.parquet"):
+            path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -150,7 +198,9 @@ class _Settle:
         relative = f"{partition_dir(self.spec.name, partition)}/{self.tx.file_name()}"
         stored = frame.drop([k for k, _ in partition if k in frame.columns])
         provenance = {**self.provenance, "partition": dict(partition), "rows": frame.height}
-        write_frame(self.tx.stage(relative), stored, provenance)
+        staged = self.tx.stage(relative)
+        write_frame(staged, stored, provenance, sync=False)
+        self.tx.written(staged)
         self.outcome.partitions_written.append(partition_dir(self.spec.name, partition))
         return FileEntry(relative, dict(partition), frame.height, *_range(frame, self.spec))
 
@@ -199,8 +249,7 @@ def sync_full(
     for partition, load in loads:
         new = load()
         outcome.rows_loaded += new.height
-        schema = _union(state.frame_schema, new.schema)
-        state.schema = schema_to_text(schema)
+        schema = _widen(state, new.schema)
         old = [f for f in state.files if _part(f) == partition]
         old_rows = read_files(tx.folder, old, schema)
         (new,) = align([new], schema)
@@ -212,26 +261,51 @@ def sync_full(
 # -- incremental syncs --------------------------------------------------------------------------
 
 
-class _PartitionStream:
-    """The streamed rows of one partition: one file per schema seen, written as they come."""
+class _Streams:
+    """The streamed rows of each partition: kept in memory up to :data:`BUFFER_ROWS` in all;
+    beyond that the largest buffer goes on to a scratch file of its partition (a new file when
+    the schema changes), so memory stays bounded whatever the load's size and order."""
 
-    def __init__(self, tx: Transaction, spec: SyncSpec, partition: Partition, provenance: Any):
-        self.tx, self.spec, self.partition, self.provenance = tx, spec, partition, provenance
-        self.writers: list[FrameWriter] = []
+    def __init__(self, tx: Transaction, provenance: dict[str, Any]) -> None:
+        self.tx, self.provenance = tx, provenance
+        self.buffers: dict[Partition, list[pl.DataFrame]] = {}
+        self.buffered = 0
+        self.writers: dict[Partition, list[FrameWriter]] = {}
 
-    def write(self, frame: pl.DataFrame) -> None:
-        writer = self.writers[-1] if self.writers else None
-        if writer is None or writer.schema != frame.schema:
-            name = self.tx.file_name(len(self.writers))
-            path = self.tx.scratch(f"{partition_dir(self.spec.name, self.partition)}/{name}")
-            provenance = {**self.provenance, "partition": dict(self.partition)}
-            writer = FrameWriter(path, frame.schema, provenance)
-            self.writers.append(writer)
-        writer.write(frame)
+    def add(self, partition: Partition, frame: pl.DataFrame) -> None:
+        self.buffers.setdefault(partition, []).append(frame)
+        self.buffered += frame.height
+        while self.buffered > BUFFER_ROWS:
+            self._spill(max(self.buffers, key=lambda p: sum(f.height for f in self.buffers[p])))
+
+    def _spill(self, partition: Partition) -> None:
+        frames = self.buffers.pop(partition, [])
+        writers = self.writers.setdefault(partition, [])
+        for frame in frames:
+            self.buffered -= frame.height
+            if not writers or writers[-1].schema != frame.schema:
+                provenance = {**self.provenance, "partition": dict(partition)}
+                writers.append(FrameWriter(self.tx.scratch(), frame.schema, provenance))
+            writers[-1].write(frame)
 
     def close(self) -> None:
-        for writer in self.writers:
-            writer.close()
+        """Partitions that went to files put the rest there too; every file is closed."""
+        try:
+            for partition in list(self.writers):
+                self._spill(partition)
+        finally:
+            for writers in self.writers.values():
+                for writer in writers:
+                    writer.close(sync=False)
+
+    def partitions(self) -> set[Partition]:
+        return set(self.buffers) | set(self.writers)
+
+    def files(self, partition: Partition) -> list[Path]:
+        return [writer.path for writer in self.writers.get(partition, [])]
+
+    def frames(self, partition: Partition) -> list[pl.DataFrame]:
+        return self.buffers.get(partition, [])
 
 
 def sync_incremental(
@@ -246,11 +320,13 @@ def sync_incremental(
     assert spec.cursor_column is not None
     outcome = Outcome()
     cursor = spec.cursor_column
-    streams: dict[Partition, _PartitionStream] = {}
+    streams = _Streams(tx, provenance)
+    # While the load is on the wire, read what the partitions it will touch hold in its window.
+    ahead = _Ahead(tx.folder, state, spec, since_us)
     try:
         for batch in batches:
             outcome.rows_loaded += batch.height
-            state.schema = schema_to_text(_union(state.frame_schema, batch.schema))
+            _widen(state, batch.schema)
             if not batch.height:
                 continue
             keyed = batch.with_columns(
@@ -260,22 +336,18 @@ def sync_incremental(
             for values, part in keyed.partition_by("year", "month", as_dict=True).items():
                 year, month = values
                 partition: Partition = (("year", int(year)), ("month", int(month)))
-                stream = streams.get(partition)
-                if stream is None:
-                    stream = streams[partition] = _PartitionStream(tx, spec, partition, provenance)
-                stream.write(part.drop("year", "month"))
+                streams.add(partition, part.drop("year", "month"))
     finally:
-        for stream in streams.values():
-            stream.close()
-    touched = set(streams)
+        streams.close()
+        prefetched = ahead.result()
+    touched = streams.partitions()
     for entry in state.files:
         if since_us is None or (entry.high is not None and entry.high >= since_us):
             touched.add(_part(entry))
     settle = _Settle(tx, spec, state, provenance, outcome)
     for settled in sorted(touched):
         old = [f for f in state.files if _part(f) == settled]
-        stream = streams.get(settled)
-        kept = _settle_window(settle, settled, old, stream, since_us)
+        kept = _settle_window(settle, settled, old, streams, since_us, prefetched.get(settled))
         state.files = [f for f in state.files if _part(f) != settled] + kept
     highs = [f.high for f in state.files if f.high is not None]
     state.cursor = max(highs) if highs else state.cursor
@@ -286,12 +358,15 @@ def _settle_window(
     settle: _Settle,
     partition: Partition,
     old: list[FileEntry],
-    stream: _PartitionStream | None,
+    streams: _Streams,
     since_us: int | None,
+    prefetched: tuple[pl.DataFrame, pl.DataFrame] | None = None,
 ) -> list[FileEntry]:
+    """Settle one partition the incremental load touched: the load is the truth for the rows
+    in its window (from ``since_us`` on) and for the keys it brought; the rest stays."""
     tx, spec = settle.tx, settle.spec
     schema = settle.state.frame_schema
-    paths = [w.path for w in stream.writers] if stream else []
+    paths = streams.files(partition)
     key, cursor = list(spec.key), spec.cursor_column
     assert cursor is not None
     if not old and len(paths) == 1:
@@ -307,25 +382,109 @@ def _settle_window(
             settle.outcome.added_files.append(relative)
             settle.outcome.partitions_written.append(partition_dir(spec.name, partition))
             return [entry]
-    streamed = [pl.read_parquet(path) for path in paths]
+    streamed = [pl.read_parquet(path) for path in paths] + streams.frames(partition)
     new = (
         pl.concat(align(streamed, schema), how="diagonal_relaxed")
         if streamed
         else pl.DataFrame(schema=schema)
-    )
-    new = new.unique(key, keep="last", maintain_order=True)
-    old_rows = read_files(tx.folder, old, schema)
-    if since_us is not None:
-        in_window = pl.col(cursor).dt.epoch("us") >= since_us
-        reloaded = in_window | pl.struct(key).is_in(
-            new.select(pl.struct(key)).to_series().implode()
-        )
-        old_kept, old_rows = old_rows.filter(~reloaded), old_rows.filter(reloaded)
+    ).unique(key, keep="last", maintain_order=True)
+    if not old:
+        settle.outcome.counts.added += new.height
+        entry = settle.write(partition, new.sort(cursor, *key))
+        settle.outcome.added_files.append(entry.path)
+        return [entry]
+    stored = scan_files(tx.folder, old, schema)
+    if since_us is None:
+        reloaded = pl.lit(True)
     else:
-        old_kept = old_rows.clear()
-    merged = pl.concat([old_kept, new], how="vertical").sort(cursor, *key)
-    everything = pl.concat([old_kept, old_rows]).sort(cursor, *key)
-    return settle.replace(partition, old, merged, everything)
+        keys = new.get_column(key[0]) if len(key) == 1 else new.select(pl.struct(key)).to_series()
+        mine = pl.col(key[0]) if len(key) == 1 else pl.struct(key)
+        reloaded = (pl.col(cursor).dt.epoch("us") >= since_us) | mine.is_in(keys.implode())
+    if prefetched is None:
+        previous = stored.filter(reloaded).collect()
+    else:
+        # the window's rows, read ahead, and any row from before it whose key came back
+        in_window, earlier_keys = prefetched
+        came_back = earlier_keys.join(new.select(key), on=key, how="semi")
+        previous = in_window
+        if came_back.height:
+            back = stored.filter(~_in_window(cursor, since_us)).join(came_back.lazy(), on=key)
+            previous = pl.concat([in_window, back.collect()])
+    added = _only_added(previous, new, key)
+    if added is not None and len(old) < MAX_FILES:
+        # only new rows: a file of them beside the partition's others, which stay as they are;
+        # that file is the sync's changes here
+        if not added.height:
+            return old
+        settle.outcome.counts.added += added.height
+        entry = settle.write(partition, added.sort(cursor, *key))
+        settle.outcome.added_files.append(entry.path)
+        return [*old, entry]
+    changes, counts = compare(previous, new, key)
+    if not counts.any:
+        return old
+    settle.outcome.counts += counts
+    settle.outcome.changes.append(changes)
+    settle.tx.superseded.update(entry.path for entry in old)
+    merged = pl.concat([stored.filter(~reloaded).collect(), new]).sort(cursor, *key)
+    return [settle.write(partition, merged)] if merged.height else []
+
+
+def _only_added(previous: pl.DataFrame, new: pl.DataFrame, key: list[str]) -> pl.DataFrame | None:
+    """The rows of ``new`` whose key ``previous`` lacks, when every row of ``previous`` came
+    back unchanged (the common case of an incremental sync: a quick check, no full compare);
+    None otherwise."""
+    again = new.join(previous.select(key), on=key, how="semi")
+    if again.height != previous.height or again.columns != previous.columns:
+        return None
+    if not again.sort(key).equals(previous.sort(key)):
+        return None
+    return new.join(previous.select(key), on=key, how="anti")
+
+
+def _in_window(cursor: str, since_us: int | None) -> pl.Expr:
+    return pl.lit(True) if since_us is None else pl.col(cursor).dt.epoch("us") >= since_us
+
+
+class _Ahead:
+    """Reads, in a thread of its own, the stored rows in the window of each partition whose
+    newest row is in it, and the keys of their rows before it."""
+
+    def __init__(
+        self, folder: Path, state: ResourceState, spec: SyncSpec, since_us: int | None
+    ) -> None:
+        assert spec.cursor_column is not None
+        cursor, key = spec.cursor_column, list(spec.key)
+        likely: dict[Partition, list[FileEntry]] = {}
+        if since_us is not None:
+            for entry in state.files:
+                if entry.high is not None and entry.high >= since_us:
+                    likely.setdefault(_part(entry), [])
+            for entry in state.files:
+                if _part(entry) in likely:
+                    likely[_part(entry)].append(entry)
+        schema = state.frame_schema
+        window = _in_window(cursor, since_us)
+
+        def read() -> dict[Partition, tuple[pl.DataFrame, pl.DataFrame]]:
+            out = {}
+            for partition, entries in likely.items():
+                stored = scan_files(folder, entries, schema)
+                out[partition] = (
+                    stored.filter(window).collect(),
+                    stored.filter(~window).select(key).collect(),
+                )
+            return out
+
+        self._pool, self._own = page_pool(1)  # the load's threads, started already
+        self._future = self._pool.submit(read)
+
+    def result(self) -> dict[Partition, tuple[pl.DataFrame, pl.DataFrame]]:
+        try:
+            return self._future.result()
+        finally:
+            if self._own:
+                self._pool.shutdown()
 
 
 def _checked(path: Path, key: list[str], cursor: str) -> dict[str, Any]:

@@ -251,7 +251,7 @@ class Dataset:
         *,
         employer_id: str | Sequence[str] | None = None,
         lookback: timedelta | str | None = None,
-        batch_rows: int = 100_000,
+        batch_rows: int = 10_000,
     ) -> SyncSummary:
         """Bring ``resource`` up to date from ``client`` and record the sync.
 

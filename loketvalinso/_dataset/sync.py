@@ -49,7 +49,7 @@ Partition = tuple[tuple[str, Any], ...]
 MAX_FILES = 8
 #: Streamed rows kept in memory (all partitions together) before the largest buffer goes to a
 #: file: a day of vends stays in memory, a first sync of millions streams through files.
-BUFFER_ROWS = 200_000
+BUFFER_ROWS = 10_000
 
 
 def partition_dir(resource: str, partition: Partition) -> str:
@@ -329,14 +329,16 @@ def sync_incremental(
             _widen(state, batch.schema)
             if not batch.height:
                 continue
-            keyed = batch.with_columns(
-                year=pl.col(cursor).dt.year().cast(pl.Int32()),
-                month=pl.col(cursor).dt.month().cast(pl.Int32()),
-            )
-            for values, part in keyed.partition_by("year", "month", as_dict=True).items():
-                year, month = values
-                partition: Partition = (("year", int(year)), ("month", int(month)))
-                streams.add(partition, part.drop("year", "month"))
+            month = (pl.col(cursor).dt.year() * 100 + pl.col(cursor).dt.month()).cast(pl.Int32)
+            keyed = batch.with_columns(month.alias("\x00month"))
+            first, last = keyed.select(
+                pl.col("\x00month").min().alias("a"), pl.col("\x00month").max().alias("b")
+            ).row(0)
+            if first == last:  # the usual case: the load comes in time order
+                streams.add(_month_partition(first), batch)
+                continue
+            for (value,), part in keyed.partition_by("\x00month", as_dict=True).items():
+                streams.add(_month_partition(int(value)), part.drop("\x00month"))
     finally:
         streams.close()
         prefetched = ahead.result()
@@ -428,6 +430,10 @@ def _settle_window(
     settle.tx.superseded.update(entry.path for entry in old)
     merged = pl.concat([stored.filter(~reloaded).collect(), new]).sort(cursor, *key)
     return [settle.write(partition, merged)] if merged.height else []
+
+
+def _month_partition(yyyymm: int) -> Partition:
+    return (("year", yyyymm // 100), ("month", yyyymm % 100))
 
 
 def _only_added(previous: pl.DataFrame, new: pl.DataFrame, key: list[str]) -> pl.DataFrame | None:

@@ -374,28 +374,32 @@ class _Walk:
         self._to_sink()
 
     def _to_sink(self, *, final: bool = False) -> None:
-        """Streaming: hand the next run of checked pages to the sink, converted and in page
-        order, once it holds ``_CONVERT_BATCH`` kept pages (``final``: whatever is left), and let
-        go of their items."""
+        """Streaming: hand the checked pages to the sink, converted, in page order, in runs of
+        ``_CONVERT_BATCH`` kept pages (``final``: whatever is left), and let go of their
+        items."""
         if self.sink is None:
             return
-        index, run = self.next_to_sink, []
-        while index in self.checked or (final and index <= max(self.pages, default=0)):
-            if index in self.pages:
-                run.append(index)
-            index += 1
-        if not run or (not final and len(run) < _CONVERT_BATCH):
-            return
-        for future in {self.converting_page.pop(i) for i in run if i in self.converting_page}:
-            future.result()
-        taken = set(run)
-        self.unconverted = [i for i in self.unconverted if i not in taken]
-        pages = [self.pages[i] for i in run]
-        self.decoder.convert(pages)  # the pages no background batch took
-        self.next_to_sink = index
-        self.sink(pages)
-        for page in pages:
-            page.data = None
+        last = max(self.pages, default=0)
+        while True:
+            index, run = self.next_to_sink, list[int]()
+            while len(run) < _CONVERT_BATCH and (
+                index in self.checked or (final and index <= last)
+            ):
+                if index in self.pages:
+                    run.append(index)
+                index += 1
+            if not run or (not final and len(run) < _CONVERT_BATCH):
+                return
+            for future in {self.converting_page.pop(i) for i in run if i in self.converting_page}:
+                future.result()
+            taken = set(run)
+            self.unconverted = [i for i in self.unconverted if i not in taken]
+            pages = [self.pages[i] for i in run]
+            self.decoder.convert(pages)  # the pages no background batch took
+            self.next_to_sink = index
+            self.sink(pages)
+            for page in pages:
+                page.data = None
 
     def _convert(self) -> None:
         """Let the decoder convert the kept pages together; batches handed over during the walk
@@ -526,12 +530,22 @@ class _Walk:
         free_slots = workers
         stop = False
 
+        # Streaming: pages wait for the sink in page order, so a slow page holds back the ones
+        # after it; no page further than this ahead of the sink is requested (unless nothing is
+        # on the go), which keeps the pages held bounded.
+        ahead = 2 * workers + 2 * _CONVERT_BATCH
+        waiting: int | None = None
+
         def submit_free() -> None:
-            nonlocal outstanding, free_slots
+            nonlocal outstanding, free_slots, waiting
             while free_slots and outstanding < 2 * workers and not stop:
-                index = next(indices, None)
+                index = waiting if waiting is not None else next(indices, None)
                 if index is None:
                     return
+                if self.sink is not None and outstanding and index >= self.next_to_sink + ahead:
+                    waiting = index
+                    return
+                waiting = None
                 futures.append(pool.submit(work, index, self.strategy.page_params(index, plan)))
                 outstanding += 1
                 free_slots -= 1

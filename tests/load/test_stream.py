@@ -167,7 +167,7 @@ def test_the_sink_gets_every_page_in_order_and_memory_stays_bounded(concurrency)
     assert all(len(run) == _CONVERT_BATCH * limit for run in runs[:-1])
     assert [p.page for p in pages] == list(range(1, 301)) and all(p.data is None for p in pages)
     # the pages on the wire and one run, never the whole listing
-    assert max(alive_at_sink) <= 2 * concurrency + 2 * _CONVERT_BATCH
+    assert max(alive_at_sink) <= 4 * concurrency + 3 * _CONVERT_BATCH
     gc.collect()
     assert len(decoder.alive) == 0
 
@@ -196,3 +196,39 @@ def test_an_error_in_the_sink_ends_the_walk() -> None:
             sink=sink,
         )
     assert len(requested) < 100, "the walk stopped at the sink's error"
+
+
+def test_a_slow_page_holds_back_the_requests_after_it() -> None:
+    """Pages reach the sink in order: while page 2 is slow, the walk asks for no page further
+    ahead than its window (the pages held stay bounded), then goes on."""
+    total, limit, concurrency = 60_000, 100, 4  # 600 pages
+    window = 2 * concurrency + 2 * _CONVERT_BATCH
+    asked_while_blocked: list[int] = []
+    page_two_answered = threading.Event()
+    lock = threading.Lock()
+    inner = fake_vends(total, limit)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params.get("offset", 0))
+        if offset == limit:  # page 2 answers a second late
+            threading.Event().wait(1.0)
+            page_two_answered.set()
+        elif not page_two_answered.is_set() and offset > limit:
+            with lock:
+                asked_while_blocked.append(offset // limit + 1)
+        return inner.handle_request(request)
+
+    seen: list[int] = []
+    with httpx.Client(transport=httpx.MockTransport(answer), base_url="https://v.test") as client:
+        paginate(
+            client,
+            "/vends",
+            strategy=OffsetLimitPaging(limit=limit),
+            decoder=CountingDecoder(),
+            raise_for_response=raise_valinso,
+            max_concurrency=concurrency,
+            strict=True,
+            sink=lambda pages: seen.extend(p.page for p in pages),
+        )
+    assert seen == list(range(1, 601))
+    assert asked_while_blocked and max(asked_while_blocked) <= 2 + window

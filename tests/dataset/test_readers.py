@@ -83,3 +83,21 @@ def test_pyarrow_and_pandas_see_the_provenance(store) -> None:
     pandas = pytest.importorskip("pandas", reason="pandas is in the dev extra")
     frame = pandas.read_parquet(path)
     assert frame.attrs[PROVENANCE_KEY] == record
+
+
+def test_the_daily_report_recipe(store, tmp_path) -> None:
+    """The README's recipe: scan a quarter from the dataset (partitions pruned), chart it."""
+    pytest.importorskip("altair", reason="charts need the charts extra")
+    ds, world = store
+    quarter = (
+        ds.scan("vends")
+        .filter((pl.col("year") == 2026) & pl.col("month").is_between(7, 9))
+        .collect()
+    )
+    truth = world.vends.filter(
+        (pl.col("timestamp").dt.year() == 2026) & pl.col("timestamp").dt.month().is_between(7, 9)
+    )
+    assert quarter.height == truth.height > 0
+    chart = lv.charts.vends_overview(quarter)
+    chart.save(tmp_path / "vends.html")
+    assert "vega" in (tmp_path / "vends.html").read_text()

@@ -290,3 +290,19 @@ def test_one_sync_at_a_time(clients, tmp_path) -> None:
     with exclusive(tmp_path), pytest.raises(ConfigurationError, match="another sync is running"):
         ds.sync(valinso, "vends")
     ds.sync(valinso, "vends")  # the lock is free again
+
+
+def test_no_secret_reaches_the_folder(server, clients, tmp_path) -> None:
+    valinso, loket = clients
+    ds = lv.Dataset(tmp_path)
+    ds.sync(valinso, "vends")
+    ds.sync(loket, "leave_requests")
+    server.advance(days=1)
+    ds.sync(loket, "leave_requests")
+    creds = server.credentials
+    secrets = [creds.valinso_api_key, creds.client_secret, creds.password]
+    secrets.append(loket.oauth.access_token)
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not any(secret.encode() in data for secret in secrets), path

@@ -23,7 +23,6 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.memory import _reset_peak, _status, buffer_bytes
-from bench.run import MockProcess, RemoteMock
+from bench.run import MockProcess, RemoteMock, child_json
 
 ROWS = (
     ("vends", "vends in the dataset (a year)", ""),
@@ -149,20 +148,9 @@ def first_sync(vends: int, latency_ms: float, repeat: int) -> dict[str, float]:
 
 
 def _memory_probe(remote: RemoteMock, folder: Path) -> dict[str, int]:
-    root = str(Path(__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
     credentials = dataclasses.asdict(remote.credentials)
     payload = {"url": remote.url, "credentials": credentials, "folder": str(folder)}
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.sync", "--memory-child"],
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        cwd=root,
-        env=env,
-        check=True,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return child_json("bench.sync", payload, "--memory-child")
 
 
 def memory_child() -> int:

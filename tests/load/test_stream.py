@@ -9,8 +9,6 @@ from __future__ import annotations
 import gc
 import threading
 import weakref
-from collections.abc import Sequence
-from concurrent.futures import Future
 
 import httpx
 import orjson
@@ -23,7 +21,7 @@ from loketvalinso._load.pages import PageContext, PageMeta, ParsedPage
 from loketvalinso._load.strategies import OffsetLimitPaging
 from loketvalinso._load.walk import _CONVERT_BATCH, paginate
 from loketvalinso.errors import ConfigurationError, PaginationError
-from tests.json_pages import raise_valinso
+from tests.json_pages import JsonDecoder, raise_valinso
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -100,11 +98,14 @@ class Items:
         return len(self.rows)
 
 
-class CountingDecoder:
+class CountingDecoder(JsonDecoder):
+    """Pages whose payloads it keeps weak references to (``alive``)."""
+
     def __init__(self) -> None:
         self.alive: weakref.WeakSet[Items] = weakref.WeakSet()
+        super().__init__(self._parse)
 
-    def decode(self, body: bytes, context: PageContext) -> ParsedPage:
+    def _parse(self, body: bytes, context: PageContext) -> ParsedPage:
         doc = orjson.loads(body)
         items = Items(doc["result"])
         self.alive.add(items)
@@ -116,14 +117,6 @@ class CountingDecoder:
             total=paging["total"],
         )
         return ParsedPage(meta=meta, data=items, page=context.page)
-
-    def convert(self, pages: Sequence[ParsedPage]) -> None:
-        pass
-
-    def convert_later(self, pages: Sequence[ParsedPage]) -> Future[None]:
-        done: Future[None] = Future()
-        done.set_result(None)
-        return done
 
 
 def fake_vends(total: int, limit: int) -> httpx.MockTransport:

@@ -1,4 +1,7 @@
-"""The Loket resource catalogue: every GET operation of the API, its versions and item schemas.
+"""The Loket resource catalogue: every operation of the API, its versions and schemas.
+
+GET operations (:attr:`Catalog.entries`) carry their response item schema per version; write
+operations (POST/PUT/PATCH/DELETE, :attr:`Catalog.writes`) their request body schema per version.
 
 The catalogue is derived from the published OpenAPI description by ``scripts/derive_catalog.py``
 and shipped as ``_data/loket_catalog.json`` (the format is described in that script). It is read
@@ -40,7 +43,8 @@ class Node(NamedTuple):
     """One field of an item schema, as ``scripts/derive_catalog.py`` writes it.
 
     ``extra`` is, for an object, the index of its property list in :attr:`Catalog.nodes` (or
-    the list itself); for an array, the node of its items; else None.
+    the list itself); for an array, the node of its items; else None. ``read_only`` is 1 for a
+    request body field the description marks ``readOnly`` (the server fills it).
     """
 
     name: str
@@ -48,6 +52,7 @@ class Node(NamedTuple):
     format: str | None
     nullable: int
     extra: Any
+    read_only: int = 0
 
 
 def _node(raw: Sequence[Any]) -> Node:
@@ -56,7 +61,7 @@ def _node(raw: Sequence[Any]) -> Node:
         extra = _node(extra)  # the item node
     elif isinstance(extra, list | tuple):
         extra = [_node(child) for child in extra]  # an object's properties, inline
-    return Node(raw[0], raw[1], raw[2], raw[3], extra)
+    return Node(raw[0], raw[1], raw[2], raw[3], extra, raw[5] if len(raw) > 5 else 0)
 
 
 class FilledPath(NamedTuple):
@@ -136,36 +141,49 @@ class Catalog:
             if "spec_path" in e:
                 self._by_path.setdefault(e["spec_path"], e)
         # literal segments are tried before {param} segments (x-hasEquivalentPaths)
-        self._templates = sorted(
-            ((e["path"].strip("/").split("/"), e) for e in self.entries),
-            key=lambda t: [s.startswith("{") for s in t[0]],
-        )
+        self._templates = _templates(self.entries)
+        self.writes: list[Endpoint] = data.get("writes", [])
+        for write in self.writes:
+            write["schemas"] = {k: _node(v) for k, v in write["schemas"].items()}
+        self._writes_by_method: dict[str, list[tuple[list[str], Endpoint]]] = {}
+        for method in ("POST", "PUT", "PATCH", "DELETE"):
+            chosen = [w for w in self.writes if w["method"] == method]
+            self._writes_by_method[method] = _templates(chosen)
 
     # -- discovery -------------------------------------------------------------------------------
     def endpoints(self) -> pl.DataFrame:
-        """Every GET operation as a DataFrame (what ``loket.catalog()`` shows).
+        """Every operation as a DataFrame (what ``loket.catalog()`` shows), GETs first per path.
 
         Returns
         -------
         polars.DataFrame
-            Columns ``path, operation_id, tag, kind, envelope, paging, etag, versions,
-            path_params, query_params, media_types``.
+            Columns ``method, path, operation_id, tag, kind, envelope, paging, etag, versions,
+            path_params, query_params, media_types, success``. For a write, ``versions`` are the
+            versions of its request body, ``kind`` is ``json`` (a JSON body), ``multipart``,
+            ``binary`` or null (no body), ``etag`` says whether its answer carries an ETag and
+            ``success`` lists the documented 2xx statuses.
         """
+        rows = [(e, "GET") for e in self.entries] + [(w, w["method"]) for w in self.writes]
+        order = {"GET": 0, "POST": 1, "PUT": 2, "PATCH": 3, "DELETE": 4}
+        rows.sort(key=lambda r: (r[0]["path"], order[r[1]]))
         return pl.DataFrame(
             {
-                "path": [e["path"] for e in self.entries],
-                "operation_id": [e["operation_id"] for e in self.entries],
-                "tag": [e["tag"] for e in self.entries],
-                "kind": [e["kind"] for e in self.entries],
-                "envelope": [e["envelope"] for e in self.entries],
-                "paging": [e["paging"] for e in self.entries],
-                "etag": [e["etag"] for e in self.entries],
-                "versions": [e["versions"] + e["undated_versions"] for e in self.entries],
-                "path_params": [[p[0] for p in e["path_params"]] for e in self.entries],
-                "query_params": [[q[0] for q in e["query_params"]] for e in self.entries],
-                "media_types": [e["media_types"] for e in self.entries],
+                "method": [m for _, m in rows],
+                "path": [e["path"] for e, _ in rows],
+                "operation_id": [e["operation_id"] for e, _ in rows],
+                "tag": [e["tag"] for e, _ in rows],
+                "kind": [e["kind"] if m == "GET" else e["body"] for e, m in rows],
+                "envelope": [e.get("envelope") for e, _ in rows],
+                "paging": [e.get("paging", False) for e, _ in rows],
+                "etag": [e["etag"] for e, _ in rows],
+                "versions": [e["versions"] + e["undated_versions"] for e, _ in rows],
+                "path_params": [[p[0] for p in e["path_params"]] for e, _ in rows],
+                "query_params": [[q[0] for q in e["query_params"]] for e, _ in rows],
+                "media_types": [e.get("media_types", []) for e, _ in rows],
+                "success": [e.get("success", [200]) for e, _ in rows],
             },
             schema={
+                "method": pl.String,
                 "path": pl.String,
                 "operation_id": pl.String,
                 "tag": pl.String,
@@ -177,8 +195,42 @@ class Catalog:
                 "path_params": pl.List(pl.String),
                 "query_params": pl.List(pl.String),
                 "media_types": pl.List(pl.String),
+                "success": pl.List(pl.Int32),
             },
         )
+
+    def find_write(self, method: str, path_or_operation_id: str) -> Endpoint:
+        """The write operation ``method`` of an operationId, a path template or a concrete path.
+
+        Raises
+        ------
+        ConfigurationError
+            When the API documents no such operation (the message names the methods the path
+            has).
+        """
+        method = method.upper()
+        key = path_or_operation_id.strip()
+        for write in self.writes:
+            if write["method"] == method and key in (write["operation_id"], write["path"]):
+                return write
+        segs = _segments(key)
+        found = _match(self._writes_by_method.get(method, []), segs)
+        if found is not None:
+            return found
+        others = sorted(
+            {
+                m
+                for m, templates in self._writes_by_method.items()
+                if _match(templates, segs) is not None
+            }
+            | ({"GET"} if _match(self._templates, segs) is not None else set())
+        )
+        has = f"; it documents {', '.join(others)} for that path" if others else ""
+        msg = (
+            f"the Loket API documents no {method} for {key!r}{has}; "
+            "see loket.catalog() for the operations that exist"
+        )
+        raise ConfigurationError(msg)
 
     def find(self, path_or_operation_id: str) -> Endpoint:
         """The entry for an operationId, a path template, or a concrete path.
@@ -195,20 +247,12 @@ class Catalog:
         key = path_or_operation_id.strip()
         if key in self._by_op:
             return self._by_op[key]
-        path = key.split("?", 1)[0].rstrip("/")
-        if path.startswith("/v2/"):
-            path = path[3:]
-        if not path.startswith("/"):
-            path = "/" + path
+        path = _clean(key)
         if path in self._by_path:
             return self._by_path[path]
-        segs = path.strip("/").split("/")
-        for tsegs, entry in self._templates:
-            if len(tsegs) == len(segs) and all(
-                t.startswith("{") or t.lower() == s.lower()
-                for t, s in zip(tsegs, segs, strict=True)
-            ):
-                return entry
+        entry = _match(self._templates, _segments(key))
+        if entry is not None:
+            return entry
         msg = (
             f"no Loket GET endpoint matches {key!r}; "
             "see loket.catalog() for the paths and operationIds that exist"
@@ -299,6 +343,35 @@ class Catalog:
             if text > dated[-1]:
                 return entry["undated_versions"][-1]
         return label
+
+
+def _clean(path: str) -> str:
+    """A path without its query, trailing ``/`` and leading ``/v2``, starting with ``/``."""
+    path = path.split("?", 1)[0].rstrip("/")
+    if path.startswith("/v2/"):
+        path = path[3:]
+    return path if path.startswith("/") else "/" + path
+
+
+def _segments(path: str) -> list[str]:
+    return _clean(path).strip("/").split("/")
+
+
+def _templates(entries: Sequence[Endpoint]) -> list[tuple[list[str], Endpoint]]:
+    """Entries with their template's segments, literal segments before ``{param}`` segments."""
+    return sorted(
+        ((e["path"].strip("/").split("/"), e) for e in entries),
+        key=lambda t: [s.startswith("{") for s in t[0]],
+    )
+
+
+def _match(templates: Sequence[tuple[list[str], Endpoint]], segs: list[str]) -> Endpoint | None:
+    for tsegs, entry in templates:
+        if len(tsegs) == len(segs) and all(
+            t.startswith("{") or t.lower() == s.lower() for t, s in zip(tsegs, segs, strict=True)
+        ):
+            return entry
+    return None
 
 
 @cache

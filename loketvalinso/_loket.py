@@ -1,5 +1,9 @@
 """The Loket.nl dialect: environments, resource versions, the catalogue, named loaders.
 
+Writes (POST/PUT/PATCH/DELETE, ETags) are in :mod:`~loketvalinso._loket_writes`, the
+leave-request flows in :mod:`~loketvalinso._loket_leave_writes`; both are mixed into
+:class:`Loket`.
+
 >>> loket = Loket(environment="production", client_id="...", client_secret="...",
 ...               redirect_uri="https://example.org/callback")
 >>> loket.authorization_url()        # open it, log in, then paste the redirect URL back:
@@ -36,6 +40,7 @@ from loketvalinso._load.pools import map_bounded
 from loketvalinso._load.report import LoadReport
 from loketvalinso._load.strategies import PageNumberPaging
 from loketvalinso._load.walk import paginate
+from loketvalinso._loket_leave_writes import LeaveRequestWrites
 from loketvalinso._loket_resources import (
     RESOURCES,
     absence_dates,
@@ -61,7 +66,7 @@ __all__ = ["Loket"]
 _raise_for_loket = functools.partial(raise_for_response, api="loket")
 
 
-class Loket(BaseClient):
+class Loket(LeaveRequestWrites, BaseClient):
     """A client of the Loket.nl API V2 that returns typed Polars DataFrames.
 
     Parameters
@@ -166,6 +171,7 @@ class Loket(BaseClient):
         if username is not None and password is not None:
             self.oauth.login_password(username, password)
         self._catalog = get_catalog()
+        self._init_writes()
         self.versions: dict[str, str] = {}
         for resource, chosen in (versions or {}).items():
             self.set_version(resource, chosen)
@@ -247,7 +253,8 @@ class Loket(BaseClient):
     # -- versions and catalogue ----------------------------------------------------------------
 
     def catalog(self) -> pl.DataFrame:
-        """Every GET endpoint of the API: path, operation id, versions, envelope, paging."""
+        """Every operation of the API, GET and write: method, path, operation id, versions, …
+        (see :meth:`~loketvalinso._catalog.Catalog.endpoints`)."""
         return self._catalog.endpoints()
 
     def _entry(self, path: str) -> Endpoint:
@@ -312,7 +319,8 @@ class Loket(BaseClient):
         -------
         polars.DataFrame
             Path ids first, then ``id``/``key``, then the item's fields in catalogue order;
-            the catalogue's dtypes, also when no rows come back.
+            the catalogue's dtypes, also when no rows come back. A detail's ``ETag`` is
+            remembered (``last_load.etag``, :meth:`etag`): a :meth:`put` of it sends it.
 
         Raises
         ------
@@ -351,7 +359,10 @@ class Loket(BaseClient):
             frame = self._fetch_frame(entry, filled, spec, served, params, report)
             return arrange(frame, lead)
 
-        return self._run_load(label, self.base_url + filled.path, work)
+        frame = self._run_load(label, self.base_url + filled.path, work)
+        if not raw_names and not params:
+            self._remember_read(entry, filled, served, frame)  # its ETag, for a PUT of it
+        return frame
 
     def _fetch_frame(
         self,

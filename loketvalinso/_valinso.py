@@ -2,7 +2,8 @@
 
 What the public documentation states: the ``api-key`` header, the base URLs, the
 ``{code, result, paging}`` envelope, ``offset``/``limit``, ``GET /device/{id}``, ``GET /vends``,
-``POST /vends {"items": [...]}``, error bodies and 422 field errors, unix timestamps.
+``POST /vends {"items": [...]}``, error bodies and 422 field errors, unix timestamps. The writes
+(``post_vends``, ``put``, ``delete``) are in :mod:`~loketvalinso._valinso_writes`.
 What this module assumes (no public field list exists): ``GET /devices``, ``/products``,
 ``/locations``, the vend fields below, and the ``device_id``/``from``/``to`` filters. Unknown
 fields are kept as extra columns; a missing assumed field is a null column, never an error.
@@ -11,12 +12,11 @@ fields are kept as extra columns; a missing assumed field is a null column, neve
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import orjson
 import polars as pl
 
 from loketvalinso._client import BaseClient, CacheOption, merge_params
@@ -34,6 +34,7 @@ from loketvalinso._transport.auth import VALINSO_VERSIONS, ValinsoAuth, valinso_
 from loketvalinso._transport.client import check_url_security
 from loketvalinso._transport.responses import raise_for_response
 from loketvalinso._transport.retry import RetryPolicy
+from loketvalinso._valinso_writes import ValinsoWrites
 from loketvalinso.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ __all__ = ["Valinso"]
 _raise_for_valinso = functools.partial(raise_for_response, api="valinso")
 
 
-class Valinso(BaseClient):
+class Valinso(ValinsoWrites, BaseClient):
     """A client of the Valinso vending API that returns typed Polars DataFrames.
 
     Parameters
@@ -277,19 +278,3 @@ class Valinso(BaseClient):
         if known in VALINSO_FIELDS:
             return self._load_list(path, valinso_spec(known), params=params, label=path)
         return self._load_list(path, None, params=params, label=path)
-
-    def post(self, path: str, payload: Mapping[str, Any]) -> Any:
-        """POST JSON (e.g. ``post("/vends", {"items": [...]})``); returns ``result``.
-
-        A 422 raises :class:`~loketvalinso.errors.ValidationError` whose ``errors`` maps each
-        field to all its messages. POSTs are never retried.
-        """
-        path = "/" + path.strip("/")
-        response = self._http.post(
-            path, content=orjson.dumps(payload), headers={"Content-Type": "application/json"}
-        )
-        raise_for_response(response, api="valinso")
-        return orjson.loads(response.content).get("result")
-
-    def create_vends(self, items: Sequence[Mapping[str, Any]]) -> Any:
-        return self.post("/vends", {"items": list(items)})

@@ -11,8 +11,8 @@
     │   │   └── LoginRequiredError         no way to get a token without the user (log in again)
     │   ├── PermissionDeniedError  403
     │   ├── NotFoundError          404     (also a Loket ``NotFound`` message)
-    │   ├── ConflictError          409     (also a Loket ``ConcurrencyViolation`` message)
-    │   ├── ValidationError        422     Valinso field errors in .errors; Loket ``BrokenBusinessRule``
+    │   ├── ConflictError          409     (also ``ConcurrencyViolation``): .current, .diff
+    │   ├── ValidationError        422     .errors (item, field, message); Loket ``BrokenBusinessRule``
     │   ├── RateLimitedError       429     retries exhausted; .retry_after
     │   └── ServerError            5xx     retries exhausted (also a Loket ``Exception`` message)
     ├── NetworkError                       connection/timeout errors after the retries ran out
@@ -24,7 +24,11 @@
     ├── LoketWarning                       a Loket ``Warning`` message
     │   └── ObsoleteVersionWarning         the served resource version has an ``obsoleteDate``
     ├── PaginationWarning                  stop rules disagree (non-strict mode)
-    └── CacheWarning                       stale entry served offline, corrupt entry dropped
+    ├── CacheWarning                       stale entry served offline, corrupt entry dropped
+    └── PartialWriteWarning                some actions of one write failed (see the outcomes)
+
+Every :class:`ApiError` names the first error message of the answer: ``code``, ``description``
+and ``entity_id`` (the Loket message's ``id``: which entity of a multi-write it is about).
 
 No message built here ever contains a secret: URLs pass through :func:`redact_url`, which drops
 query values such as ``code``, ``client_secret``, ``access_token`` and ``api_key``.
@@ -32,9 +36,13 @@ query values such as ``code``, ``client_secret``, ``access_token`` and ``api_key
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = [
     "ApiError",
@@ -53,6 +61,7 @@ __all__ = [
     "ObsoleteVersionWarning",
     "PaginationError",
     "PaginationWarning",
+    "PartialWriteWarning",
     "PermissionDeniedError",
     "RateLimitedError",
     "ResponseFormatError",
@@ -117,7 +126,17 @@ class ApiError(LoketValinsoError):
         The request URL, with secret query values redacted.
     messages : list[dict]
         Loket ``messages[]`` entries or ``[{"description": text}]`` for other bodies.
+    code : int or str or None
+        The ``code`` of the first error message (Loket message codes; None when absent).
+    description : str or None
+        The ``description`` of that message.
+    entity_id : str or None
+        The ``id`` of that message: the entity it is about (multi-writes name each one).
+    outcomes : polars.DataFrame or None
+        For a write of many entities that failed for every one: the outcome of each.
     """
+
+    outcomes: pl.DataFrame | None = None
 
     def __init__(
         self,
@@ -132,6 +151,10 @@ class ApiError(LoketValinsoError):
         self.url = redact_url(url) if url is not None else None
         self.messages = [dict(m) for m in (messages or [])]
         self.hint = hint
+        first = _first_error(self.messages)
+        self.code: Any = first.get("code")
+        self.description: str | None = first.get("description")
+        self.entity_id: str | None = first.get("id")
         text = message
         if self.url:
             text = f"{text} (url: {self.url})"
@@ -161,21 +184,82 @@ class NotFoundError(ApiError):
 
 
 class ConflictError(ApiError):
-    """409: the object changed since it was read (Loket ConcurrencyViolation)."""
+    """409: the object changed since it was read (Loket ConcurrencyViolation).
+
+    A conflicting ``PUT`` of a client fills in what the user needs to resolve it:
+
+    Attributes
+    ----------
+    current : polars.DataFrame or None
+        The server's state now (read once after the 409), one row in the columns of a read.
+    diff : polars.DataFrame or None
+        ``column, sent, current``: every column whose value sent differs from the server's
+        (values as JSON text).
+    sent : dict or None
+        The JSON body that was refused.
+    etag : str or None
+        The server's ETag now: a ``PUT`` with it (the client remembers it) overwrites.
+    """
+
+    current: pl.DataFrame | None = None
+    diff: pl.DataFrame | None = None
+    sent: Any = None
+    etag: str | None = None
+
+
+_ITEM_KEY = re.compile(r"^(?:items)?\[(\d+)\](?:\.(.+))?$")
+
+
+def _errors_frame(errors: Mapping[str, Iterable[str]], *, item_offset: int = 0) -> pl.DataFrame:
+    """Field errors ``{key: [messages]}`` as rows ``item, field, message``.
+
+    Keys such as ``items[3].price`` (Valinso batches) give ``item`` 3 (plus ``item_offset``) and
+    ``field`` ``price``; other keys are fields with a null ``item``.
+    """
+    import polars as pl  # here, so that importing the error tree stays light
+
+    rows: dict[str, list[Any]] = {"item": [], "field": [], "message": []}
+    for key, messages in errors.items():
+        match = _ITEM_KEY.match(str(key))
+        item = int(match.group(1)) + item_offset if match else None
+        field = match.group(2) if match else str(key)
+        for message in messages:
+            rows["item"].append(item)
+            rows["field"].append(field)
+            rows["message"].append(str(message))
+    return pl.DataFrame(
+        rows, schema={"item": pl.Int64(), "field": pl.String(), "message": pl.String()}
+    )
 
 
 class ValidationError(ApiError):
     """422 / BrokenBusinessRule: the request was understood but its data is invalid.
 
-    ``errors`` maps each field to its list of messages (Valinso 422 bodies; Loket messages
-    with ``properties``).
+    Attributes
+    ----------
+    errors : polars.DataFrame
+        One row per message: ``item`` (the index of the batch item it is about, where the API
+        says so; null otherwise), ``field`` and ``message``.
+    field_errors : dict[str, list[str]]
+        The same as the API keyed them: field (``items[3].price`` for a batch item, a Loket
+        message property, or ``"__all__"``) → messages.
+    created : polars.DataFrame or None
+        For a write sent in batches: what earlier batches created before this one was refused.
     """
+
+    created: pl.DataFrame | None = None
 
     def __init__(
         self, message: str, *, errors: Mapping[str, Iterable[str]] | None = None, **kwargs: Any
     ) -> None:
-        self.errors: dict[str, list[str]] = {k: list(v) for k, v in (errors or {}).items()}
+        self.field_errors: dict[str, list[str]] = {k: list(v) for k, v in (errors or {}).items()}
+        self.errors: pl.DataFrame = _errors_frame(self.field_errors)
         super().__init__(message, **kwargs)
+
+    def offset_items(self, offset: int) -> ValidationError:
+        """Count ``errors.item`` from ``offset`` (a batch's first item in the whole input)."""
+        self.errors = _errors_frame(self.field_errors, item_offset=offset)
+        return self
 
 
 class RateLimitedError(ApiError):
@@ -241,6 +325,23 @@ class PaginationWarning(LoketValinsoWarning):
 
 class CacheWarning(LoketValinsoWarning):
     """A stale entry was served offline, or a corrupt entry was dropped."""
+
+
+class PartialWriteWarning(LoketValinsoWarning):
+    """Some actions of one write failed while others succeeded (e.g. a status change of many
+    leave requests): the returned outcomes say which."""
+
+
+#: Loket message types that report a failure (the rest are warnings).
+_ERROR_TYPES = ("NotFound", "ConcurrencyViolation", "BrokenBusinessRule", "Exception")
+
+
+def _first_error(messages: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The first message of an error type, else the first message, else ``{}``."""
+    for message in messages:
+        if message.get("type") in _ERROR_TYPES:
+            return message
+    return messages[0] if messages else {}
 
 
 _BY_STATUS: dict[int, type[ApiError]] = {

@@ -9,13 +9,14 @@ The package never reads the 6 MB description; it reads only the derived
 ``loketvalinso/_data/loket_catalog.json`` written here (committed). Re-running this script on the
 same description yields the same bytes (``--check`` exits 1 when the committed file differs).
 
-Catalogue format (``"format": 1``)::
+Catalogue format (``"format": 2``)::
 
     {
-      "format": 1,
+      "format": 2,
       "source": {"file": "loket-openapi.json", "sha256": "...", "info_version": "V2"},
       "nodes": [[...], ...],          # interned object property lists (see below)
-      "endpoints": [ {entry}, ... ]   # one per GET operation, sorted by path
+      "endpoints": [ {entry}, ... ],  # one per GET operation, sorted by path
+      "writes": [ {write}, ... ]      # one per POST/PUT/PATCH/DELETE operation, by path, method
     }
 
 An entry::
@@ -34,12 +35,28 @@ An entry::
      "media_types": ["application/pdf"],              # non-JSON 200 content types
      "schemas": {"2018-12-31": node, ...}}           # item schema per version label
 
+A write::
+
+    {"method": "PUT",
+     "path": "/providers/employers/employees/employments/leaverequests/{leaveRequestId}",
+     "operation_id": "PutLeaveRequestByLeaveRequestId", "tag": "Leave request",
+     "path_params": [...], "query_params": [...],   # as for a GET entry
+     "headers": ["X-ValidateOnly"],                  # header parameters besides Authorization/Accept
+     "body": "json" | "multipart" | null,            # the request body's media (null: none)
+     "versions": ["2018-01-01"], "undated_versions": [],   # request body versions
+     "response_versions": ["2018-01-01"],            # of the success response (may be empty)
+     "success": [200],                               # documented 2xx statuses
+     "etag": false,                                  # the success response declares ETag
+     "required": {"2018-01-01": ["id", "action"]},   # required fields of the body root (or items)
+     "schemas": {"2018-01-01": node}}                # request body schema per version
+
 A field node is a list ``[name, type, format, nullable, extra]``: ``type`` is one of ``string``,
 ``integer``, ``number``, ``boolean``, ``object``, ``array``, ``any``; ``format`` is the normalised
 format or ``null`` (``metaData`` → ``metadata``, ``pattern: "date"`` → ``date``); ``nullable`` is
 0/1 (the spec's explicit flag); ``extra`` is, for an object, an int index into ``nodes`` (its
 property list), for an array, the item node, for an enum string, ``{"enum": [...]}``, else
-``null``. Schemas' root nodes are named ``""``.
+``null``. Schemas' root nodes are named ``""``. Request body nodes carry a sixth element, ``1``,
+when the field is ``readOnly`` (sent by the server, ignored or refused in a request).
 """
 
 from __future__ import annotations
@@ -130,7 +147,10 @@ class Interner:
         return self.index[key]
 
 
-def node(name: str, schema: dict[str, Any], interner: Interner) -> list[Any]:
+def node(
+    name: str, schema: dict[str, Any], interner: Interner, *, read_only: bool = False
+) -> list[Any]:
+    """A field node; with ``read_only``, ``readOnly`` fields carry a sixth element ``1``."""
     schema = merge_all_of(schema)
     t = schema_type(schema)
     fmt = schema.get("format")
@@ -143,13 +163,18 @@ def node(name: str, schema: dict[str, Any], interner: Interner) -> list[Any]:
     nullable = 1 if schema.get("nullable") is True else 0
     extra: Any = None
     if t == "object":
-        children = [node(k, v, interner) for k, v in schema["properties"].items()]
+        children = [
+            node(k, v, interner, read_only=read_only) for k, v in schema["properties"].items()
+        ]
         extra = interner.add(children)
     elif t == "array":
-        extra = node("", schema.get("items") or {}, interner)
+        extra = node("", schema.get("items") or {}, interner, read_only=read_only)
     elif schema.get("enum"):
         extra = {"enum": list(schema["enum"])}
-    return [name, t, fmt, nullable, extra]
+    out = [name, t, fmt, nullable, extra]
+    if read_only and schema.get("readOnly") is True:
+        out.append(1)
+    return out
 
 
 def param_entry(p: dict[str, Any]) -> tuple[str, str, str | None, int, int]:
@@ -162,28 +187,112 @@ def param_entry(p: dict[str, Any]) -> tuple[str, str, str | None, int, int]:
     return (p["name"], schema_type(inner), fmt, int(bool(p.get("required"))), int(array))
 
 
+def clean_path(spec_path: str) -> str:
+    """The template without the spec's typos (a trailing ``"``, ``{employmerId}``)."""
+    path = spec_path.rstrip('"')
+    for bad, good in PARAM_TYPOS.items():
+        path = path.replace("{" + bad + "}", "{" + good + "}")
+    return path
+
+
+def path_param_entries(spec_path: str, params: list[dict[str, Any]]) -> list[list[Any]]:
+    out = []
+    for name in re.findall(r"\{([^}]+)\}", spec_path.rstrip('"')):
+        p: dict[str, Any] = next(
+            (x for x in params if x.get("in") == "path" and x["name"] == name), {}
+        )
+        sch = p.get("schema") or {}
+        clean = PARAM_TYPOS.get(name, name)
+        out.append(
+            [clean, schema_type(sch) if sch else "string", sch.get("format"), snake(clean)]
+            + ([name] if clean != name else [])
+        )
+    return out
+
+
+def media_version(ctype: str) -> str | None:
+    """The version label of a JSON media type (``applicationjson;…`` is the spec's typo)."""
+    base, _, rest = ctype.partition(";")
+    if base.strip() not in ("application/json", "applicationjson"):
+        return None
+    return rest.partition("version=")[2] or "unversioned"
+
+
+def derive_write(
+    spec_path: str, method: str, ops: dict[str, Any], interner: Interner
+) -> dict[str, Any]:
+    op = ops[method]
+    params = list(ops.get("parameters", [])) + list(op.get("parameters", []))
+    headers = sorted(
+        p["name"]
+        for p in params
+        if p.get("in") == "header" and p["name"] not in ("Authorization", "Accept")
+    )
+    body_kind = None
+    versions: list[str] = []
+    undated: list[str] = []
+    schemas: dict[str, Any] = {}
+    required: dict[str, list[str]] = {}
+    for ctype, c in ((op.get("requestBody") or {}).get("content") or {}).items():
+        label = media_version(ctype)
+        if label is None:
+            body_kind = body_kind or ("multipart" if ctype.startswith("multipart/") else "binary")
+            continue
+        body_kind = "json"
+        (versions if DATE_RE.match(label) else undated).append(label)
+        root = merge_all_of(c.get("schema") or {})
+        schemas[label] = node("", root, interner, read_only=True)
+        items = merge_all_of(root.get("items") or {}) if schema_type(root) == "array" else root
+        if items.get("required"):
+            required[label] = list(items["required"])
+    responses = op.get("responses", {})
+    success = sorted(int(code) for code in responses if code.startswith("2"))
+    response_versions: set[str] = set()
+    etag = False
+    for code in success:
+        answer = responses[str(code)]
+        etag = etag or any(h.lower() == "etag" for h in answer.get("headers", {}) or {})
+        for ctype in answer.get("content", {}) or {}:
+            label = media_version(ctype)
+            if label is not None and DATE_RE.match(label):
+                response_versions.add(label)
+    entry: dict[str, Any] = {
+        "method": method.upper(),
+        "path": clean_path(spec_path),
+        "operation_id": op.get("operationId"),
+        "tag": (op.get("tags") or [None])[0],
+        "path_params": path_param_entries(spec_path, params),
+        "query_params": [list(param_entry(p)) for p in params if p.get("in") == "query"],
+        "headers": headers,
+        "body": body_kind,
+        "versions": sorted(versions),
+        "undated_versions": sorted(undated),
+        "response_versions": sorted(response_versions),
+        "success": success,
+        "etag": etag,
+        "required": {k: required[k] for k in sorted(required)},
+        "schemas": {k: schemas[k] for k in sorted(schemas)},
+    }
+    if spec_path != entry["path"]:
+        entry["spec_path"] = spec_path
+    return entry
+
+
+WRITE_METHODS = ("post", "put", "patch", "delete")
+
+
 def derive(spec: dict[str, Any], digest: str) -> dict[str, Any]:
     interner = Interner()
     endpoints = []
+    writes = []
     for spec_path, ops in spec["paths"].items():
+        writes += [derive_write(spec_path, m, ops, interner) for m in WRITE_METHODS if m in ops]
         op = ops.get("get")
         if op is None:
             continue
-        path = spec_path.rstrip('"')
-        for bad, good in PARAM_TYPOS.items():
-            path = path.replace("{" + bad + "}", "{" + good + "}")
+        path = clean_path(spec_path)
         params = list(ops.get("parameters", [])) + list(op.get("parameters", []))
-        path_params = []
-        for name in re.findall(r"\{([^}]+)\}", spec_path.rstrip('"')):
-            p: dict[str, Any] = next(
-                (x for x in params if x.get("in") == "path" and x["name"] == name), {}
-            )
-            sch = p.get("schema") or {}
-            clean = PARAM_TYPOS.get(name, name)
-            path_params.append(
-                [clean, schema_type(sch) if sch else "string", sch.get("format"), snake(clean)]
-                + ([name] if clean != name else [])
-            )
+        path_params = path_param_entries(spec_path, params)
         query = [list(param_entry(p)) for p in params if p.get("in") == "query"]
         resp = op.get("responses", {}).get("200", {})
         contents = resp.get("content", {}) or {}
@@ -242,8 +351,9 @@ def derive(spec: dict[str, Any], digest: str) -> dict[str, Any]:
             entry["spec_path"] = spec_path
         endpoints.append(entry)
     endpoints.sort(key=lambda e: e["path"])
+    writes.sort(key=lambda e: (e["path"], WRITE_METHODS.index(e["method"].lower())))
     return {
-        "format": 1,
+        "format": 2,
         "source": {
             "file": "loket-openapi.json",
             "sha256": digest,
@@ -251,6 +361,7 @@ def derive(spec: dict[str, Any], digest: str) -> dict[str, Any]:
         },
         "nodes": interner.nodes,
         "endpoints": endpoints,
+        "writes": writes,
     }
 
 
@@ -260,6 +371,7 @@ def render(spec_file: Path) -> bytes:
     text = json.dumps(catalog, separators=(",", ":"), ensure_ascii=False)
     # one endpoint / node per line keeps diffs readable at almost no cost in size
     text = text.replace('],[["', '],\n[["').replace('},{"path"', '},\n{"path"')
+    text = text.replace('},{"method"', '},\n{"method"').replace('"writes":[{', '"writes":[\n{')
     return (text + "\n").encode()
 
 

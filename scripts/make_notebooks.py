@@ -594,11 +594,213 @@ CACHE: list[Cell] = [
     CLOSE,
 ]
 
+WRITE_BACK: list[Cell] = [
+    md(
+        """
+        # Write back, safely: approve leave, resolve a conflict, send vends
+
+        Reading is half the job: a team lead who looks at pending leave wants to approve it
+        here. This notebook approves one department's pending leave requests (a dry run first,
+        then for real, with an outcome per request), shows what happens when a colleague changed
+        a request since it was read, and sends a batch of vends of which one is invalid.
+
+        Every write is sent once (never repeated after it may have reached the server),
+        `PUT` sends `If-Match` with the ETag of what was read, and a write drops what the cache
+        held of what it changed, so the next read is fresh.
+        """
+    ),
+    setup(
+        stdlib="import warnings\nfrom datetime import UTC, datetime",
+        third_party="import polars as pl\nfrom IPython.display import display",
+    ),
+    REAL_APIS_NOTE,
+    md(
+        """
+        > **Writes change data.** With the real APIs this notebook only makes dry runs until
+        > you set `SEND = True` yourself.
+        """
+    ),
+    connect("employers=2, employees=60, vends=2_000"),
+    code(
+        """
+        SEND = not USE_REAL_APIS  # real APIs: dry runs only, until you decide otherwise
+        employer_id = loket.employers()["id"][0]
+        """
+    ),
+    md(
+        """
+        ## 1. One department's pending leave
+
+        Leave requests name the employee who submitted them; the employments name each
+        employee's department (`with_department=True`). Status key 1 is *Ingediend*
+        (submitted).
+        """
+    ),
+    code(
+        """
+        requests = loket.leave_requests(employer_id)
+        departments = (
+            loket.employments(employer_id, with_department=True)
+            .select("employee_id", "department")
+            .unique("employee_id")
+        )
+        pending = requests.filter(pl.col("leave_request_status_key") == 1).join(
+            departments, on="employee_id", how="left"
+        )
+        department = pending["department"].drop_nulls().mode().sort()[0]
+        to_approve = pending.filter(pl.col("department") == department)
+        print(f"{to_approve.height} pending leave requests in {department}")
+        to_approve.select("id", "submitted_by_formatted_name", "start_date", "end_date", "number_of_units")
+        """
+    ),
+    md(
+        """
+        ### A dry run first
+
+        `dry_run=True` returns the exact request (method, URL, headers with the credentials
+        masked, JSON body) and sends nothing.
+        """
+    ),
+    code('loket.set_leave_request_status(to_approve, "accept", dry_run=True)'),
+    md(
+        """
+        ### Then for real
+
+        Meanwhile a colleague rejects one of them (with the mock, a second client does it here).
+        The status change of many requests is one call; it returns **one row per request**,
+        whatever the status code, and warns when some failed: a partly failed call is never
+        reported as a success.
+        """
+    ),
+    code(
+        """
+        if not USE_REAL_APIS:
+            colleague = lv.Loket.from_mock(server, cache=False)
+            colleague.set_leave_request_status(to_approve["id"].tail(1), "reject")
+
+        if SEND:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                outcome = loket.set_leave_request_status(to_approve, "accept")
+            for w in caught:
+                print(type(w.message).__name__, ":", w.message)
+            display(outcome)
+        """
+    ),
+    md("The next read goes to the server again (the write dropped the cached listing):"),
+    code(
+        """
+        now = loket.leave_requests(employer_id).filter(pl.col("id").is_in(to_approve["id"].to_list()))
+        now.group_by("leave_request_status").len()
+        """
+    ),
+    md(
+        """
+        ## 2. A conflict, shown and resolved
+
+        A `PUT` replaces a resource. The client remembers the ETag of every detail it reads
+        (`loket.last_load.etag`, `loket.etag(path, ...)`) and sends it in `If-Match`: when
+        someone changed the resource since, the server answers 409 and nothing is overwritten.
+        The error carries the server's state now and, per column, what you sent against it.
+        """
+    ),
+    code(
+        """
+        LEAVE_REQUEST = "/providers/employers/employees/employments/leaverequests/{leaveRequestId}"
+        request_id = requests.filter(pl.col("leave_request_status_key") == 1)["id"][-1]
+        mine = loket.get(LEAVE_REQUEST, leave_request_id=request_id)
+        print("read, ETag", loket.last_load.etag)
+
+        if not USE_REAL_APIS:  # a colleague edits it in between
+            theirs = colleague.get(LEAVE_REQUEST, leave_request_id=request_id)
+            colleague.put(LEAVE_REQUEST, theirs.with_columns(comment_handler=pl.lit("Kan dit een dag korter?")),
+                          leave_request_id=request_id)
+
+        edited = mine.with_columns(number_of_units=pl.col("number_of_units") - 8)
+        try:
+            if SEND:
+                loket.put(LEAVE_REQUEST, edited, leave_request_id=request_id)
+        except lv.ConflictError as err:
+            conflict = err
+            print(err)
+            display(err.diff)
+        """
+    ),
+    md(
+        """
+        To resolve it, take the server's state (`conflict.current`, just read, so the client
+        now holds its ETag), apply your change to it, and put that:
+        """
+    ),
+    code(
+        """
+        if SEND and not USE_REAL_APIS:
+            merged = conflict.current.with_columns(number_of_units=pl.col("number_of_units") - 8)
+            print(loket.put(LEAVE_REQUEST, merged, leave_request_id=request_id, dry_run=True))
+            resolved = loket.put(LEAVE_REQUEST, merged, leave_request_id=request_id)
+            display(resolved.select("id", "number_of_units", "comment_handler"))
+        """
+    ),
+    md(
+        """
+        `loket.put/post/patch/delete(path, body, **ids)` work for every write operation the API
+        documents (`loket.catalog()` lists them with their method). A body is the API's JSON or
+        the columns a read returns: they are put back into the API's nesting, so get → change a
+        column → put is a round trip (read-only columns are left out).
+        """
+    ),
+    code(
+        """
+        writes = loket.catalog().filter(pl.col("method") != "GET")
+        print(writes.group_by("method").len().sort("method"))
+        employee = loket.get("/providers/employers/employees/{employeeId}", employee_id=mine["submitted_by_id"][0])
+        print(loket.put("/providers/employers/employees/{employeeId}",
+                        employee.with_columns(address_city=pl.lit("Utrecht")),
+                        employee_id=employee["id"][0], dry_run=True))
+        """
+    ),
+    md(
+        """
+        ## 3. A batch of vends with an invalid item
+
+        `post_vends` takes a DataFrame (or dicts) in the columns `vends()` returns and sends them
+        in batches. Valinso refuses a batch with `422` and the errors of every field: they come
+        back as a table naming the item (its position in what you gave), the field and the
+        message.
+        """
+    ),
+    code(
+        """
+        batch = valinso.vends().head(5).with_columns(
+            timestamp=pl.lit(datetime(2026, 9, 30, 12, tzinfo=UTC), dtype=pl.Datetime("us", "UTC"))
+        )
+        batch = batch.with_columns(
+            quantity=pl.when(pl.int_range(pl.len()) == 3).then(0).otherwise(pl.col("quantity"))
+        )  # item 3: a quantity of 0
+        try:
+            if SEND:
+                valinso.post_vends(batch)
+        except lv.ValidationError as err:
+            print(err)
+            display(err.errors)
+        """
+    ),
+    code(
+        """
+        if SEND:
+            created = valinso.post_vends(batch.with_columns(pl.col("quantity").clip(1)))
+            display(created.select("id", "device_id", "product_id", "quantity", "price", "timestamp"))
+        """
+    ),
+    CLOSE,
+]
+
 NOTEBOOKS: dict[str, list[Cell]] = {
     "01_quickstart.ipynb": QUICKSTART,
     "02_vends.ipynb": VENDS,
     "03_leave_trends.ipynb": LEAVE,
     "04_caching_and_versions.ipynb": CACHE,
+    "05_write_back.ipynb": WRITE_BACK,
 }
 
 

@@ -27,7 +27,17 @@ GROUPS: dict[str, tuple[int, frozenset[str]]] = {
     "top": (5, frozenset()),
 }
 BASE = {"errors", "_version", "_dates", "_catalog"}
-LOADERS = {"_client", "_loket", "_loket_resources", "_valinso", "cache"}
+LOADERS = {
+    "_client",
+    "_loket",
+    "_loket_leave_writes",
+    "_loket_resources",
+    "_loket_writes",
+    "_valinso",
+    "_valinso_writes",
+    "_writes",
+    "cache",
+}
 APPS = {"_dataset", "_parquet", "charts", "dlt_source", "report", "snapshots", "widgets"}
 TOP = {"__init__", "__main__", "_cli"}
 #: what the mock may use of the client package: nothing but the error tree

@@ -90,7 +90,7 @@ def test_error_tree_is_one_tree() -> None:
 def test_import_is_light() -> None:
     code = (
         "import sys, loketvalinso; "
-        "heavy = [m for m in ('altair', 'ipywidgets', 'vl_convert', 'diskcache') if m in sys.modules]; "
+        "heavy = [m for m in ('altair', 'ipywidgets', 'vl_convert', 'diskcache', 'polars') if m in sys.modules]; "
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -104,16 +104,17 @@ EXPORTED = {
         "ApiError AuthenticationError BadRequestError CacheMissError CacheWarning "
         "ConfigurationError ConflictError Dataset LoginRequiredError Loket LoketValinsoError "
         "LoketValinsoWarning LoketWarning NetworkError NotFoundError ObsoleteVersionWarning "
-        "PaginationError PaginationWarning PermissionDeniedError RateLimitedError "
-        "ResponseFormatError RetryPolicy ServerError ValidationError Valinso VersionError "
+        "PaginationError PaginationWarning PartialWriteWarning PermissionDeniedError "
+        "RateLimitedError ResponseFormatError RetryPolicy ServerError ValidationError Valinso "
+        "VersionError "
         "__version__ cache charts errors mock report snapshots widgets"
     ),
     "loketvalinso.errors": (
         "ApiError AuthenticationError BadRequestError CacheMissError CacheWarning "
         "ConfigurationError ConflictError LoginRequiredError LoketValinsoError "
         "LoketValinsoWarning LoketWarning NetworkError NotFoundError ObsoleteVersionWarning "
-        "PaginationError PaginationWarning PermissionDeniedError RateLimitedError "
-        "ResponseFormatError ServerError ValidationError VersionError"
+        "PaginationError PaginationWarning PartialWriteWarning PermissionDeniedError "
+        "RateLimitedError ResponseFormatError ServerError ValidationError VersionError"
     ),
     "loketvalinso.cache": "DiskCache cache_clear cache_info default_directory",
     "loketvalinso.charts": (

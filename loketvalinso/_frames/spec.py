@@ -274,19 +274,31 @@ class _Planner:
         self.any_paths: list[tuple[tuple[str, ...], str]] = []
         self.known: set[tuple[str, ...]] = set()
         self.used: set[str] = set()
+        #: each output column's field: its API path from the item and its node (what writes
+        #: use to put a flattened row back into the API's nesting)
+        self.sources: dict[str, tuple[tuple[str, ...], Node]] = {}
 
     def name(self, parts: list[str], raw_path: tuple[str, ...]) -> str:
         if self.raw:
             return ".".join(raw_path)
         return "_".join(p for p in parts if p)
 
-    def add(self, name: str, expr: pl.Expr, dtype: Any, fast: Any = None) -> None:
+    def add(
+        self,
+        name: str,
+        expr: pl.Expr,
+        dtype: Any,
+        fast: Any = None,
+        source: tuple[tuple[str, ...], Node] | None = None,
+    ) -> None:
         base, i = name, 2
         while name in self.used:
             name = f"{base}_{i}"
             i += 1
         self.used.add(name)
         self.outputs.append((name, expr.alias(name), dtype, fast))
+        if source is not None:
+            self.sources[name] = source
 
     def walk(
         self,
@@ -319,14 +331,13 @@ class _Planner:
                 deferred.append((ce, c[4], cparts, cpath, cdot))
             elif ctype == "any" or _decode_dtype(c, self.nodes) is None:
                 name = self.name(cparts, cpath)
-                self.add(name, pl.lit(None, pl.String()), pl.String())
+                self.add(name, pl.lit(None, pl.String()), pl.String(), source=(cpath, c))
                 self.any_paths.append((cpath, self.outputs[-1][0]))
             else:
                 expr, dtype = _convert(ce, c, self.nodes, self.raw)
                 quick = _fast_convert(ce, c)
-                self.add(
-                    self.name(cparts, cpath), expr, dtype, None if quick is None else (quick, ce)
-                )
+                fast = None if quick is None else (quick, ce)
+                self.add(self.name(cparts, cpath), expr, dtype, fast, source=(cpath, c))
         return deferred
 
     def run(self, item: Node) -> None:

@@ -66,6 +66,9 @@ class LoadReport:
         Seconds from start to finish (wall clock; merged reports span all parts).
     status : {"ok", "warning", "error"}
         The worst outcome seen.
+    etag : str or None
+        The ``ETag`` of the last response that carried one: a detail's version, which a
+        ``PUT`` of it sends back in ``If-Match`` (list pages carry none).
     """
 
     label: str | None = None
@@ -85,6 +88,7 @@ class LoadReport:
     started_at: datetime | None = None
     elapsed: float = 0.0
     status: Status = "ok"
+    etag: str | None = None
     _t0: float | None = field(default=None, init=False, repr=False)
     _t1: float | None = field(default=None, init=False, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
@@ -129,6 +133,10 @@ class LoadReport:
     def record_response(self, response: Any) -> None:
         """Count one response, its cache outcome and its retries (from its extensions)."""
         self.record(response.extensions)
+        etag = response.headers.get("etag")
+        if etag:
+            with self._lock:
+                self.etag = etag
 
     def record(self, extensions: Mapping[str, Any]) -> None:
         """Count one answered request from the marks the transports left on it."""
@@ -217,9 +225,10 @@ class LoadReport:
                 other._t1,
                 other.label,
                 other.url,
+                other.etag,
             )
         (req, pages, rows, hits, reval, misses, stale, retries, versions, obsolete, warns, error,
-         started, elapsed, status, t0, t1, label, url) = snapshot  # fmt: skip
+         started, elapsed, status, t0, t1, label, url, etag) = snapshot  # fmt: skip
         with self._lock:
             self.requests += req
             self.pages += pages
@@ -237,6 +246,7 @@ class LoadReport:
             self._raise_status(status)
             self.label = self.label or label
             self.url = self.url or url
+            self.etag = etag or self.etag
             if started is not None and (self.started_at is None or started < self.started_at):
                 self.started_at = started
             if t0 is not None and t1 is not None and self._t0 is not None and self._t1 is not None:
@@ -271,6 +281,7 @@ class LoadReport:
                 "obsolete_dates": sorted(self.obsolete_dates),
                 "warnings": list(self.warnings),
                 "error": self.error,
+                "etag": self.etag,
                 "started_at": self.started_at.isoformat() if self.started_at else None,
                 "elapsed": round(self.elapsed, 3),
             }
@@ -315,6 +326,8 @@ class LoadReport:
         ]
         if s["obsolete_dates"]:
             rows.append(("obsolete", html.escape(", ".join(s["obsolete_dates"]))))
+        if s["etag"]:
+            rows.append(("etag", html.escape(s["etag"])))
         rows.append(("started", html.escape(s["started_at"] or "–")))
         rows.append(("elapsed", f"{s['elapsed']:.2f} s"))
         if s["error"]:

@@ -18,7 +18,15 @@ import httpx
 
 from loketvalinso.errors import ConfigurationError
 
-__all__ = ["cache_key", "make_identity", "merged_urls", "normalize_accept", "normalize_url"]
+__all__ = [
+    "cache_key",
+    "collection_tag",
+    "make_identity",
+    "merged_urls",
+    "normalize_accept",
+    "normalize_url",
+    "resource_tags",
+]
 
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
 _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
@@ -162,7 +170,8 @@ def cache_key(method: str, url: httpx.URL | str, *, accept: str | None, identity
 def key_of(method: str, normal_url: str, normal_accept: str, identity: str) -> str:
     """:func:`cache_key` from the normalised URL and ``Accept``."""
     digest = hashlib.sha256()
-    for part in ("loketvalinso-cache-v1", method.upper(), normal_url, normal_accept, identity):
+    # v2: entries are tagged with their collection (collection_tag), so a write can drop them
+    for part in ("loketvalinso-cache-v2", method.upper(), normal_url, normal_accept, identity):
         _update(digest, part)
     return digest.hexdigest()
 
@@ -194,3 +203,46 @@ def make_identity(*parts: str) -> str:
     for part in parts:
         _update(digest, str(part))
     return digest.hexdigest()
+
+
+#: A path segment that names one entity rather than a collection: a uuid (braces allowed, as in
+#: the Loket description's pattern), a number, or an unfilled ``{template}`` parameter.
+_ID_SEGMENT = re.compile(
+    r"^(\{.*\}|\d+|[{(]?[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}[)}]?)$"
+)
+
+
+def _singular(name: str) -> str:
+    name = name.lower()
+    return name[:-1] if name.endswith("s") and len(name) > 1 else name
+
+
+def _literal_segments(url: httpx.URL | str) -> list[tuple[int, str]]:
+    path = urlsplit(str(url)).path
+    segments = [s for s in path.split("/") if s]
+    return [(i, s) for i, s in enumerate(segments) if not _ID_SEGMENT.match(s)]
+
+
+def collection_tag(url: httpx.URL | str) -> str:
+    """The collection a cached response belongs to: its path's last segment that is not an id,
+    lower-cased and singular (``…/employments/{id}/leaverequests`` and
+    ``…/leaverequests/{id}`` are both ``c/leaverequest``; ``/device/5`` and ``/devices`` are
+    ``c/device``). Stored entries are tagged with it, so a write drops what it changed.
+    """
+    literals = _literal_segments(url)
+    return "c/" + (_singular(literals[-1][1]) if literals else "")
+
+
+def resource_tags(url: httpx.URL | str) -> list[str]:
+    """The collections a write to ``url`` changes: its own (:func:`collection_tag`), and the
+    collection of the entity it is under when it acts on one (``…/employments/{id}/terminate``
+    changes ``c/employment`` too)."""
+    literals = _literal_segments(url)
+    tags = [collection_tag(url)]
+    path = [s for s in urlsplit(str(url)).path.split("/") if s]
+    ids = [i for i in range(len(path)) if _ID_SEGMENT.match(path[i])]
+    if ids:
+        before = [s for i, s in literals if i < ids[-1]]
+        if before:
+            tags.append("c/" + _singular(before[-1]))
+    return list(dict.fromkeys(tags))

@@ -11,6 +11,11 @@ Only ``GET``/``HEAD`` requests are retried (by default), on 429/500/502/503/504 
 are never retried: repeating them cannot help and a wrong credential must fail fast. When the
 budget is spent the last response is returned (the caller turns it into a typed error) or the
 last transport error is re-raised.
+
+Writes (``POST``, ``PUT``, ``PATCH``, ``DELETE``) are sent once: once a request may have reached
+the server, repeating it could apply it twice (a second leave request, a second vend). Only a
+connection that could not be made at all (:data:`NOT_SENT_ERRORS`: refused, unreachable, or
+timed out before it was established) is tried again, within the same budget.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from loketvalinso.errors import ConfigurationError
 
 __all__ = [
     "NEVER_RETRY_STATUSES",
+    "NOT_SENT_ERRORS",
     "BackoffGate",
     "RetryPolicy",
     "RetryTransport",
@@ -39,6 +45,10 @@ __all__ = [
 
 #: Statuses that no policy may retry: a refused credential or a wrong request stays wrong.
 NEVER_RETRY_STATUSES = frozenset({401, 403, 404, 422})
+
+#: Transport errors raised before any byte of the request left this machine: no connection was
+#: made. The only failures after which a write is tried again.
+NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,8 +269,7 @@ class RetryTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         policy = self.policy
         if not policy.retries_method(request.method):
-            self.gate.wait(sleep=self._sleep, limit=policy.max_retry_after)
-            return self.inner.handle_request(request)
+            return self._send_once(request)
 
         start = self._clock()
         attempt = 0
@@ -319,6 +328,27 @@ class RetryTransport(httpx.BaseTransport):
             else:
                 _discard(response)
                 self._sleep(delay)
+
+    def _send_once(self, request: httpx.Request) -> httpx.Response:
+        """Send a request that must not be repeated once it may have reached the server; only a
+        connection that was never made (:data:`NOT_SENT_ERRORS`) is tried again."""
+        policy = self.policy
+        start = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            self.gate.wait(sleep=self._sleep, limit=policy.max_retry_after)
+            try:
+                response = self.inner.handle_request(request)
+            except NOT_SENT_ERRORS:
+                delay = policy.backoff(attempt, rng=self._rng)
+                if attempt >= policy.max_attempts or (
+                    self._clock() - start + delay > policy.total_timeout
+                ):
+                    raise
+                self._sleep(delay)
+                continue
+            return _tag(response, attempt)
 
     def _send_buffered(self, request: httpx.Request) -> tuple[httpx.Response, bytes | None]:
         """The response with its body in memory, and the raw (still encoded) bytes if read here."""

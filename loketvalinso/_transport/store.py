@@ -5,9 +5,11 @@ processes and between clients.
 0700, under ``platformdirs.user_cache_dir`` unless given). Keys are ``str`` (a sha256 hex digest,
 see :mod:`~loketvalinso._transport.keys`) and values are ``bytes`` in the framed format of
 :mod:`~loketvalinso._transport.entries`. Extras (for example a parsed page as Arrow IPC) are
-stored under ``x/<entry key>/<name>``; every item of an entry carries the entry key as its
-diskcache tag, so deleting the entry drops its extras, and an extra made for another body than
-the entry's current one is ignored.
+stored under ``x/<entry key>/<name>`` with the entry key as their diskcache tag, so deleting
+the entry drops its extras, and an extra made for another body than the entry's current one is
+ignored. An entry's own tag is its collection (``c/leaverequest``, see
+:func:`~loketvalinso._transport.keys.collection_tag`): a write drops every entry of what it
+changed in one indexed query (:meth:`DiskCache.drop_collections`).
 
 New responses are stored with ``DiskCache.set(..., later=True)``: encoded at once, held in memory
 as compressed bytes, and written by the one background writer, several per SQLite transaction,
@@ -64,7 +66,7 @@ from loketvalinso._transport.freshness import (
     freshness_lifetime,
     is_fresh,
 )
-from loketvalinso._transport.keys import cache_key
+from loketvalinso._transport.keys import cache_key, collection_tag
 from loketvalinso.errors import CacheWarning, ConfigurationError, redact_url
 
 __all__ = ["DiskCache", "cache_clear", "cache_info", "default_directory"]
@@ -282,9 +284,9 @@ class DiskCache:
                 return
             try:
                 with self._cache.transact(retry=True):
-                    for key, (_, _, data) in batch.items():
+                    for key, (head, _, data) in batch.items():
                         self._evict_tag(key)
-                        self._cache.set(key, data, tag=key, retry=True)
+                        self._cache.set(key, data, tag=collection_tag(head.url), retry=True)
                     self._note_written({k: (e, d) for k, (e, d, _) in batch.items()})
             except Exception:
                 for key in batch:
@@ -487,7 +489,7 @@ class DiskCache:
         with self._cache.transact(retry=True):
             if not keep_extras:
                 self._evict_tag(key)
-            self._cache.set(key, data, tag=key, retry=True)
+            self._cache.set(key, data, tag=collection_tag(entry.url), retry=True)
             self._note_written({key: (entry, digest)})
         self._remember(key, digest)
         return digest
@@ -512,7 +514,8 @@ class DiskCache:
                 self._written.popitem(last=False)
 
     def _evict_tag(self, key: str) -> None:
-        """Drop the entry under ``key`` and its extras, if there are any.
+        """Drop the extras of the entry under ``key``, if there are any (the entry row itself is
+        tagged with its collection, :func:`~loketvalinso._transport.keys.collection_tag`).
 
         Looks first with a read (no write lock): on a cold load every page is new, and eight
         fetch threads each taking SQLite's write lock just to delete nothing queue up.
@@ -577,6 +580,38 @@ class DiskCache:
         if stored is None:
             return False
         return all(stored.get(k) == t for k, (t, _) in stamps.items())
+
+    def drop_collections(self, tags: Sequence[str]) -> int:
+        """Remove every entry (and its extras) of the collections ``tags``, for every caller.
+
+        A write calls this with :func:`~loketvalinso._transport.keys.resource_tags` of what it
+        changed, so the next read of the resource, or of a listing that holds it, goes to the
+        server. Entries still waiting for the background writer are written first, then dropped.
+
+        Returns
+        -------
+        int
+            The number of entries removed.
+        """
+        wanted = set(tags)
+        if not wanted:
+            return 0
+        self.flush()  # pending entries are written (and tagged) first
+        marks = ",".join("?" * len(wanted))
+        try:
+            rows = self._cache._sql(
+                f"SELECT key FROM Cache WHERE tag IN ({marks})", sorted(wanted)
+            ).fetchall()
+        except Exception:  # an unexpected diskcache layout: empty the cache rather than serve stale
+            return self.clear()
+        keys = {str(k) for (k,) in rows}
+        for key in keys:
+            self._cache.delete(key, retry=True)
+            self._cache.evict(key, retry=True)
+            self._remember(key, None)
+            with self._memo_lock:
+                self._written.pop(key, None)
+        return len(keys)
 
     def delete(self, key: str) -> bool:
         """Remove the entry under ``key`` and its extras; ``True`` when something was removed."""

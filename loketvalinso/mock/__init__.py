@@ -10,7 +10,10 @@ or in-process, with no socket at all (fast unit tests)::
     m = lv.mock.in_process(seed=42)      # m.transport is an httpx transport
 
 Both serve the production paths: ``/v2/...`` (Loket), ``/token`` and ``/authorize`` (Loket
-OAuth), ``/api/{head|2.0.0}/valinso_api/...`` (Valinso). Fault options: ``latency_ms``,
+OAuth), ``/api/{head|2.0.0}/valinso_api/...`` (Valinso). Both APIs are writable (see
+:mod:`loketvalinso.mock.loket_writes` and :mod:`loketvalinso.mock.valinso`): ``m.world`` is the
+ground truth after every write, and ``m.app.requests`` logs each request's method, path, status
+and body. Fault options: ``latency_ms``,
 ``error_rate`` (share of 5xx), ``rate_limit`` (requests per second before 429 + Retry-After),
 ``token_lifetime`` (seconds), ``truncate_rate``, ``drift`` (a total that changes mid-walk) and
 ``expires`` (seconds of freshness announced on list pages, for cache demos).
@@ -89,6 +92,7 @@ class MockServer(MockURLs):
 
     @property
     def world(self) -> World:
+        """The ground truth now: the seeded world with every write applied."""
         return self.app.world
 
     @property

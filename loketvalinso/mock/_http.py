@@ -157,6 +157,20 @@ class Router:
 
         return register
 
+    def methods(self, path: str) -> list[str]:
+        """The methods some route of ``path`` answers (for a 405's ``Allow``)."""
+        parts = [p for p in path.strip("/").split("/") if p]
+        found = {
+            method
+            for method, segments, _ in self._routes
+            if len(segments) == len(parts)
+            and all(
+                _PARAM.match(seg) or seg.lower() == part.lower()
+                for seg, part in zip(segments, parts, strict=True)
+            )
+        }
+        return sorted(found)
+
     def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | bool | None:
         """``(handler, params)``; ``False`` when the path exists for another method; else None."""
         parts = [p for p in path.strip("/").split("/") if p]

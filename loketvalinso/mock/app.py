@@ -6,12 +6,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+import orjson
 
 from loketvalinso.mock._http import MockRequest, MockResponse, json_response
-from loketvalinso.mock.faults import FaultConfig, FaultInjector
+from loketvalinso.mock.faults import FaultConfig, FaultInjector, is_auth_path
 from loketvalinso.mock.loket import LoketApi
 from loketvalinso.mock.oauth import OAuthServer
-from loketvalinso.mock.timeline import advance_world
+from loketvalinso.mock.state import Changes, WorldState
+from loketvalinso.mock.timeline import advance_with_changes
 from loketvalinso.mock.valinso import ValinsoApi
 from loketvalinso.mock.world import World
 
@@ -23,12 +27,22 @@ VALINSO_PREFIX = "/api/"
 
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
-    """One request the mock answered (no headers: they may carry secrets)."""
+    """One request the mock answered: what a test proves was (or was not) sent.
+
+    No headers (they carry tokens and keys), and no body of the OAuth endpoints (it carries the
+    client secret, the password or a code); the body of every API request is kept, so a test
+    can check exactly what a write sent.
+    """
 
     method: str
     path: str
     query: str
     status: int
+    body: bytes = b""
+
+    def json(self) -> Any:
+        """The body as JSON (None when empty)."""
+        return orjson.loads(self.body) if self.body.strip() else None
 
 
 class MockApp:
@@ -37,7 +51,7 @@ class MockApp:
     Parameters
     ----------
     world
-        The ground truth served.
+        The ground truth served at first; writes change it (:attr:`world` is the current one).
     faults
         Fault options; the injector wraps every request (see ``faults.py``).
     clock
@@ -51,31 +65,35 @@ class MockApp:
         faults: FaultConfig | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.world = world
-        self._clock = clock
+        self.state = WorldState(world)
         self.faults_config = faults or FaultConfig()
         self.faults = FaultInjector(self.faults_config)
         self.oauth = OAuthServer(
             world.credentials, token_lifetime=self.faults_config.token_lifetime, clock=clock
         )
-        self.loket = LoketApi(world, oauth=self.oauth, faults=self.faults, clock=clock)
-        self.valinso = ValinsoApi(world, faults=self.faults, clock=clock)
+        self.loket = LoketApi(
+            world, oauth=self.oauth, faults=self.faults, clock=clock, state=self.state
+        )
+        self.valinso = ValinsoApi(world, faults=self.faults, clock=clock, state=self.state)
         self._log_lock = threading.Lock()
         self.requests: list[RequestRecord] = []
 
-    def advance(self, days: int = 1) -> World:
-        """Move the world on by ``days`` days (see :mod:`~loketvalinso.mock.timeline`).
+    @property
+    def world(self) -> World:
+        """The ground truth now: the seeded world with every accepted write applied."""
+        return self.state.world
 
-        The APIs are built again over the new world, so every encoded-row cache starts from it;
-        logins and items created by POST are kept. Requests already running finish on the
-        world they started with.
-        """
-        world = advance_world(self.world, days)
-        valinso = ValinsoApi(world, faults=self.faults, clock=self._clock)
-        valinso.keep_created(self.valinso)
-        valinso.warm()  # encode the moved vends now, not inside the next load's first request
-        loket = LoketApi(world, oauth=self.oauth, faults=self.faults, clock=self._clock)
-        self.world, self.valinso, self.loket = world, valinso, loket
+    def advance(self, days: int = 1) -> World:
+        """Move the world on by ``days`` days (see :mod:`~loketvalinso.mock.timeline`), as one
+        change of the state: each API refreshes what it rendered from the rows that changed.
+        Returns the new world."""
+
+        def edit(world: World) -> tuple[World, Changes, World]:
+            new, changes = advance_with_changes(world, days)
+            return new, changes, new
+
+        world = self.state.apply(edit)
+        self.valinso.warm()  # encode the day's vends now, not inside the next load's request
         return world
 
     def handle(self, request: MockRequest) -> MockResponse:
@@ -85,8 +103,9 @@ class MockApp:
             response = self.faults.after(request, response)
         with self._log_lock:
             query = "&".join(f"{k}={v}" for k, vs in request.query.items() for v in vs)
+            body = b"" if is_auth_path(request.path) else request.body
             self.requests.append(
-                RequestRecord(request.method, request.path, query, response.status)
+                RequestRecord(request.method, request.path, query, response.status, body)
             )
         return response
 

@@ -17,7 +17,10 @@ What it reproduces (see ``specs/NOTES.md`` of the project and the API's own desc
   images and reference lists (leave types, national holidays); ``Date`` too.
 
 This module is the handler: routing, version negotiation, access checks, paging, envelopes,
-``ETag``/``Expires`` and errors. What is served (endpoints, versions, resources and their query
+``ETag``/``Expires`` and errors. The writes (``PUT``/``POST``/``PATCH``/``DELETE``) and their
+business rules are in :mod:`loketvalinso.mock.loket_writes`; a write changes the world through
+the app's :class:`~loketvalinso.mock.state.WorldState`, and this handler refreshes only what it
+had rendered from the rows that changed (and bumps their ETags). What is served (endpoints, versions, resources and their query
 frames) is declared in :mod:`loketvalinso.mock.loket_resources`; how a world row becomes an item,
 in :mod:`loketvalinso.mock.loket_render`.
 
@@ -67,8 +70,11 @@ from loketvalinso.mock.loket_resources import (
     select_columns,
     with_employee,
 )
+from loketvalinso.mock.loket_writes import WRITE_ENDPOINTS, LoketWriteHandlers, Refused
 from loketvalinso.mock.oauth import AUTH_DENIED, OAuthServer
+from loketvalinso.mock.state import Changes, WorldState
 from loketvalinso.mock.world import World, leave_balances_at
+from loketvalinso.mock.world_edits import BALANCE_KEY, KEYS
 
 # Tests and the rest of the package import these declarations from here: re-exported.
 __all__ = [
@@ -198,19 +204,34 @@ class _Lru:
         return value
 
 
-class LoketApi:
+#: World frames whose rows the renderer looks up (a change rebuilds it).
+_RENDERER_FRAMES = frozenset(
+    {"employers", "employees", "departments", "functions", "payroll_administrations", "leave_types"}
+)
+#: frame → {frame whose items embed its rows: the columns naming them}
+_EMBEDDED_IN = {
+    "employees": {
+        "employments": ("employee_id",),
+        "leave_requests": ("employee_id", "handled_by_id"),
+    },
+}
+
+
+class LoketApi(LoketWriteHandlers):
     """The mock Loket API over a :class:`~loketvalinso.mock.world.World`.
 
     Parameters
     ----------
     world
-        The ground truth served.
+        The ground truth served (the state's world when ``state`` is given).
     oauth
         Checks the bearer token of every request.
     faults
         The fault injector (``drift_offset``, ``listing_key``, ``expires_seconds``); ``None``: none.
     clock
         Wall clock for ``Date``/``Expires``.
+    state
+        The world writes change (shared with the app's other APIs); a private one by default.
     """
 
     def __init__(
@@ -220,11 +241,15 @@ class LoketApi:
         oauth: OAuthServer,
         faults: Any = None,
         clock: Callable[[], float] = time.time,
+        state: WorldState | None = None,
     ) -> None:
-        self.world = world
+        self._state = state if state is not None else WorldState(world)
+        self.world = self._state.world
         self._oauth = oauth
         self._faults = faults
         self._clock = clock
+        #: writes of each row so far (a row's ETag changes with every write, even an idempotent one)
+        self._revisions: dict[tuple[str, Any], int] = {}
         self._lock = threading.RLock()
         self._encoded: dict[tuple[str, str], list[bytes]] = {}
         self._qframes: dict[str, pl.DataFrame] = {}
@@ -232,17 +257,19 @@ class LoketApi:
         self._selections = _Lru(1024)
         self._param_renders = _Lru(32)
         self._images = _Lru(256)
-        self._renderer = LoketRenderer(world)
+        self._renderer = LoketRenderer(self.world)
         self._build_indexes()
         self._router = Router()
         self._register()
+        self._state.subscribe(self._world_changed)
 
     def __repr__(self) -> str:
         return f"LoketApi(seed={self.world.seed!r}, endpoints={len(ENDPOINTS)})"
 
     # -- set-up ------------------------------------------------------------------------------
 
-    def _build_indexes(self) -> None:
+    def _build_indexes(self, frames: frozenset[str] | None = None) -> None:
+        """Row positions and employers of the resources path ids name (of ``frames`` only)."""
         w = self.world
 
         def mapping(frame: pl.DataFrame, key: str, value: str) -> dict[Any, Any]:
@@ -251,12 +278,16 @@ class LoketApi:
         def positions(frame: pl.DataFrame, key: str = "id") -> dict[str, int]:
             return {v: i for i, v in enumerate(frame[key].to_list())}
 
-        self._employer_accessible: dict[str, bool] = mapping(w.employers, "id", "accessible")
+        if frames is None or "employers" in frames:
+            self._employer_accessible: dict[str, bool] = mapping(w.employers, "id", "accessible")
         # Per resource a path id names (PATH_IDS): each row's position and its employer (an
         # employer is its own).
-        self._position: dict[str, dict[str, int]] = {}
-        self._employer_of: dict[str, dict[str, str]] = {}
+        if frames is None:
+            self._position: dict[str, dict[str, int]] = {}
+            self._employer_of: dict[str, dict[str, str]] = {}
         for name, _label in PATH_IDS.values():
+            if frames is not None and RESOURCES[name].frame not in frames:
+                continue
             frame = getattr(w, RESOURCES[name].frame)
             self._position[name] = positions(frame)
             owner = "id" if name == "employers" else "employer_id"
@@ -282,6 +313,73 @@ class LoketApi:
         for template in IMAGE_ENDPOINTS:
             fn = self._photo if "photo" in template else self._logo
             self._router.add("GET", template, _Route(template, (), fn))
+        for (method, template), (versions, name) in WRITE_ENDPOINTS.items():
+            self._router.add(method, template, _Route(template, versions, getattr(self, name)))
+
+    # -- writes change the world ------------------------------------------------------------
+
+    def _world_changed(self, old: World, new: World, changes: Changes) -> None:
+        """Refresh what was rendered from the rows ``changes`` names (the rest is kept)."""
+        with self._lock:
+            self.world = new
+            if _RENDERER_FRAMES & set(changes):
+                self._renderer = LoketRenderer(new)
+            forced: dict[str, set[Any]] = {}
+            for frame, keys in changes.items():
+                for embedding, columns in _EMBEDDED_IN.get(frame, {}).items():
+                    data: pl.DataFrame = getattr(new, embedding)
+                    naming = pl.any_horizontal(pl.col(c).is_in(list(keys)) for c in columns)
+                    forced.setdefault(embedding, set()).update(data.filter(naming)["id"])
+            touched = set(changes) | set(forced)
+            for resource in RESOURCES.values():
+                if resource.frame not in touched:
+                    continue
+                for key in [k for k in self._encoded if k[0] == resource.name]:
+                    self._encoded[key] = self._reencoded(
+                        resource, key[1], old, forced.get(resource.frame, set())
+                    )
+                self._qframes.pop(resource.name, None)
+            self._parts.clear()
+            self._selections = _Lru(1024)
+            self._param_renders = _Lru(32)
+            for frame, keys in changes.items():
+                for row_key in keys:
+                    mark = (frame, row_key)
+                    self._revisions[mark] = self._revisions.get(mark, 0) + 1
+            self._build_indexes(frozenset(touched))
+
+    def _reencoded(
+        self, resource: Resource, version: str, old: World, forced: set[Any]
+    ) -> list[bytes]:
+        """The rendered rows of ``resource`` in the new world: a row whose values (and
+        embedded rows) did not change keeps its bytes; the others are rendered again."""
+        before = self._encoded[(resource.name, version)]
+        old_frame: pl.DataFrame = getattr(old, resource.frame)
+        new_frame: pl.DataFrame = getattr(self.world, resource.frame)  # set by the caller
+        key = (
+            list(BALANCE_KEY)
+            if resource.frame == "leave_balances"
+            else [KEYS.get(resource.frame, "id")]
+        )
+        old_keys = old_frame.select(key).rows() if len(key) > 1 else old_frame[key[0]].to_list()
+        new_keys = new_frame.select(key).rows() if len(key) > 1 else new_frame[key[0]].to_list()
+        old_hash = old_frame.hash_rows(seed=0).to_list()
+        new_hash = new_frame.hash_rows(seed=0).to_list()
+        where = {k: i for i, k in enumerate(old_keys)}
+        render = partial(resource.render, self._renderer)
+        if resource.versioned:
+            render = partial(render, version=version)
+        out: list[bytes] = []
+        for i, k in enumerate(new_keys):
+            j = where.get(k)
+            if j is not None and old_hash[j] == new_hash[i] and k not in forced:
+                out.append(before[j])
+            else:
+                out.append(orjson.dumps(render(new_frame.row(i, named=True))))
+        return out
+
+    def _revision(self, frame: str, key: Any) -> int:
+        return self._revisions.get((frame, key), 0)
 
     # -- the request cycle -----------------------------------------------------------------
 
@@ -290,7 +388,7 @@ class LoketApi:
         now = self._clock()
         try:
             response = self._dispatch(request, now)
-        except _ApiError as exc:
+        except (_ApiError, Refused) as exc:
             response = exc.response
         if response.header("Date") is None:
             response.set_header("Date", http_date(now))
@@ -311,7 +409,7 @@ class LoketApi:
             return json_response(
                 405,
                 {"message": f"The requested resource does not support http method '{req.method}'."},
-                headers=[("Allow", "GET")],
+                headers=[("Allow", ", ".join(self._router.methods(path)))],
             )
         handler, raw_params = match  # type: ignore[misc]
         route = cast(_Route, handler)
@@ -330,7 +428,10 @@ class LoketApi:
                     version=route.versions[-1],
                     listing=not route.template.endswith("}"),
                 ) from None
-        return route.fn(_Ctx(req, now, version), **params)
+        if req.method == "GET":
+            return route.fn(_Ctx(req, now, version), **params)
+        with self._state.writing():  # checked and applied with no other write in between
+            return route.fn(_Ctx(req, now, version), **params)
 
     # -- access checks -----------------------------------------------------------------------
 
@@ -376,8 +477,13 @@ class LoketApi:
             body,
         )
 
-    def _detail(self, ctx: _Ctx, item: bytes) -> MockResponse:
-        etag = '"' + hashlib.blake2b(item + ctx.version.encode(), digest_size=16).hexdigest() + '"'
+    @staticmethod
+    def _etag(item: bytes, version: str, revision: int) -> str:
+        mark = f"{version}#{revision}".encode()
+        return '"' + hashlib.blake2b(item + mark, digest_size=16).hexdigest() + '"'
+
+    def _detail(self, ctx: _Ctx, item: bytes, revision: int = 0) -> MockResponse:
+        etag = self._etag(item, ctx.version, revision)
         expires = ctx.now - CACHEABLE_LIFETIME
         inm = ctx.req.headers.get("if-none-match")
         if inm is not None:
@@ -535,15 +641,22 @@ class LoketApi:
     ) -> MockResponse:
         """A page of ``resource``'s rows whose ``scope_column`` is the path's id (or true)."""
         scope = (scope_column, next(iter(path_ids.values()), True))
-        selection = self._select(ctx, resource.name, self._query_frame(resource), scope)
-        encoded = self._encoded_rows(resource, ctx.version)
+        with self._lock:  # selection and renders of one world (a write swaps both)
+            selection = self._select(ctx, resource.name, self._query_frame(resource), scope)
+            encoded = self._encoded_rows(resource, ctx.version)
         return self._list(ctx, selection, encoded, reference=resource.reference)
 
     def _detail_row(self, resource: Resource, ctx: _Ctx, **path_ids: str) -> MockResponse:
         """The row of ``resource`` the path's id names (access checks have found it)."""
         (row_id,) = path_ids.values()
-        encoded = self._encoded_rows(resource, ctx.version)
-        return self._detail(ctx, encoded[self._position[resource.name][row_id]])
+        with self._lock:  # positions and renders of one world (a write swaps both)
+            encoded = self._encoded_rows(resource, ctx.version)
+            position = self._position[resource.name].get(row_id)
+            if position is None:  # deleted since the access check
+                raise _not_found(f"{resource.name} {row_id} does not exist.")
+            item = encoded[position]
+            revision = self._revision(resource.frame, row_id)
+        return self._detail(ctx, item, revision)
 
     def _query_frame(self, resource: Resource) -> pl.DataFrame:
         return self._once(

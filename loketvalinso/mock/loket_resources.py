@@ -74,6 +74,7 @@ ENDPOINTS: dict[str, tuple[str, ...]] = {
     "/providers/employers/employees/employments/{employmentId}/leaverequests": _V2018,
     "/providers/employers/employees/employments/leaverequests/{leaveRequestId}": _V2018,
     "/providers/employers/employees/employments/{employmentId}/leave": _V2018,
+    "/providers/employers/employees/employments/leave/{leaveId}": _V2018,
     "/providers/employers/{employerId}/leavebalances": _V2018,
     "/providers/employers/employees/employments/{employmentId}/leavebalances": _V2018,
     "/providers/employers/{employerId}/leavetypes": _V2018,
@@ -359,6 +360,7 @@ PATH_IDS: dict[str, tuple[str, str]] = {
     "employeeId": ("employees", "Employee"),
     "employmentId": ("employments", "Employment"),
     "leaveRequestId": ("leave_requests", "Leave request"),
+    "leaveId": ("leave", "Leave"),
 }
 
 #: List endpoints: path template → resource. A page holds the resource's rows whose scope column
@@ -401,6 +403,7 @@ DETAILS: dict[str, str] = {
     "/providers/employers/employees/{employeeId}": "employees",
     "/providers/employers/employees/employments/{employmentId}": "employments",
     "/providers/employers/employees/employments/leaverequests/{leaveRequestId}": "leave_requests",
+    "/providers/employers/employees/employments/leave/{leaveId}": "leave",
 }
 
 # -- listings computed per query parameters: their query frames (over world employments) -------

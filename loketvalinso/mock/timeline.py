@@ -24,6 +24,7 @@ the available units.
 from __future__ import annotations
 
 import random
+from collections.abc import Hashable
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
@@ -31,6 +32,7 @@ from typing import Any
 import polars as pl
 
 from loketvalinso.mock.schema import LOKET_SCHEMAS
+from loketvalinso.mock.state import Changes
 from loketvalinso.mock.world import (
     _EMPLOYEE_COMMENTS,
     _REJECT_COMMENTS,
@@ -52,8 +54,9 @@ from loketvalinso.mock.world import (
     vend_model,
     with_available_units,
 )
+from loketvalinso.mock.world_edits import BALANCE_KEY
 
-__all__ = ["HANDLE_BEFORE_DAYS", "LATE_VENDS_WINDOW", "advance_world"]
+__all__ = ["HANDLE_BEFORE_DAYS", "LATE_VENDS_WINDOW", "advance_with_changes", "advance_world"]
 
 #: Late vends are dated at most this long before the day they are reported on.
 LATE_VENDS_WINDOW = timedelta(hours=2)
@@ -75,6 +78,36 @@ def advance_world(world: World, days: int = 1) -> World:
     for _ in range(days):
         world = _next_day(world)
     return world
+
+
+def advance_with_changes(world: World, days: int = 1) -> tuple[World, Changes]:
+    """:func:`advance_world`, and per frame the keys of the rows that were added or changed
+    (what :meth:`~loketvalinso.mock.state.WorldState.apply` tells the APIs to render again)."""
+    new = advance_world(world, days)
+    changes: dict[str, frozenset[Hashable]] = {}
+    for name, key in (
+        ("vends", ["id"]),
+        ("leave_requests", ["id"]),
+        ("leave", ["id"]),
+        ("leave_balances", list(BALANCE_KEY)),
+    ):
+        keys = _changed_keys(getattr(world, name), getattr(new, name), key)
+        if keys:
+            changes[name] = keys
+    if new.reference_date.year != world.reference_date.year:  # "the current year" moved
+        changes["national_holidays"] = frozenset(new.national_holidays["id"])
+    return new, changes
+
+
+def _changed_keys(old: pl.DataFrame, new: pl.DataFrame, key: list[str]) -> frozenset[Hashable]:
+    if new is old:
+        return frozenset()
+    if new.height >= old.height and new.head(old.height).equals(old):  # only grown (vends)
+        differ = new.slice(old.height).select(key)
+    else:
+        differ = new.join(old, on=new.columns, how="anti", nulls_equal=True).select(key)
+    rows = differ.rows() if len(key) > 1 else differ.get_column(key[0]).to_list()
+    return frozenset(rows)
 
 
 def _next_day(world: World) -> World:

@@ -26,9 +26,12 @@ exclusive**, so consecutive windows never share a vend; ``from > to`` → 400), 
 ``/location/{id}``, ``/vend/{id}``; unknown or non-integer id → 404 ``"Item not found"``),
 ``POST /vends`` with ``{"items": [...]}`` (field errors keyed ``items[i].field``) and
 ``POST /locations`` with one location object (field errors keyed by field, as in the
-documentation's example). Accepted POSTs answer 201 with the created item(s) and new ids. They are
-kept in this :class:`ValinsoApi` instance (:attr:`ValinsoApi.created`) and **do not show up in later
-GETs**: the world stays the fixed ground truth every test compares with.
+documentation's example). Accepted POSTs answer 201 with the created item(s) and new ids, and the
+world changes: later GETs list them (``m.world`` is the ground truth after the write).
+``PUT /{device|product|location|vend}/{id}`` changes the fields given (the others keep their
+values; every rule of the resource runs on the result: 422 with field errors) and answers 200 with
+the item; ``DELETE`` of the same paths removes it and answers 200 with the removed item (a device,
+product or location that vends refer to is refused with 400).
 
 Headers: ``Date`` on every response, and ``Expires`` in the past ("do not reuse") unless the fault
 injector announces ``expires_seconds``; then list pages carry ``Expires: now + that``.
@@ -49,6 +52,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +61,8 @@ import polars as pl
 
 from loketvalinso.mock._http import MockRequest, MockResponse, Router, http_date, json_response
 from loketvalinso.mock.faults import FaultConfig, FaultInjector
+from loketvalinso.mock.state import Changes, WorldState
+from loketvalinso.mock.world_edits import edit_rows
 
 if TYPE_CHECKING:
     from loketvalinso.mock.world import World
@@ -87,6 +93,8 @@ _EMAIL = re.compile(
 _FILTER_CACHE_SIZE = 64
 _CENT = Decimal("0.01")
 _MAX_PRICE = Decimal("99999999.99")  # Decimal(10, 2)
+#: The states a device may be in (the world draws from these).
+_DEVICE_STATUSES = ("active", "maintenance", "inactive")
 
 
 class _BadRequest(Exception):
@@ -146,6 +154,30 @@ class _WorldTables:
         self._lock = threading.Lock()
         self._tables: dict[str, _Table] = {}
         self._vend_keys: pl.DataFrame | None = None
+        #: vend filters (device, from, to) → selected rows, of this world's vends
+        self.filters: OrderedDict[tuple[Any, ...], pl.Series] = OrderedDict()
+
+    def changed(self, world: World, changes: Changes) -> _WorldTables:
+        """The tables of ``world``, a changed copy of this one's: a frame that only grew keeps
+        its encoded rows and encodes the new ones; other changed frames are encoded again."""
+        new = _WorldTables(world)
+        for name, table in self._tables.items():
+            old_frame: pl.DataFrame = getattr(self._world, name)
+            frame: pl.DataFrame = getattr(world, name)
+            if frame is old_frame:
+                new._tables[name] = table
+            elif (
+                name in changes
+                and frame.height > old_frame.height
+                and frame.slice(0, old_frame.height).equals(old_frame)
+            ):
+                rows = table.rows + encode_rows(frame.slice(old_frame.height))
+                ids = frame.get_column("id")
+                new._tables[name] = _Table(rows, ids, max(table.max_id, int(ids.max())))  # type: ignore[arg-type]
+        if "vends" not in changes:
+            new._vend_keys = self._vend_keys
+            new.filters = self.filters
+        return new
 
     def table(self, name: str) -> _Table:
         table = self._tables.get(name)
@@ -226,24 +258,35 @@ class ValinsoApi:
         *,
         faults: FaultInjector | FaultConfig | None = None,
         clock: Callable[[], float] = time.time,
+        state: WorldState | None = None,
     ) -> None:
-        self.world = world
+        self._state = state if state is not None else WorldState(world)
+        self.world = self._state.world
         self.faults = FaultInjector(faults) if isinstance(faults, FaultConfig) else faults
         self._clock = clock
-        self._api_key = world.credentials.valinso_api_key.encode()
-        self._tables = _tables_for(world)
+        self._api_key = self.world.credentials.valinso_api_key.encode()
+        self._tables = _tables_for(self.world)
         self._lock = threading.Lock()
-        self._filters: OrderedDict[tuple[Any, ...], pl.Series] = OrderedDict()
-        self._created: dict[str, list[dict[str, Any]]] = {"vends": [], "locations": []}
-        self._next_id: dict[str, int] = {}
         self._lookup_cache: Any = None
         self._router = Router()
         for name in _TABLES:
             self._router.add("GET", name, self._list)
         for singular in _DETAIL_TABLES:
             self._router.add("GET", f"{singular}/{{item_id}}", self._detail)
+            self._router.add("PUT", f"{singular}/{{item_id}}", self._put)
+            self._router.add("DELETE", f"{singular}/{{item_id}}", self._delete)
         self._router.add("POST", "vends", self._post_vends)
         self._router.add("POST", "locations", self._post_location)
+        self._state.subscribe(self._world_changed)
+
+    def _world_changed(self, old: World, new: World, changes: Changes) -> None:
+        if not set(changes) & set(_TABLES):
+            self.world = new
+            return
+        with self._lock:
+            self._tables = self._tables.changed(new, changes)
+            self.world = new
+            self._lookup_cache = None
 
     def __repr__(self) -> str:
         return f"ValinsoApi(world seed={self.world.seed}, faults={self.faults!r})"
@@ -253,23 +296,6 @@ class ValinsoApi:
         for name in _TABLES:
             self._tables.table(name)
         self._tables.vend_keys()
-
-    @property
-    def created(self) -> dict[str, list[dict[str, Any]]]:
-        """Items accepted by POST so far (``vends``, ``locations``), oldest first (copies)."""
-        with self._lock:
-            return {name: [dict(item) for item in items] for name, items in self._created.items()}
-
-    def keep_created(self, earlier: ValinsoApi) -> None:
-        """Take over the items ``earlier`` accepted (the same API after the world moved on);
-        new ids stay above theirs."""
-        with earlier._lock:
-            created = {name: list(items) for name, items in earlier._created.items()}
-            next_ids = dict(earlier._next_id)
-        with self._lock:
-            self._created = created
-            for name, next_id in next_ids.items():
-                self._next_id[name] = max(next_id, self._tables.table(name).max_id + 1)
 
     # -- entry point -----------------------------------------------------------------------------
 
@@ -296,7 +322,10 @@ class ValinsoApi:
         handler, params = match  # type: ignore[misc]
         resource = parts[3].lower()
         try:
-            return handler(req, resource, **params)
+            if req.method == "GET":
+                return handler(req, resource, **params)
+            with self._state.writing():  # checked and applied with no other write in between
+                return handler(req, resource, **params)
         except _BadRequest as exc:
             return self._error(400, str(exc))
 
@@ -323,8 +352,9 @@ class ValinsoApi:
     def _list(self, req: MockRequest, resource: str) -> MockResponse:
         offset = _int_param(req, "offset", default=0, minimum=0)
         limit = _int_param(req, "limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
-        table = self._tables.table(resource)
-        selected = self._vend_selection(req) if resource == "vends" else None
+        tables = self._tables  # one world's tables for the whole page (a write swaps them)
+        table = tables.table(resource)
+        selected = self._vend_selection(req, tables) if resource == "vends" else None
         total = table.ids.len() if selected is None else selected.len()
         end = min(offset + limit, total)
         if offset >= end:
@@ -356,7 +386,7 @@ class ValinsoApi:
         )
         return self._finish(json_response(200, body), list_page=True)
 
-    def _vend_selection(self, req: MockRequest) -> pl.Series | None:
+    def _vend_selection(self, req: MockRequest, tables: _WorldTables) -> pl.Series | None:
         """Row indices of the vends the filters select (``None``: no filter, every vend)."""
         device_id = _int_param(req, "device_id", default=None, minimum=0)
         start = _int_param(
@@ -371,10 +401,11 @@ class ValinsoApi:
         if device_id is None and start is None and stop is None:
             return None
         key = (device_id, start, stop)
+        filters = tables.filters
         with self._lock:
-            cached = self._filters.get(key)
+            cached = filters.get(key)
             if cached is not None:
-                self._filters.move_to_end(key)
+                filters.move_to_end(key)
                 return cached
         conditions = []
         if device_id is not None:
@@ -383,11 +414,11 @@ class ValinsoApi:
             conditions.append(pl.col("ts") >= start)
         if stop is not None:
             conditions.append(pl.col("ts") < stop)
-        selected = self._tables.vend_keys().filter(*conditions).get_column("i")
+        selected = tables.vend_keys().filter(*conditions).get_column("i")
         with self._lock:
-            self._filters[key] = selected
-            while len(self._filters) > _FILTER_CACHE_SIZE:
-                self._filters.popitem(last=False)
+            filters[key] = selected
+            while len(filters) > _FILTER_CACHE_SIZE:
+                filters.popitem(last=False)
         return selected
 
     def _detail(self, req: MockRequest, resource: str, item_id: str) -> MockResponse:
@@ -443,13 +474,98 @@ class ValinsoApi:
         )
 
     def _store(self, name: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Give ``items`` new ids (after the world's and earlier POSTs') and keep them here."""
-        with self._lock:
-            next_id = self._next_id.get(name, self._tables.table(name).max_id + 1)
+        """Add ``items`` to the world with new ids (after the largest there)."""
+
+        def edit(world: World) -> tuple[World, Changes, list[dict[str, Any]]]:
+            frame: pl.DataFrame = getattr(world, name)
+            next_id = int(frame["id"].max() or 0) + 1  # type: ignore[arg-type]
             created = [{"id": next_id + n, **item} for n, item in enumerate(items)]
-            self._next_id[name] = next_id + len(items)
-            self._created[name].extend(created)
-        return created
+            new, changes = edit_rows(world, name, add=[_world_row(name, c) for c in created])
+            return new, changes, created
+
+        return self._state.apply(edit)
+
+    # -- PUT and DELETE --------------------------------------------------------------------------
+
+    def _found(self, resource: str, item_id: str) -> tuple[str, dict[str, Any]] | None:
+        """``(table, the item as the API shows it)`` of ``/{resource}/{item_id}``, or None."""
+        table = _DETAIL_TABLES[resource]
+        if not _UINT.match(item_id):
+            return None
+        frame: pl.DataFrame = getattr(self.world, table)
+        hit = frame.filter(pl.col("id") == int(item_id))
+        if hit.height == 0:
+            return None
+        return table, orjson.loads(encode_rows(hit)[0])
+
+    def _put(self, req: MockRequest, resource: str, item_id: str) -> MockResponse:
+        found = self._found(resource, item_id)
+        if found is None:
+            return self._error(404, "Item not found")
+        table, current = found
+        payload = _json_object(req)
+        merged = {**current, **{k: v for k, v in payload.items() if k != "id"}}
+        item, errors = self._check(table, merged)
+        if errors:
+            return self._invalid(errors)
+        row = _world_row(table, {"id": current["id"], **item})
+        self._state.apply(
+            lambda w: (*edit_rows(w, table, update={current["id"]: _without_id(row)}), None)
+        )
+        updated = self._found(resource, item_id)
+        assert updated is not None
+        return self._finish(
+            json_response(200, b'{"code":200,"result":' + orjson.dumps(updated[1]) + b"}")
+        )
+
+    def _delete(self, req: MockRequest, resource: str, item_id: str) -> MockResponse:
+        found = self._found(resource, item_id)
+        if found is None:
+            return self._error(404, "Item not found")
+        table, current = found
+        column = {"devices": "device_id", "products": "product_id", "locations": "location_id"}
+        if (
+            table in column
+            and self.world.vends.filter(pl.col(column[table]) == current["id"]).height
+        ):
+            label = resource.capitalize()
+            return self._error(400, f"{label} {current['id']} has vends: it cannot be deleted")
+        self._state.apply(lambda w: (*edit_rows(w, table, remove=[current["id"]]), None))
+        return self._finish(
+            json_response(200, b'{"code":200,"result":' + orjson.dumps(current) + b"}")
+        )
+
+    def _check(
+        self, table: str, item: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        """``item`` (API fields) in world column order, and its field errors."""
+        if table == "vends":
+            return self._check_vend(item)
+        if table == "locations":
+            return _check_location(item)
+        check = _Checker(item)
+        if table == "devices":
+            _, _, locations, _ = self._lookups()
+            location_id = check.integer("location_id", "Location", required=True, minimum=1)
+            if location_id is not None and location_id not in locations:
+                check.add("location_id", f'Location "{location_id}" is invalid.')
+            return {
+                "location_id": location_id,
+                "name": check.string("name", "Name", required=True, max_length=100),
+                "serial_number": check.string("serial_number", "Serial Number", max_length=50),
+                "model": check.string("model", "Model", max_length=100),
+                "status": check.choice("status", "Status", _DEVICE_STATUSES),
+                "installed_at": check.integer("installed_at", "Installed At", minimum=0),
+            }, check.errors
+        _, _, _, currencies = self._lookups()
+        return {
+            "name": check.string("name", "Name", required=True, max_length=100),
+            "category": check.string("category", "Category", max_length=50),
+            "price": check.decimal(
+                "price", "Price", minimum=Decimal(0), maximum=_MAX_PRICE, cents=True
+            ),
+            "currency": check.choice("currency", "Currency", currencies),
+        }, check.errors
 
     def _lookups(self) -> tuple[dict[int, int], dict[int, tuple[Any, str]], set[int], list[str]]:
         """Device → location, product → (price, currency), location ids, currencies (built once)."""
@@ -509,6 +625,21 @@ class ValinsoApi:
             "timestamp": timestamp,
         }
         return vend, check.errors
+
+
+def _world_row(table: str, item: dict[str, Any]) -> dict[str, Any]:
+    """An API item as a world row: unix seconds → datetimes, money → Decimal."""
+    row = dict(item)
+    for name in ("timestamp", "installed_at"):
+        if isinstance(row.get(name), int):
+            row[name] = datetime.fromtimestamp(row[name], UTC)
+    if row.get("price") is not None:
+        row["price"] = Decimal(str(row["price"])).quantize(_CENT, rounding=ROUND_HALF_UP)
+    return row
+
+
+def _without_id(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "id"}
 
 
 def _drift_rows(last: bytes, max_id: int, *, start: int, stop: int, real_total: int) -> list[bytes]:

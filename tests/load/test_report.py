@@ -69,6 +69,18 @@ def test_record_response_reads_cache_and_retry_extensions() -> None:
     assert report.requests == 7
     assert (report.cache_hits, report.revalidations, report.misses, report.stale) == (3, 1, 1, 1)
     assert report.retries == 1 + 2 + 3 + 1 + 1  # the retries each response says were made
+    assert report.etag is None  # no response carried one
+
+
+def test_the_etag_of_a_detail_is_kept_and_merged() -> None:
+    detail = LoadReport()
+    detail.record_response(httpx.Response(200, headers={"ETag": '"v1"'}))
+    detail.record_response(httpx.Response(200))  # a later answer without one keeps it
+    assert detail.etag == '"v1"' and detail.summary()["etag"] == '"v1"'
+    assert "etag" in detail._repr_html_()
+    merged = LoadReport()
+    merged.merge(detail)
+    assert merged.etag == '"v1"'
 
 
 def test_paginate_fills_the_report() -> None:

@@ -59,12 +59,57 @@ def test_catalogue_is_compact_and_packaged() -> None:
 
 def test_endpoints_frame() -> None:
     df = get_catalog().endpoints()
-    assert df.height == 354
+    assert df.height == 663
+    gets = df.filter(pl.col("method") == "GET")
+    assert gets.height == 354
     assert df.schema["versions"] == pl.List(pl.String)
     row = df.filter(pl.col("operation_id") == "GetEmployeesByEmployerId").row(0, named=True)
     assert row["versions"] == ["2018-12-31", "2021-03-29"]
     assert row["envelope"] == "embedded" and row["paging"]
-    assert df.filter(pl.col("kind") == "binary").height == 55
+    assert gets.filter(pl.col("kind") == "binary").height == 55
+    # a path's GET comes first, then its writes
+    employee = df.filter(pl.col("path") == "/providers/employers/employees/{employeeId}")
+    assert employee["method"].to_list() == ["GET", "PUT"]
+    put = employee.row(1, named=True)
+    assert put["versions"] == ["2018-12-31", "2021-03-29"] and put["success"] == [200]
+
+
+@needs_specs
+def test_write_operations_match_the_operations_csv() -> None:
+    rows = list(csv.DictReader((SPECS / "loket-operations.csv").open()))
+    cat = get_catalog()
+    for method, count in (("POST", 113), ("PUT", 82), ("DELETE", 75), ("PATCH", 39)):
+        documented = {(r["path"], r["success_status"]) for r in rows if r["method"] == method}
+        derived = {
+            (w.get("spec_path", w["path"]), ",".join(map(str, w["success"])))
+            for w in cat.writes
+            if w["method"] == method
+        }
+        assert len(derived) == count and derived == documented, method
+
+
+def test_write_schemas() -> None:
+    cat = get_catalog()
+    patch = cat.find_write("patch", "/providers/employers/employees/employments/leaverequests")
+    assert patch["operation_id"] == "PatchLeaveRequestsByLeaveRequestIds"
+    assert patch["required"] == {"2018-01-01": ["id", "action"]}
+    items = patch["schemas"]["2018-01-01"]
+    assert items.type == "array" and items.extra.type == "object"
+    action = next(n for n in cat.node(items.extra.extra) if n.name == "action")
+    assert action.extra == {"enum": ["accept", "reject", "reopen"]}
+    put = cat.find_write("PUT", "/providers/employers/employees/employments/leaverequests/X")
+    fields = {n.name: n for n in cat.node(put["schemas"]["2018-01-01"].extra)}
+    assert fields["commentHandler"].read_only == 0 and fields["leaveRequestStatus"].read_only
+    assert put["body"] == "json" and put["response_versions"] == ["2018-01-01"]
+    delete = cat.find_write("DELETE", "/providers/employers/employees/employments/leave/X")
+    assert delete["body"] is None and delete["versions"] == []
+    # the misspelled request type applicationjson;version=… is a JSON body all the same
+    sepa = cat.find_write(
+        "POST", "/providers/employers/employees/employments/X/paymentinformationsepa"
+    )
+    assert sepa["body"] == "json" and sepa["undated_versions"] == ["YYYY-MM-DD"]
+    with pytest.raises(ConfigurationError, match="documents GET"):
+        cat.find_write("POST", "/providers/employers/employees/employments/X/leaverequests")
 
 
 def test_quirks() -> None:

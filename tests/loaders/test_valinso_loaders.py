@@ -122,9 +122,10 @@ def test_generic_get_known_and_unknown_shapes(valinso, world) -> None:
 def test_post_location_422_lists_every_field(valinso) -> None:
     with pytest.raises(ValidationError) as info:
         valinso.post("/locations", {"email": "not an email" + "x" * 100, "phone": "abc"})
-    errors = info.value.errors
+    errors = info.value.field_errors
     assert set(errors) >= {"client_id", "name", "email", "phone"}
     assert len(errors["email"]) == 2  # invalid and too long, both
+    assert info.value.errors.filter(field="email").height == 2
 
 
 def test_unknown_and_missing_fields() -> None:

@@ -317,7 +317,7 @@ def test_post_location_422_in_the_documented_shape(client: httpx.Client) -> None
     }
 
 
-def test_post_location_201_does_not_change_the_world(client: httpx.Client, mock: Any) -> None:
+def test_post_location_201_adds_it_to_the_world(client: httpx.Client, mock: Any) -> None:
     before = mock.world.locations.height
     new = {
         "client_id": 7,
@@ -333,13 +333,19 @@ def test_post_location_201_does_not_change_the_world(client: httpx.Client, mock:
     b = body(r)
     assert b["code"] == 201
     created = b["result"]
-    assert created["id"] > mock.world.locations["id"].max()
+    world = mock.world
+    assert world.locations.height == before + 1
+    assert created["id"] == world.locations["id"].max()
     assert {k: created[k] for k in ("client_id", "name", "email", "phone", "city")} == {
         k: new[k] for k in ("client_id", "name", "email", "phone", "city")
     }
     assert created["address"] is None
-    assert mock.world.locations.height == before
-    assert walk(client, "/locations", limit=100) == world_items(mock.world.locations)
+    row = world.locations.filter(pl.col("id") == created["id"]).row(0, named=True)
+    assert {k: row[k] for k in new if k not in ("latitude", "longitude")} == {
+        k: new[k] for k in new if k not in ("latitude", "longitude")
+    }
+    assert walk(client, "/locations", limit=100) == world_items(world.locations)
+    assert body(client.get(f"/location/{created['id']}"))["result"]["name"] == "Kantine Noord"
 
 
 def test_post_vends_422_collects_errors_of_several_items_and_fields(client: httpx.Client) -> None:
@@ -378,7 +384,7 @@ def test_post_vends_without_items_is_422(client: httpx.Client, payload: dict) ->
     assert list(errors) == ["items"] and len(errors["items"]) == 1
 
 
-def test_post_vends_201_fills_defaults_and_keeps_the_world(client: httpx.Client, mock: Any) -> None:
+def test_post_vends_201_fills_defaults_and_adds_them(client: httpx.Client, mock: Any) -> None:
     world = mock.world
     total = world.vends.height
     device = world.devices.row(2, named=True)
@@ -405,8 +411,16 @@ def test_post_vends_201_fills_defaults_and_keeps_the_world(client: httpx.Client,
     assert Decimal(first["price"]) == product["price"] and first["quantity"] == 1
     assert (second["price"], second["quantity"], second["payment_type"]) == ("2.50", 3, "cash")
     assert first["timestamp"] == 1_760_000_000 and first["status"] == "success"
-    assert world.vends.height == total
-    assert body(client.get("/vends", params={"limit": 1}))["paging"]["total"] == total
+    now = mock.world
+    assert now.vends.height == total + 2
+    assert body(client.get("/vends", params={"limit": 1}))["paging"]["total"] == total + 2
+    added = now.vends.filter(pl.col("id") >= first["id"])
+    assert added["payment_type"].to_list() == ["card", "cash"]
+    assert added["price"].to_list() == [product["price"], Decimal("2.50")]
+    # the new vends answer the filters too (unix seconds, from inclusive, to exclusive)
+    window = {"device_id": device["id"], "from": 1_760_000_000, "to": 1_760_000_061}
+    ids = [v["id"] for v in body(client.get("/vends", params=window))["result"]]
+    assert {first["id"], second["id"]} <= set(ids)
 
 
 @pytest.mark.parametrize("content", [b"{not json", b"", b"[1, 2]"])

@@ -231,7 +231,7 @@ def test_non_json_400_text_is_quoted(api):
 def test_invalid_422_post_keeps_every_field_message(valinso):
     with pytest.raises(ValidationError) as info:
         valinso.post("/locations", {"client_id": 0, "email": "x" * 120, "phone": "abc"})
-    errors = info.value.errors
+    errors = info.value.field_errors
     assert errors["email"] == [
         "E-mail is not a valid email address.",
         "E-mail is too long (maximum is 100 characters).",
@@ -243,8 +243,9 @@ def test_invalid_422_post_keeps_every_field_message(valinso):
             assert message in str(info.value)
     with pytest.raises(ValidationError) as vinfo:
         valinso.create_vends([{"device_id": -1, "price": "abc"}, 5])
-    assert "items[1]" in vinfo.value.errors
-    assert any(k.startswith("items[0].") for k in vinfo.value.errors)
+    assert "items[1]" in vinfo.value.field_errors
+    assert any(k.startswith("items[0].") for k in vinfo.value.field_errors)
+    assert set(vinfo.value.errors["item"]) == {0, 1}
 
 
 def test_invalid_post_is_never_retried(mock):

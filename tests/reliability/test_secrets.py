@@ -214,6 +214,82 @@ def test_no_secret_anywhere_after_every_flow(small_world, employer_id, tmp_path,
     assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
 
 
+def test_no_secret_in_writes_dry_runs_errors_or_the_request_log(
+    small_world, employer_id, tmp_path, caplog, capsys
+):
+    import polars as pl
+
+    leave_request = "/providers/employers/employees/employments/leaverequests/{leaveRequestId}"
+    cache_dir = tmp_path / "cache"
+    caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore", "loketvalinso"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    texts: list[str] = []
+    with (
+        lv.mock.serve(seed=7, world=small_world, expires=600) as m,
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
+        creds = m.credentials
+        loket = lv.Loket.from_mock(m, cache=cache_dir, progress=True)
+        other = lv.Loket.from_mock(m, flow="password", cache=cache_dir, progress=True)
+        valinso = lv.Valinso.from_mock(m, cache=cache_dir, progress=True)
+        submitted = m.world.leave_requests.filter(pl.col("leave_request_status_key") == 1)["id"]
+        accepted = m.world.leave_requests.filter(pl.col("leave_request_status_key") == 2)["id"]
+        first = submitted[0]
+        row = loket.get(leave_request, leave_request_id=first)
+        stale = other.get(leave_request, leave_request_id=first)
+        dry = [
+            loket.put(leave_request, row, leave_request_id=first, dry_run=True),
+            loket.set_leave_request_status([submitted[1], accepted[0]], "accept", dry_run=True),
+            valinso.post_vends([{"device_id": 1, "product_id": 1, "timestamp": 1}], dry_run=True),
+            valinso.delete("/vend/1", dry_run=True),
+        ]
+        texts += [str(d) for d in dry] + [d._repr_html_() for d in dry] + [repr(d) for d in dry]
+        loket.put(leave_request, row.with_columns(comment_handler=pl.lit("a")),
+                  leave_request_id=first)  # fmt: skip
+        loket.set_leave_request_status([submitted[1], accepted[0]], "accept")
+        failing = [
+            lambda: other.put(leave_request, stale, leave_request_id=first),  # 409
+            lambda: loket.set_leave_request_status([accepted[1]], "accept"),  # every one failed
+            lambda: loket.put(leave_request, {"coment": "x"}, leave_request_id=first),
+            lambda: valinso.post_vends([{"device_id": -1, "timestamp": "noon"}]),
+            lambda: valinso.put("/device/1", {"status": "kapot"}),
+            lambda: valinso.delete("/device/999999"),
+        ]
+        for trigger in failing:
+            try:
+                trigger()
+            except LoketValinsoError as exc:
+                texts.append(_error_texts(exc))
+                for attr in ("current", "diff", "sent", "outcomes", "created"):
+                    texts.append(repr(getattr(exc, attr, None)))
+            else:  # pragma: no cover - each one must fail
+                texts.append("no error")
+        assert "no error" not in texts
+        valinso.put("/device/2", {"status": "inactive"})
+        for client in (loket, other, valinso):
+            texts += [repr(client.last_load), repr(vars(client))]
+        log = [f"{r.method} {r.path}?{r.query} {r.status} {r.body!r}" for r in m.app.requests]
+        assert any(r.method == "PATCH" for r in m.app.requests)
+        secrets = _issued_secrets(m, creds)
+        for client in (loket, other, valinso):
+            client.close()
+    captured = capsys.readouterr()
+    haystacks = {
+        "logs": "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records).encode(),
+        "warnings": "\n".join(f"{w.category.__name__}: {w.message}" for w in caught).encode(),
+        "dry runs, errors, reprs": "\n".join(texts).encode(),
+        "the mock's request log": "\n".join(log).encode(),
+        "stderr (progress)": captured.err.encode(),
+        **_cache_bytes(cache_dir),
+    }
+    assert len(secrets) >= 6, secrets.keys()  # the credentials, tokens and codes
+    leaks = _search(haystacks, secrets)
+    assert not leaks, leaks
+    assert b"Bearer ***" in haystacks["dry runs, errors, reprs"]
+
+
 def test_secret_objects_refuse_to_be_pickled(small_world):
     import pickle
 

@@ -111,10 +111,15 @@ def test_broken_business_rule_becomes_validation_error_with_field_errors():
     error = raised(resp(400, json=body))
     assert type(error) is ValidationError
     assert error.status == 400
-    assert error.errors["startDate"] == ["Start date must be before end date (code 1)"]
-    assert error.errors["endDate"] == ["Start date must be before end date (code 1)"]
-    assert error.errors["numberOfUnits"] == ["Too many units (code 1)"]
-    assert error.errors[GENERAL_ERRORS_KEY] == ["The employment has ended (code 1)"]
+    assert error.field_errors["startDate"] == ["Start date must be before end date (code 1)"]
+    assert error.field_errors["endDate"] == ["Start date must be before end date (code 1)"]
+    assert error.field_errors["numberOfUnits"] == ["Too many units (code 1)"]
+    assert error.field_errors[GENERAL_ERRORS_KEY] == ["The employment has ended (code 1)"]
+    # the same as a frame: one row per field and message, no batch item
+    assert error.errors.columns == ["item", "field", "message"]
+    assert error.errors.height == 4 and error.errors["item"].null_count() == 4
+    # the first error message names itself on the error
+    assert (error.code, error.description) == (1, "Start date must be before end date")
     assert len(error.messages) == 4
     assert "Too many units" in str(error)
 
@@ -217,7 +222,12 @@ def test_valinso_422_field_errors():
     }
     error = raised(resp(422, json=body), api="valinso")
     assert type(error) is ValidationError
-    assert error.errors == {
+    assert error.errors.rows() == [
+        (None, "client_id", "Client cannot be blank."),
+        (None, "email", "E-mail is not a valid email address."),
+        (None, "email", "E-mail is too long (maximum is 100 characters)."),
+    ]
+    assert error.field_errors == {
         "client_id": ["Client cannot be blank."],
         "email": [
             "E-mail is not a valid email address.",
@@ -263,7 +273,7 @@ def test_check_valinso_payload_code_mismatch():
         check_valinso_payload({"code": 404, "result": "gone"}, url="https://x.test/a")
     with pytest.raises(ValidationError) as info:
         check_valinso_payload({"code": 422, "result": {"errors": {"name": "too long"}}})
-    assert info.value.errors == {"name": ["too long"]}
+    assert info.value.field_errors == {"name": ["too long"]}
 
 
 def test_loket_2xx_warnings_become_python_warnings():
@@ -279,7 +289,7 @@ def test_loket_2xx_error_messages_raise():
     body = {"messages": [msg("BrokenBusinessRule", "Not allowed", properties=["x"])]}
     with pytest.raises(ValidationError) as info:
         check_loket_messages(body, url=URL, status=200)
-    assert info.value.errors == {"x": ["Not allowed (code 1)"]}
+    assert info.value.field_errors == {"x": ["Not allowed (code 1)"]}
 
 
 def test_loket_2xx_without_messages_is_quiet():

@@ -124,12 +124,42 @@ def test_non_idempotent_requests_are_sent_once(method):
     assert len(calls) == 1
 
 
-def test_non_idempotent_transport_error_is_not_retried():
+@pytest.mark.parametrize(
+    "error",
+    [
+        httpx.ReadError("reset"),
+        httpx.ReadTimeout("slow"),
+        httpx.WriteError("broken pipe"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response"),
+    ],
+)
+@pytest.mark.parametrize("method", ["POST", "PATCH", "PUT", "DELETE"])
+def test_a_write_that_may_have_reached_the_server_is_not_retried(method, error):
+    handler, calls = scripted(error, 200)
+    client, fake = make_client(handler)
+    with pytest.raises(type(error)):
+        client.request(method, "/x", json={"a": 1})
+    assert len(calls) == 1 and fake.sleeps == []
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_a_write_whose_connection_was_never_made_is_retried(method):
+    # Refused or timed out while connecting: not a byte of the request left, so it is safe.
+    handler, calls = scripted(httpx.ConnectError("refused"), httpx.ConnectTimeout("slow"), 201)
+    client, fake = make_client(handler)
+    response = client.request(method, "/x", json={"a": 1})
+    assert response.status_code == 201
+    assert len(calls) == 3 and len(fake.sleeps) == 2
+    assert [c.content for c in calls] == [b'{"a":1}'] * 3
+    assert response.extensions[ATTEMPTS_EXTENSION] == 3
+
+
+def test_a_write_whose_connection_is_never_made_gives_up_after_the_budget():
     handler, calls = scripted(httpx.ConnectError("refused"))
-    client, _ = make_client(handler)
+    client, _ = make_client(handler, policy=RetryPolicy(max_attempts=3))
     with pytest.raises(httpx.ConnectError):
         client.post("/x")
-    assert len(calls) == 1
+    assert len(calls) == 3
 
 
 def test_head_is_retried():

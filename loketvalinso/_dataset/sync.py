@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -114,12 +114,9 @@ class Transaction:
     def staging(self) -> Path:
         return self.folder / STAGING_DIR
 
-    def file_name(self, index: int = 0) -> str:
-        return (
-            f"part-{self.number:06d}.parquet"
-            if index == 0
-            else (f"part-{self.number:06d}-{index}.parquet")
-        )
+    def file_name(self) -> str:
+        """The name of the file this sync writes in a partition (one per partition at most)."""
+        return f"part-{self.number:06d}.parquet"
 
     def written(self, path: Path) -> None:
         """``path`` is written: sync it to disk in the background, on the load's threads."""
@@ -513,7 +510,3 @@ def changes_path(resource: str, number: int) -> str:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def partition_of(values: Mapping[str, Any]) -> Partition:
-    return tuple(values.items())

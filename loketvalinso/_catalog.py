@@ -80,7 +80,9 @@ def fill_path(template: str, path: str, params: Mapping[str, Any]) -> FilledPath
     Raises
     ------
     ConfigurationError
-        An unknown or a missing path parameter.
+        An unknown or a missing path parameter, or a value that is no id: empty, ``.`` or
+        ``..`` (the request would leave the resource's path), or holding a control character.
+        Every other value is percent-encoded, so a ``/`` in it stays inside its segment.
     """
     names = [seg[1:-1] for seg in template.strip("/").split("/") if seg.startswith("{")]
     given = {k: v for k, v in params.items() if v is not None}
@@ -104,10 +106,26 @@ def fill_path(template: str, path: str, params: Mapping[str, Any]) -> FilledPath
     if missing:
         msg = f"{template} needs {', '.join(missing)}: pass them as keywords"
         raise ConfigurationError(msg)
+    for name, value in values.items():
+        _check_id(template, name, value)
     out = template
     for name, value in values.items():
         out = out.replace("{" + name + "}", quote(value, safe=""))
     return FilledPath(out, {name: values[name] for name in names})
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _check_id(template: str, name: str, value: str) -> None:
+    """Refuse a path parameter value that is no id, before any request is sent."""
+    if not value.strip() or value.strip() in (".", "..") or _CONTROL.search(value):
+        what = "empty" if not value.strip() else f"{value!r}, which is not an id"
+        msg = (
+            f"{name} for {template} is {what}: pass the id as the API gives it (e.g. "
+            "loket.employers()['id'][0])"
+        )
+        raise ConfigurationError(msg)
 
 
 def snake_case(name: str) -> str:

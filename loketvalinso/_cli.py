@@ -231,13 +231,24 @@ def _block() -> None:
 
 
 def _cache(args: argparse.Namespace) -> int:
-    from loketvalinso.cache import cache_clear, cache_info
+    import warnings
 
-    if args.cache_command == "info":
-        print(json.dumps(cache_info(args.dir), indent=2, default=str))
-    else:
-        removed = cache_clear(args.dir)
+    from loketvalinso.cache import cache_clear, cache_info
+    from loketvalinso.errors import LoketValinsoError
+
+    try:
+        if args.cache_command == "info":
+            print(json.dumps(cache_info(args.dir), indent=2, default=str))
+            return 0
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            removed = cache_clear(args.dir)
+        for warning in said:  # a damaged index was reset: say so in plain words
+            print(warning.message)
         print(f"removed {removed} cache entries")
+    except LoketValinsoError as exc:
+        print(f"loketvalinso cache {args.cache_command}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,9 +18,10 @@ from loketvalinso._load.report import LoadReport
 from loketvalinso._load.stream import PageSink, iterate_load
 from loketvalinso._transport.background import flush_background_writes
 from loketvalinso._transport.client import build_client
+from loketvalinso._transport.limits import check_deadline, check_max_body_bytes, check_timeout
 from loketvalinso._transport.retry import BackoffGate, RetryPolicy
-from loketvalinso._transport.store import DiskCache
-from loketvalinso.errors import ConfigurationError
+from loketvalinso._transport.store import DiskCache, UnusableCacheError
+from loketvalinso.errors import CacheMissError, CacheWarning, ConfigurationError
 
 __all__ = ["BaseClient", "CacheOption", "merge_params", "resolve_cache"]
 
@@ -33,7 +34,17 @@ def resolve_cache(
     """``True``/``None`` → the user cache folder; a path → that folder; ``False`` → no cache.
 
     ``keep_for_offline`` opens the cache with ``keep_unreusable=True`` (see
-    :class:`~loketvalinso.cache.DiskCache`).
+    :class:`~loketvalinso.cache.DiskCache`). A folder that cannot be opened or written (its
+    permissions, a full or read-only disk, a damaged index) gives one
+    :class:`~loketvalinso.errors.CacheWarning` and no cache: loading goes on without it.
+
+    Raises
+    ------
+    ConfigurationError
+        A path that cannot be a folder (empty, an unset ``$VARIABLE``, a file in the way), or
+        options that need a cache without one.
+    CacheMissError
+        ``offline=True`` and the folder cannot be read: nothing could be served.
     """
     if isinstance(cache, DiskCache):
         if offline and not cache.offline:
@@ -56,11 +67,20 @@ def resolve_cache(
             raise ConfigurationError(msg)
         return None
     if cache is None or cache is True:
-        return DiskCache(offline=offline, keep_unreusable=keep_for_offline)
-    if isinstance(cache, str | os.PathLike):
-        return DiskCache(Path(cache), offline=offline, keep_unreusable=keep_for_offline)
-    msg = f"cache must be True, False, a folder path or a DiskCache, not {type(cache).__name__}"
-    raise ConfigurationError(msg)
+        folder = None
+    elif isinstance(cache, str | os.PathLike):
+        folder = cache
+    else:
+        msg = f"cache must be True, False, a folder path or a DiskCache, not {type(cache).__name__}"
+        raise ConfigurationError(msg)
+    try:
+        return DiskCache(folder, offline=offline, keep_unreusable=keep_for_offline)
+    except UnusableCacheError as exc:
+        if offline:
+            msg = f"offline=True, but no cache is readable: {exc}"
+            raise CacheMissError(msg) from exc
+        warnings.warn(CacheWarning(f"{exc}; loading goes on without the cache"), stacklevel=4)
+        return None
 
 
 class BaseClient:
@@ -78,12 +98,21 @@ class BaseClient:
         max_concurrency: int,
         strict: bool,
         transport: httpx.BaseTransport | None,
-        timeout: float,
+        timeout: float | None,
         retry: RetryPolicy | None,
+        deadline: float,
+        max_body_bytes: int,
     ) -> None:
-        if not isinstance(max_concurrency, int) or max_concurrency < 1:
+        if (
+            isinstance(max_concurrency, bool)
+            or not isinstance(max_concurrency, int)
+            or max_concurrency < 1
+        ):
             msg = f"max_concurrency must be a positive integer, not {max_concurrency!r}"
             raise ConfigurationError(msg)
+        timeout = check_timeout(timeout)
+        self.deadline = check_deadline(deadline)
+        self.max_body_bytes = check_max_body_bytes(max_body_bytes)
         self.base_url = base_url.rstrip("/")
         self.progress = progress
         self.max_concurrency = max_concurrency
@@ -91,6 +120,8 @@ class BaseClient:
         self.offline = offline
         self.keep_for_offline = keep_for_offline
         self._cache = resolve_cache(cache, offline=offline, keep_for_offline=keep_for_offline)
+        # a cache opened here is this client's to close; one passed in belongs to the caller
+        self._own_cache = self._cache is not None and not isinstance(cache, DiskCache)
         self._gate = BackoffGate()
         # the auth layer names who is asking on every request (the cache keys by it)
         self._http = build_client(
@@ -102,6 +133,8 @@ class BaseClient:
             gate=self._gate,
             timeout=timeout,
             max_connections=max(max_concurrency, 4),
+            deadline=self.deadline,
+            max_body_bytes=self.max_body_bytes,
         )
         self.last_load: LoadReport | None = None
         self._closed = False
@@ -112,17 +145,33 @@ class BaseClient:
         """The disk cache this client reads and writes (None without one)."""
         return self._cache
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (a closed client loads nothing)."""
+        return self._closed
+
     def close(self) -> None:
-        """Write what the cache still holds and close the connections; the last client closed
-        also stops the shared load threads. Closing twice is harmless."""
+        """Write what the cache still holds, then close the connections and the cache's SQLite
+        connections (of every thread; a cache passed in is the caller's to close); the last
+        client closed also stops the shared load threads. Closing twice is harmless."""
         if self._closed:
             return
         self._closed = True
         try:
             flush_background_writes()  # listings kept in the background reach the disk first
             self._http.close()
+            if self._own_cache and self._cache is not None:
+                self._cache.close()
         finally:
             client_closed()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            msg = (
+                f"this {type(self).__name__} client is closed (close() or the end of its "
+                "'with' block); make a new one"
+            )
+            raise ConfigurationError(msg)
 
     def __enter__(self) -> Any:
         return self
@@ -141,6 +190,7 @@ class BaseClient:
         self, label: str, url: str, work: Callable[[LoadReport], pl.DataFrame]
     ) -> pl.DataFrame:
         """Run ``work`` as one load; its report becomes ``last_load`` (also when it fails)."""
+        self._check_open()
         report = LoadReport(label=label, url=url)
         try:
             with report.timed():
@@ -163,6 +213,7 @@ class BaseClient:
         """Run ``walk`` as one load whose pages stream out as frames of about ``batch_rows``
         rows (:func:`~loketvalinso._load.stream.iterate_load`); its report becomes
         ``last_load`` when the walk ends."""
+        self._check_open()
         if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
             msg = f"batch_rows must be a positive integer, not {batch_rows!r}"
             raise ConfigurationError(msg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime
 
@@ -43,6 +44,9 @@ def unix_seconds(value: int | float | date | datetime | str | None, *, name: str
     if isinstance(value, date):
         return int(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp())
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            msg = f"{name} must be a finite number of unix seconds, a date or a datetime, not {value!r}"
+            raise ConfigurationError(msg)
         return int(value)
     if isinstance(value, str):
         try:

@@ -50,7 +50,12 @@ from loketvalinso._loket_resources import (
 )
 from loketvalinso._transport.auth import LOKET_ENVIRONMENTS, LoketAuth, LoketOAuth
 from loketvalinso._transport.client import check_url_security
-from loketvalinso._transport.responses import check_loket_messages, raise_for_response
+from loketvalinso._transport.limits import DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES, check_timeout
+from loketvalinso._transport.responses import (
+    check_loket_messages,
+    error_from_transport,
+    raise_for_response,
+)
 from loketvalinso._transport.retry import RetryPolicy
 from loketvalinso.errors import (
     ConfigurationError,
@@ -105,6 +110,15 @@ class Loket(LeaveRequestWrites, BaseClient):
         :class:`~loketvalinso.errors.CacheWarning`). This keeps HR data (names, leave, sick
         leave) on disk, in a folder only you can read (mode 0700); such entries are still never
         served while online. Needs a cache (not ``cache=False``).
+    timeout
+        Seconds to wait for a connection or for the next piece of an answer (None: no limit
+        but the deadline).
+    deadline
+        Seconds one request may take in all, retries and the body streaming in included
+        (default 5 minutes): a server that trickles its answer cannot hold a load for ever.
+    max_body_bytes
+        Largest response body accepted, decompressed (default 64 MiB, far above any real page);
+        a larger one is a :class:`~loketvalinso.errors.ResponseFormatError`.
     """
 
     def __init__(
@@ -133,8 +147,10 @@ class Loket(LeaveRequestWrites, BaseClient):
         transport: httpx.BaseTransport | None = None,
         allow_insecure: bool = False,
         on_token: Callable[[dict[str, Any]], None] | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = 30.0,
         retry: RetryPolicy | None = None,
+        deadline: float = DEFAULT_DEADLINE,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         if environment is not None:
             if environment not in LOKET_ENVIRONMENTS:
@@ -148,9 +164,11 @@ class Loket(LeaveRequestWrites, BaseClient):
         if base_url is None:
             msg = "Loket needs environment='production'|'acceptance'|'test' or base_url=..."
             raise ConfigurationError(msg)
-        check_url_security(base_url, allow_insecure=allow_insecure)
+        check_url_security(
+            base_url, allow_insecure=allow_insecure, allow_userinfo=False, name="base_url"
+        )
         if token_url is not None:
-            check_url_security(token_url, allow_insecure=allow_insecure)
+            check_url_security(token_url, allow_insecure=allow_insecure, name="token_url")
         if not isinstance(page_size, int) or page_size < 1:
             msg = f"page_size must be a positive integer, not {page_size!r}"
             raise ConfigurationError(msg)
@@ -165,6 +183,9 @@ class Loket(LeaveRequestWrites, BaseClient):
             redirect_uri=redirect_uri,
             transport=transport,
             on_token=on_token,
+            timeout=check_timeout(timeout),
+            deadline=deadline,
+            max_body_bytes=max_body_bytes,
         )
         if access_token is not None or refresh_token is not None:
             self.oauth.set_tokens(access_token=access_token, refresh_token=refresh_token)
@@ -187,6 +208,8 @@ class Loket(LeaveRequestWrites, BaseClient):
             transport=transport,
             timeout=timeout,
             retry=retry,
+            deadline=deadline,
+            max_body_bytes=max_body_bytes,
         )
 
     def close(self) -> None:
@@ -512,9 +535,14 @@ class Loket(LeaveRequestWrites, BaseClient):
         query = merge_params(params)
         if entry["paging"]:
             query.update(pageNumber=1, pageSize=1)
-        response = self._http.get(
-            filled.path, params=query, headers={"Accept": f"application/json;version={served}"}
-        )
+        self._check_open()
+        try:
+            response = self._http.get(
+                filled.path, params=query, headers={"Accept": f"application/json;version={served}"}
+            )
+        except httpx.HTTPError as exc:
+            url = self.base_url + filled.path
+            raise error_from_transport(exc, url=url, what=entry["path"]) from exc
         raise_for_response(response, api="loket")
         try:
             body = orjson.loads(response.content)

@@ -18,11 +18,11 @@ from datetime import date
 from typing import Any
 
 import httpx
-import orjson
 import polars as pl
 
 from loketvalinso._catalog import fill_path
 from loketvalinso._dates import iso_date
+from loketvalinso._json import loads
 from loketvalinso._loket_writes import RELATED_COLLECTIONS, LoketWrites
 from loketvalinso._transport.responses import (
     LOKET_ERROR_TYPES,
@@ -294,8 +294,8 @@ def _outcomes(response: httpx.Response, wanted: list[str], action: str) -> pl.Da
         )
         raise error_from_response(response, api="loket", hint=hint)
     try:
-        body = orjson.loads(response.content) if response.content.strip() else {}
-    except orjson.JSONDecodeError:
+        body = loads(response.content) if response.content.strip() else {}
+    except ValueError:
         body = None
     raw = body.get("messages") if isinstance(body, dict) else None
     messages = [m for m in raw or [] if isinstance(m, Mapping)]

@@ -32,6 +32,7 @@ from loketvalinso._catalog import Catalog, Endpoint, FilledPath, fill_path
 from loketvalinso._frames.parse import parse_page
 from loketvalinso._frames.spec import schema_for
 from loketvalinso._frames.unflatten import BodyShape, body_shape, json_value
+from loketvalinso._json import loads
 from loketvalinso._transport.keys import collection_tag
 from loketvalinso._transport.responses import check_loket_messages, error_from_response
 from loketvalinso._transport.store import DiskCache
@@ -462,8 +463,8 @@ class LoketWrites:
                 self._forget_read(filled)
             return None
         try:
-            body = orjson.loads(response.content)
-        except orjson.JSONDecodeError as exc:
+            body = loads(response.content)  # a repeated key keeps its first value, as on reads
+        except ValueError as exc:
             msg = f"{method} answered {response.status_code} with a body that is not JSON: {exc}"
             raise ResponseFormatError(msg, url=url) from exc
         check_loket_messages(body, url=url, status=response.status_code, stacklevel=4)

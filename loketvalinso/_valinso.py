@@ -32,8 +32,10 @@ from loketvalinso._load.stream import PageSink
 from loketvalinso._load.walk import paginate
 from loketvalinso._transport.auth import VALINSO_VERSIONS, ValinsoAuth, valinso_base_url
 from loketvalinso._transport.client import check_url_security
+from loketvalinso._transport.limits import DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES
 from loketvalinso._transport.responses import raise_for_response
 from loketvalinso._transport.retry import RetryPolicy
+from loketvalinso._valinso_paths import api_path, device_id_of
 from loketvalinso._valinso_writes import ValinsoWrites
 from loketvalinso.errors import ConfigurationError
 
@@ -67,6 +69,8 @@ class Valinso(ValinsoWrites, BaseClient):
         ``offline=True`` session with the same cache folder can load them (with a
         :class:`~loketvalinso.errors.CacheWarning`). The data stays on disk in a folder only you
         can read (mode 0700); such entries are still never served while online.
+    timeout, deadline, max_body_bytes
+        As for :class:`~loketvalinso.Loket`.
     """
 
     def __init__(
@@ -84,15 +88,19 @@ class Valinso(ValinsoWrites, BaseClient):
         strict: bool = False,
         keep_for_offline: bool = False,
         transport: httpx.BaseTransport | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = 30.0,
         retry: RetryPolicy | None = None,
+        deadline: float = DEFAULT_DEADLINE,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         if base_url is None:
             if version not in VALINSO_VERSIONS:
                 msg = f"version must be one of {', '.join(VALINSO_VERSIONS)}, not {version!r}"
                 raise ConfigurationError(msg)
             base_url = valinso_base_url(version)
-        check_url_security(base_url, allow_insecure=allow_insecure)
+        check_url_security(
+            base_url, allow_insecure=allow_insecure, allow_userinfo=False, name="base_url"
+        )
         if not isinstance(limit, int) or limit < 1:
             msg = f"limit must be a positive integer, not {limit!r}"
             raise ConfigurationError(msg)
@@ -111,6 +119,8 @@ class Valinso(ValinsoWrites, BaseClient):
             transport=transport,
             timeout=timeout,
             retry=retry,
+            deadline=deadline,
+            max_body_bytes=max_body_bytes,
         )
 
     @classmethod
@@ -187,7 +197,8 @@ class Valinso(ValinsoWrites, BaseClient):
         if start is not None and stop is not None and start > stop:
             msg = f"since ({since!r}) is after until ({until!r}); swap them"
             raise ConfigurationError(msg)
-        return {"from": start, "to": stop, "device_id": device_id}
+        device = None if device_id is None else device_id_of(device_id)
+        return {"from": start, "to": stop, "device_id": device}
 
     def vends(
         self,
@@ -263,7 +274,8 @@ class Valinso(ValinsoWrites, BaseClient):
 
     def device(self, device_id: int) -> pl.DataFrame:
         """One device (a one-row DataFrame); a missing id raises NotFoundError."""
-        return self._load_list(f"/device/{int(device_id)}", valinso_spec("devices"), label="device")
+        path = f"/device/{device_id_of(device_id)}"
+        return self._load_list(path, valinso_spec("devices"), label="device")
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
         """Any GET endpoint whose ``result`` is an object or a list, as a DataFrame.
@@ -272,7 +284,7 @@ class Valinso(ValinsoWrites, BaseClient):
         ``/locations``) get their typed columns; for any other path every field of the items
         becomes a column, typed from the values (nested values as JSON text).
         """
-        path = "/" + path.strip("/")
+        path = api_path(path)
         first = path.strip("/").split("/", 1)[0]
         known = {"device": "devices"}.get(first, first)
         if known in VALINSO_FIELDS:

@@ -17,13 +17,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import orjson
 import polars as pl
 
 from loketvalinso._frames.parse import parse_page
 from loketvalinso._frames.spec import valinso_spec
+from loketvalinso._json import loads
 from loketvalinso._transport.responses import raise_for_response
 from loketvalinso._transport.store import DiskCache
+from loketvalinso._valinso_paths import api_path
 from loketvalinso._writes import build_write, dry_run_of, send_write
 from loketvalinso.errors import ConfigurationError, ResponseFormatError, ValidationError
 
@@ -45,18 +46,22 @@ class ValinsoWrites:
         @property
         def cache(self) -> DiskCache | None: ...
 
+        def _check_open(self) -> None: ...
+
     def post(self, path: str, payload: Any, *, dry_run: bool = False) -> Any:
         """POST JSON (e.g. ``post("/vends", {"items": [...]})``); returns ``result``.
 
         A 422 raises :class:`~loketvalinso.errors.ValidationError` (``errors``: item, field,
-        message). POSTs are never retried once they may have reached the server.
+        message); an answer that is not JSON raises
+        :class:`~loketvalinso.errors.ResponseFormatError`. POSTs are never retried once they may
+        have reached the server.
         """
-        path = "/" + path.strip("/")
+        path = api_path(path)
         body = _json_ready(payload)
         request = build_write(self._http, "POST", path, body=body)
         if dry_run:
             return dry_run_of(request, auth_headers=("api-key",))
-        return _result(self._send(request, f"POST {path}"))
+        return _result(self._send(request, f"POST {path}"), f"POST {path}")
 
     def post_vends(
         self,
@@ -141,7 +146,7 @@ class ValinsoWrites:
             The item as the server now holds it (one typed row for devices, products,
             locations and vends; the raw ``result`` otherwise).
         """
-        path = "/" + path.strip("/")
+        path = api_path(path)
         if isinstance(payload, pl.DataFrame):
             if payload.height != 1:
                 msg = f"PUT {path}: expected a one-row DataFrame, got {payload.height} rows"
@@ -158,7 +163,7 @@ class ValinsoWrites:
 
     def delete(self, path: str, *, dry_run: bool = False) -> Any:
         """DELETE one item (``/vend/{id}``, …); returns what the server removed."""
-        path = "/" + path.strip("/")
+        path = api_path(path)
         request = build_write(self._http, "DELETE", path)
         if dry_run:
             return dry_run_of(request, auth_headers=("api-key",))
@@ -171,6 +176,7 @@ class ValinsoWrites:
     # -- plumbing --------------------------------------------------------------------------------
 
     def _send(self, request: httpx.Request, label: str) -> httpx.Response:
+        self._check_open()
         if self.offline:
             msg = f"{label}: this client is offline (offline=True); writes need the server"
             raise ConfigurationError(msg)
@@ -188,18 +194,23 @@ class ValinsoWrites:
         first = path.strip("/").split("/", 1)[0]
         resource = _DETAILS.get(first)
         if resource is None:
-            return _result(response)
+            return _result(response, f"{response.request.method} {path}")
         _, frame = parse_page(response.content, valinso_spec(resource), url=str(response.url))
         return frame
 
 
-def _result(response: httpx.Response) -> Any:
+def _result(response: httpx.Response, label: str) -> Any:
+    """The ``result`` of a write's answer (a key it repeats keeps its first value)."""
     if not response.content.strip():
         return None
     try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError as exc:
-        msg = f"the answer is not JSON: {exc}"
+        body = loads(response.content)
+    except ValueError as exc:
+        kind = response.headers.get("content-type") or "no content type"
+        msg = (
+            f"{label} answered {response.status_code} with a body that is not JSON "
+            f"({len(response.content)} bytes, {kind})"
+        )
         raise ResponseFormatError(msg, url=str(response.url)) from exc
     return body.get("result") if isinstance(body, dict) else body
 

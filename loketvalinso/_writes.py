@@ -20,6 +20,7 @@ import httpx
 import orjson
 
 from loketvalinso._transport.keys import resource_tags
+from loketvalinso._transport.responses import error_from_transport
 from loketvalinso._transport.retry import NOT_SENT_ERRORS
 from loketvalinso._transport.store import DiskCache
 from loketvalinso.errors import NetworkError, redact_url
@@ -133,6 +134,8 @@ def send_write(
             "network and send it again"
         )
         raise NetworkError(msg, url=request.url) from exc
+    except httpx.LocalProtocolError as exc:  # refused here, before sending: not the network
+        raise error_from_transport(exc, url=request.url, what=label) from exc
     except httpx.TransportError as exc:
         forget(cache, request.url, also_changes)
         msg = (

@@ -12,6 +12,7 @@ info|clear`` does the same from a terminal.
 
 from __future__ import annotations
 
-from loketvalinso._transport.store import DiskCache, cache_clear, cache_info, default_directory
+from loketvalinso._transport.manage import cache_clear, cache_info
+from loketvalinso._transport.store import DiskCache, default_directory
 
 __all__ = ["DiskCache", "cache_clear", "cache_info", "default_directory"]

@@ -24,14 +24,17 @@
     ├── LoketWarning                       a Loket ``Warning`` message
     │   └── ObsoleteVersionWarning         the served resource version has an ``obsoleteDate``
     ├── PaginationWarning                  stop rules disagree (non-strict mode)
-    ├── CacheWarning                       stale entry served offline, corrupt entry dropped
+    ├── CacheWarning                       stale entry served offline, corrupt entry dropped,
+    │                                      cache folder unusable (loading goes on without it)
     └── PartialWriteWarning                some actions of one write failed (see the outcomes)
 
 Every :class:`ApiError` names the first error message of the answer: ``code``, ``description``
 and ``entity_id`` (the Loket message's ``id``: which entity of a multi-write it is about).
 
 No message built here ever contains a secret: URLs pass through :func:`redact_url`, which drops
-query values such as ``code``, ``client_secret``, ``access_token`` and ``api_key``.
+a user name and password (``user:pass@host``) and query values such as ``code``,
+``client_secret``, ``access_token``, ``api_key``, ``key`` and ``sig``; text from a lower layer
+(an ``httpx`` exception) passes through :func:`redact_text`.
 """
 
 from __future__ import annotations
@@ -83,24 +86,57 @@ SENSITIVE_PARAMS = frozenset(
         "apikey",
         "token",
         "code_verifier",
+        "id_token",
+        "key",
+        "x-api-key",
+        "secret",
+        "sig",
+        "signature",
     }
 )
 
+# A URL inside free text: a scheme, ``://`` and everything up to a space or a quote.
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()]*[^\s'\"<>().,;:!?]")
+# A credential after its scheme word (``Bearer abc``), or a quoted bytes value: how httpx and h11
+# quote a header value they refuse (``Illegal header value b'Bearer abc\\n'``).
+_CREDENTIAL_IN_TEXT = re.compile(r"\b(Bearer|Basic|Digest)\s+[^\s'\",]+", re.IGNORECASE)
+_BYTES_IN_TEXT = re.compile(r"""\bb(['"]).*?(?<!\\)\1""")
+
+
+def _redact_pairs(text: str) -> str:
+    pairs = parse_qsl(text, keep_blank_values=True)
+    if not any(k.lower() in SENSITIVE_PARAMS for k, _ in pairs):
+        return text
+    redacted = [(k, "***" if k.lower() in SENSITIVE_PARAMS else v) for k, v in pairs]
+    return urlencode(redacted, safe="*,:'/$ ")
+
 
 def redact_url(url: object) -> str:
-    """Return ``url`` as text with every secret query value replaced by ``***``."""
+    """Return ``url`` as text without its user name and password (``***@host``) and with every
+    secret query value (also in the fragment, where implicit OAuth flows put tokens) replaced
+    by ``***``."""
     text = str(url)
     try:
         parts = urlsplit(text)
     except ValueError:
         return "<unparsable url>"
-    if not parts.query:
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    query = _redact_pairs(parts.query) if parts.query else parts.query
+    fragment = _redact_pairs(parts.fragment) if "=" in parts.fragment else parts.fragment
+    if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
         return text
-    pairs = [
-        (k, "***" if k.lower() in SENSITIVE_PARAMS else v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-    ]
-    return urlunsplit(parts._replace(query=urlencode(pairs, safe="*,:'/$ ")))
+    return urlunsplit(parts._replace(netloc=netloc, query=query, fragment=fragment))
+
+
+def redact_text(text: object) -> str:
+    """``text`` (e.g. a lower layer's exception message) with every URL in it redacted
+    (:func:`redact_url`), credentials after ``Bearer``/``Basic`` and quoted bytes values (how
+    httpx quotes a header value it refuses) replaced by ``***``."""
+    out = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), str(text))
+    out = _CREDENTIAL_IN_TEXT.sub(lambda m: f"{m.group(1)} ***", out)
+    return _BYTES_IN_TEXT.sub(lambda m: f"b{m.group(1)}***{m.group(1)}", out)
 
 
 class LoketValinsoError(Exception):
@@ -324,7 +360,8 @@ class PaginationWarning(LoketValinsoWarning):
 
 
 class CacheWarning(LoketValinsoWarning):
-    """A stale entry was served offline, or a corrupt entry was dropped."""
+    """A stale entry was served offline, a corrupt entry was dropped, or the cache folder cannot
+    be used (the client goes on without it)."""
 
 
 class PartialWriteWarning(LoketValinsoWarning):

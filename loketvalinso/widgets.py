@@ -20,7 +20,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from loketvalinso.errors import LoketValinsoError, ObsoleteVersionWarning
+from loketvalinso.errors import LoketValinsoError, ObsoleteVersionWarning, redact_url
 
 if TYPE_CHECKING:
     from loketvalinso._loket import Loket
@@ -101,7 +101,9 @@ def _error_text(exc: BaseException) -> str:
 
 
 def _host(url: str) -> str:
-    return urlsplit(url).netloc or url
+    """``host[:port]`` of ``url``, never a user name or password in it."""
+    netloc = urlsplit(url).netloc
+    return netloc.rpartition("@")[2] if netloc else redact_url(url)
 
 
 class LoketLogin:

@@ -26,7 +26,7 @@ GROUPS: dict[str, tuple[int, frozenset[str]]] = {
     "apps": (4, frozenset()),
     "top": (5, frozenset()),
 }
-BASE = {"errors", "_version", "_dates", "_catalog"}
+BASE = {"errors", "_version", "_dates", "_catalog", "_json"}
 LOADERS = {
     "_client",
     "_loket",
@@ -34,6 +34,7 @@ LOADERS = {
     "_loket_resources",
     "_loket_writes",
     "_valinso",
+    "_valinso_paths",
     "_valinso_writes",
     "_writes",
     "cache",

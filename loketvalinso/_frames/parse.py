@@ -8,7 +8,8 @@ with Polars expressions: no per-row Python objects, no inference from the first 
 
 Fields the schema does not declare are found by counting the keys in the body (a byte count, so
 the typed path stays native) and only then parsed with orjson on the slow path
-(:func:`_add_extras`), which adds them as extra columns.
+(:func:`_add_extras`), which adds them as extra columns. A key an item repeats keeps its first
+value on every path (:mod:`loketvalinso._json`), as Polars' reader decides it on the fast path.
 
 This module has no state and starts no threads: the load layer decides which thread parses.
 """
@@ -22,11 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 
-import orjson
 import polars as pl
 
 from loketvalinso._catalog import snake_case
 from loketvalinso._frames.spec import PAGING_FIELDS, ROW, FrameSpec, empty_frame
+from loketvalinso._json import dumps_text, loads
 from loketvalinso.errors import ResponseFormatError
 
 __all__ = ["RawPage", "concat_pages", "convert_raw", "is_raw", "parse_page", "parse_untyped_page"]
@@ -515,10 +516,7 @@ def _json_text(v: Any) -> str | None:
         return None
     if isinstance(v, str):
         return v
-    try:
-        return orjson.dumps(v).decode()
-    except (TypeError, orjson.JSONEncodeError):
-        return str(v)
+    return dumps_text(v)  # ValueError when nested too deep to write
 
 
 def _items_of(data: Any, spec: FrameSpec) -> list[Any]:
@@ -532,6 +530,18 @@ def _items_of(data: Any, spec: FrameSpec) -> list[Any]:
     return []
 
 
+def _extra_name(key: str, api: str) -> str:
+    """The column name part of an undeclared field ``key``.
+
+    A key spelled in the API's own style (Loket ``camelCase``, Valinso ``snake_case``) becomes
+    snake_case (``newField`` → ``new_field``). One spelled otherwise keeps its spelling with each
+    ``_`` doubled (Loket ``new_field`` → ``new__field``, Valinso ``newField`` → ``newField``):
+    no snake_case name looks like that, so two spellings of a field never share a column.
+    """
+    native = key == key.lower() if api == "valinso" else "_" not in key
+    return (snake_case(key) or key) if native else key.replace("_", "__")
+
+
 def _safe_column_name(name: str) -> str:
     """A server's field name usable as a column: ``pl.col("*")`` is a wildcard and ``^…$`` a
     regex, so anything but word characters and dots becomes ``_``; an empty name gets one."""
@@ -543,8 +553,8 @@ def _add_extras(
     body: bytes, spec: FrameSpec, frame: pl.DataFrame, url: object, page: int | None
 ) -> pl.DataFrame:
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        data = loads(body)
+    except ValueError as exc:
         _fail(f"malformed JSON for {spec.name}: {exc}", url, page, exc)
     items = [it for it in _items_of(data, spec) if it is not None]
     found: dict[tuple[str, ...], dict[int, Any]] = {}
@@ -572,21 +582,28 @@ def _add_extras(
     any_names = dict(spec.any_paths)
     new_cols = []
     used = set(frame.columns)
-    for p, vals in found.items():
-        if p in any_names:
-            name = any_names[p]
-            values = [_json_text(vals.get(i)) for i in range(len(items))]
-            s = pl.Series(name, values, dtype=pl.String)
-        else:
-            raw = ".".join(p) if spec.raw_names else "_".join(snake_case(x) or x for x in p)
-            name = _safe_column_name(raw)
-            base, n = name, 2
-            while name in used:
-                name = f"{base}_{n}"
-                n += 1
-            used.add(name)
-            s = _loose_series(name, [vals.get(i) for i in range(len(items))])
-        new_cols.append(s.gather(rows) if len(rows) else s.clear())
+    try:
+        for p, vals in found.items():
+            if p in any_names:
+                name = any_names[p]
+                values = [_json_text(vals.get(i)) for i in range(len(items))]
+                s = pl.Series(name, values, dtype=pl.String)
+            else:
+                if spec.raw_names:
+                    raw = ".".join(p)
+                else:  # the known parents as declared, the undeclared key by its spelling
+                    parents = [snake_case(x) or x for x in p[:-1]]
+                    raw = "_".join([*parents, _extra_name(p[-1], spec.api)])
+                name = _safe_column_name(raw)
+                base, n = name, 2
+                while name in used:
+                    name = f"{base}_{n}"
+                    n += 1
+                used.add(name)
+                s = _loose_series(name, [vals.get(i) for i in range(len(items))])
+            new_cols.append(s.gather(rows) if len(rows) else s.clear())
+    except ValueError as exc:  # a field nested deeper than it can be kept as text
+        _fail(f"unexpected body for {spec.name}: {exc}", url, page, exc)
     return frame.with_columns(new_cols)
 
 
@@ -600,23 +617,23 @@ def parse_untyped_page(
     Returns ``(meta, frame)`` as :func:`parse_page` does.
     """
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        data = loads(body)
+        if not isinstance(data, dict) or "result" not in data:
+            msg = "the response has no result"
+            raise ResponseFormatError(msg, url=url, page=page)
+        result = data["result"]
+        items = result if isinstance(result, list) else [result]
+        rows = [
+            {
+                k: dumps_text(v) if isinstance(v, dict | list) else v
+                for k, v in (it.items() if isinstance(it, dict) else {"value": it}.items())
+            }
+            for it in items
+            if it is not None
+        ]
+    except ValueError as exc:
         msg = f"malformed JSON: {exc}"
         raise ResponseFormatError(msg, url=url, page=page) from exc
-    if not isinstance(data, dict) or "result" not in data:
-        msg = "the response has no result"
-        raise ResponseFormatError(msg, url=url, page=page)
-    result = data["result"]
-    items = result if isinstance(result, list) else [result]
-    rows = [
-        {
-            k: orjson.dumps(v).decode() if isinstance(v, dict | list) else v
-            for k, v in (it.items() if isinstance(it, dict) else {"value": it}.items())
-        }
-        for it in items
-        if it is not None
-    ]
     frame = pl.from_dicts(rows, infer_schema_length=None) if rows else pl.DataFrame()
     paging = data.get("paging")
     if not isinstance(paging, dict):

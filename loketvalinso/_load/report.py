@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from loketvalinso._transport import extensions as ext
 from loketvalinso._transport.background import load_in_progress
-from loketvalinso.errors import redact_url
+from loketvalinso.errors import redact_text, redact_url
 
 __all__ = ["LoadReport", "Status"]
 
@@ -169,15 +169,17 @@ class LoadReport:
                     self.obsolete_dates.add(str(obsolete))
 
     def add_warning(self, text: str) -> None:
-        """Record a warning's text and lift the status to at least ``"warning"``."""
+        """Record a warning's text (redacted: the report is shown in notebooks) and lift the
+        status to at least ``"warning"``."""
         with self._lock:
-            self.warnings.append(str(text))
+            self.warnings.append(redact_text(text))
             self._raise_status("warning")
 
     def set_error(self, text: str) -> None:
-        """Record the error that ended the load (status ``"error"``)."""
+        """Record the error that ended the load (redacted, as warnings are; status
+        ``"error"``)."""
         with self._lock:
-            self.error = str(text)
+            self.error = redact_text(text)
             self._raise_status("error")
 
     def finish(self) -> LoadReport:

@@ -80,11 +80,13 @@ from loketvalinso._load.progress import NullProgress, make_progress, safe_label
 from loketvalinso._load.report import LoadReport
 from loketvalinso._load.strategies import NoPaging, PagePlan, PagingStrategy
 from loketvalinso._transport import extensions as ext
+from loketvalinso._transport.responses import error_from_transport
 from loketvalinso.errors import (
+    CacheWarning,
     ConfigurationError,
-    NetworkError,
     PaginationError,
     PaginationWarning,
+    ResponseFormatError,
     error_for_status,
     redact_url,
 )
@@ -115,6 +117,14 @@ class _Fetched:
 
 class _Cancelled(Exception):
     """A worker found the load cancelled before sending its request."""
+
+
+class _StoredBodyBroken(Exception):
+    """A body the cache served did not decode: the page is fetched again from the origin."""
+
+    def __init__(self, error: ResponseFormatError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _label_from_url(url: str) -> str:
@@ -223,51 +233,77 @@ class _Walk:
         downloaded: Callable[[str], None] | None = None,
     ) -> _Fetched:
         """Request page ``index`` and decode it; ``downloaded(body sha256)`` is called once its
-        body is in (before it is decoded)."""
+        body is in (before it is decoded).
+
+        A body the cache served that does not decode (stored damaged, or tampered with) is
+        fetched again once, from the origin: the cache replaces or drops its entry."""
         if self.cancel.is_set():
             raise _Cancelled
         merged = {**self.params, **page_params}
         try:
-            response = self.client.get(
-                self.url, params=merged, headers=self.headers, extensions=self.extensions
-            )
-            self.report.record_response(response)
-            self.raise_for_response(response)
-            if not response.is_success:  # let through by the dialect: still never a page
-                status = response.status_code
-                msg = f"GET answered HTTP {status} {response.reason_phrase or 'error'}"
-                raise error_for_status(status)(msg, status=status, url=response.request.url)
-            body = response.content
-            marks = response.extensions
-            # the cache already hashed a body it stored or served: reuse that digest
-            stored = marks.get(ext.BODY_SHA256)
-            digest = stored if isinstance(stored, str) else hashlib.sha256(body).hexdigest()
-            if downloaded is not None:
-                downloaded(digest)
-            key = marks.get(ext.CACHE_KEY) if isinstance(stored, str) else None
-            state = ext.cache_state(marks)
-            page = None
-            if self.frame_cache is not None and isinstance(key, str):
-                page = self.frame_cache.page(key, digest, state)
-            kept = page is not None
-            if page is None:
-                context = PageContext(
-                    url=redact_url(response.request.url),
-                    page=index,
-                    headers=response.headers,
-                    status_code=response.status_code,
+            try:
+                return self._fetch_once(index, merged, downloaded, refetch=False)
+            except _StoredBodyBroken as broken:
+                text = (
+                    f"{self.label}: a cached response does not decode ({broken.error}); it is "
+                    "dropped and fetched again"
                 )
-                page = self.decoder.decode(body, context)
-        except httpx.TransportError as exc:
-            # Retries already ran in the transport stack: give the caller one error type.
-            msg = (
-                f"{self.label or 'load'}: {type(exc).__name__}: {exc or 'no answer'}; the server "
-                "did not answer after every retry (check the network, or raise timeout=)"
-            )
-            raise NetworkError(msg, url=self.url_r, page=index) from exc
+                self.report.add_warning(text)
+                warnings.warn(CacheWarning(text), stacklevel=_external_stacklevel())
+                return self._fetch_once(index, merged, downloaded, refetch=True)
+        except httpx.HTTPError as exc:
+            # Retries already ran in the transport stack: give the caller one error tree.
+            what = self.label or "load"
+            raise error_from_transport(exc, url=self.url_r, what=what, page=index) from exc
         except Exception as exc:
             _annotate(exc, self.url_r, index)
             raise
+
+    def _fetch_once(
+        self,
+        index: int,
+        merged: Mapping[str, Any],
+        downloaded: Callable[[str], None] | None,
+        *,
+        refetch: bool,
+    ) -> _Fetched:
+        headers, extensions = self.headers, self.extensions
+        if refetch:  # past the cache and any proxy, to the origin (RFC 9111 5.2.1.4)
+            headers = {**(headers or {}), "Cache-Control": "no-cache"}
+            extensions = {**extensions, ext.REFETCH: True}
+        response = self.client.get(self.url, params=merged, headers=headers, extensions=extensions)
+        self.report.record_response(response)
+        self.raise_for_response(response)
+        if not response.is_success:  # let through by the dialect: still never a page
+            status = response.status_code
+            msg = f"GET answered HTTP {status} {response.reason_phrase or 'error'}"
+            raise error_for_status(status)(msg, status=status, url=response.request.url)
+        body = response.content
+        marks = response.extensions
+        # the cache already hashed a body it stored or served: reuse that digest
+        stored = marks.get(ext.BODY_SHA256)
+        digest = stored if isinstance(stored, str) else hashlib.sha256(body).hexdigest()
+        if downloaded is not None and not refetch:
+            downloaded(digest)
+        key = marks.get(ext.CACHE_KEY) if isinstance(stored, str) else None
+        state = ext.cache_state(marks)
+        page = None
+        if self.frame_cache is not None and isinstance(key, str):
+            page = self.frame_cache.page(key, digest, state)
+        kept = page is not None
+        if page is None:
+            context = PageContext(
+                url=redact_url(response.request.url),
+                page=index,
+                headers=response.headers,
+                status_code=response.status_code,
+            )
+            try:
+                page = self.decoder.decode(body, context)
+            except ResponseFormatError as exc:
+                if refetch or state not in ("hit", "revalidated", "stale"):
+                    raise
+                raise _StoredBodyBroken(exc) from exc
         page.page = index
         return _Fetched(index, page, digest, key if isinstance(key, str) else None, state, kept)
 

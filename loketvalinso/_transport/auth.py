@@ -33,14 +33,18 @@ import httpx
 import orjson
 
 from loketvalinso._transport import extensions as ext
-from loketvalinso._transport.client import check_url_security, default_user_agent
+from loketvalinso._transport.client import build_transport, check_url_security, default_user_agent
+from loketvalinso._transport.credentials import clean_credential, header_safe
 from loketvalinso._transport.keys import make_identity
+from loketvalinso._transport.limits import ACCEPT_ENCODING, DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES
+from loketvalinso._transport.responses import error_from_transport
 from loketvalinso.errors import (
     AuthenticationError,
     ConfigurationError,
     LoginRequiredError,
     ResponseFormatError,
     ServerError,
+    redact_url,
 )
 
 __all__ = [
@@ -202,8 +206,8 @@ class LoketOAuth:
     transport : httpx.BaseTransport, optional
         The innermost transport for token requests (the in-process mock or a test fake); the
         network when omitted. It is not closed by :meth:`close`: its owner closes it.
-    timeout : float
-        Token request timeout in seconds.
+    timeout : float or None
+        Token request timeout in seconds, per connect and read (``deadline`` bounds it all).
     on_token : callable, optional
         Called with each new token set from the server (``access_token``, ``refresh_token``,
         ``expires_in``, ``expires_at``...), e.g. to store it in a keyring. The library itself
@@ -217,6 +221,16 @@ class LoketOAuth:
         Sent as ``scope`` in the authorization request when given.
     allow_insecure : bool
         Permit plain ``http://`` token/authorize URLs on non-loopback hosts.
+    deadline : float
+        Seconds a token request may take in all, its body included.
+    max_body_bytes : int
+        Largest token response accepted.
+
+    Raises
+    ------
+    ConfigurationError
+        A client id or secret with a line break or control character (surrounding whitespace is
+        stripped), or an unusable URL.
     """
 
     def __init__(
@@ -228,24 +242,32 @@ class LoketOAuth:
         client_secret: str | None = None,
         redirect_uri: str | None = None,
         transport: httpx.BaseTransport | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = 30.0,
         on_token: Callable[[dict[str, Any]], None] | None = None,
         leeway: float = 30.0,
         clock: Callable[[], float] = time.time,
         scope: str | None = None,
         allow_insecure: bool = False,
+        deadline: float = DEFAULT_DEADLINE,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         if client_id is not None and not str(client_id).strip() and token_url:
             msg = "client_id is required with token_url: the id of the client registered with Loket"
             raise ConfigurationError(msg)
         if token_url:
-            check_url_security(token_url, allow_insecure=allow_insecure)
+            check_url_security(token_url, allow_insecure=allow_insecure, name="token_url")
         if authorize_url:
-            check_url_security(authorize_url, allow_insecure=allow_insecure)
+            check_url_security(authorize_url, allow_insecure=allow_insecure, name="authorize_url")
         self.token_url = str(token_url) if token_url else ""
         self.authorize_url = str(authorize_url) if authorize_url else None
-        self.client_id = str(client_id).strip() if client_id else ""
-        self._client_secret = Secret(client_secret) if client_secret else None
+        self.client_id = clean_credential(client_id, what="client_id") if client_id else ""
+        self._client_secret = (
+            Secret(clean_credential(client_secret, what="the client_secret", header=False))
+            if client_secret
+            else None
+        )
+        self._deadline = deadline
+        self._max_body_bytes = max_body_bytes
         self.redirect_uri = redirect_uri
         self.scope = scope
         self.leeway = float(leeway)
@@ -273,7 +295,8 @@ class LoketOAuth:
         else:
             left = tokens.expires_at - self._clock()
             status = f"logged_in=True, expires_in={max(0, round(left))}s"
-        return f"LoketOAuth(token_url={self.token_url!r}, client_id={self.client_id!r}, {status})"
+        token_url = redact_url(self.token_url) if self.token_url else ""
+        return f"LoketOAuth(token_url={token_url!r}, client_id={self.client_id!r}, {status})"
 
     __str__ = __repr__
 
@@ -418,7 +441,8 @@ class LoketOAuth:
         if not username or not password:
             msg = "login_password() needs a user name and a password"
             raise ConfigurationError(msg)
-        secret = Secret(password)
+        username = clean_credential(username, what="the user name", header=False)
+        secret = Secret(clean_credential(password, what="the password", header=False, strip=False))
         data = {"grant_type": "password", "username": username, "password": secret.reveal()}
         tokens = self._request_token(data, grant="password")
         self._store(tokens, basis=f"user:{username}")
@@ -434,10 +458,16 @@ class LoketOAuth:
 
         With only ``refresh_token``, the first :attr:`access_token` does a refresh. With an
         ``access_token`` and no ``expires_in`` the token is used until the server refuses it.
+        Surrounding whitespace is stripped (a token read from a file ends in a newline); a token
+        that cannot travel in an HTTP header is refused (ConfigurationError, never quoting it).
         """
         if not access_token and not refresh_token:
             msg = "set_tokens() needs an access_token, a refresh_token, or both"
             raise ConfigurationError(msg)
+        if access_token:
+            access_token = clean_credential(access_token, what="the access_token")
+        if refresh_token:
+            refresh_token = clean_credential(refresh_token, what="the refresh_token")
         payload: dict[str, Any] = {"access_token": access_token, "refresh_token": refresh_token}
         if expires_in is not None:
             payload["expires_in"] = expires_in
@@ -555,12 +585,25 @@ class LoketOAuth:
 
     def _new_client(self) -> httpx.Client:
         # Token requests are not retried: a refresh token rotates, so a replay could burn it.
-        return httpx.Client(
+        # The body is read under the deadline and size cap as every other response is.
+        transport = build_transport(
             transport=_Unclosable(self._transport) if self._transport is not None else None,
+            retry=None,
+            max_connections=2,
+            proxy_for=self.token_url if self._transport is None else None,
+            deadline=self._deadline,
+            max_body_bytes=self._max_body_bytes,
+        )
+        return httpx.Client(
+            transport=transport,
             timeout=self._timeout,
-            headers={"User-Agent": default_user_agent(), "Accept": "application/json"},
+            headers={
+                "User-Agent": default_user_agent(),
+                "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
             follow_redirects=False,
-            trust_env=self._transport is None,
+            trust_env=False,  # the proxy came through build_transport; no netrc credentials
         )
 
     def _request_token(self, data: dict[str, str], *, grant: str) -> dict[str, Any]:
@@ -574,8 +617,11 @@ class LoketOAuth:
         form = {**data, "client_id": self.client_id}
         if self._client_secret is not None:
             form["client_secret"] = self._client_secret.reveal()
-        response = self._client().post(self.token_url, data=form)
-        content = response.read()
+        try:
+            response = self._client().post(self.token_url, data=form)
+            content = response.read()
+        except httpx.HTTPError as exc:
+            raise error_from_transport(exc, url=self.token_url, what="the token request") from exc
         try:
             payload = orjson.loads(content) if content else None
         except orjson.JSONDecodeError:
@@ -585,6 +631,11 @@ class LoketOAuth:
             if not isinstance(payload, Mapping) or not isinstance(payload.get("access_token"), str):
                 msg = f"the token endpoint answered 200 without an access_token ({len(content)} bytes)"
                 raise ResponseFormatError(msg, url=self.token_url)
+            for name in ("access_token", "refresh_token"):
+                if payload.get(name) is not None and not header_safe(payload[name]):
+                    # it could not be sent back in a header: say so, without quoting it
+                    msg = f"the token endpoint issued an unusable {name} (not printable ASCII)"
+                    raise ResponseFormatError(msg, url=self.token_url)
             return dict(payload)
         error = str(payload.get("error", "")) if isinstance(payload, Mapping) else ""
         description = (
@@ -720,20 +771,16 @@ class ValinsoAuth(httpx.Auth):
     Raises
     ------
     ConfigurationError
-        The key is empty or only whitespace.
+        The key is empty, or holds a line break, a control character or a character that cannot
+        travel in an HTTP header (surrounding whitespace is stripped).
     """
 
     def __init__(self, api_key: str) -> None:
         if not isinstance(api_key, str) or not api_key.strip():
             msg = "a Valinso api_key is required (request one from Valinso support)"
             raise ConfigurationError(msg)
-        if api_key != api_key.strip():
-            # Keys copied from e-mails often carry a newline; it would make the header invalid.
-            api_key = api_key.strip()
-        if any(ch in api_key for ch in "\r\n\0"):
-            msg = "the Valinso api_key contains a line break or NUL: copy it again"
-            raise ConfigurationError(msg)
-        self._api_key = Secret(api_key)
+        # Keys copied from e-mails often carry a newline; inside, one would make the header invalid.
+        self._api_key = Secret(clean_credential(api_key, what="the Valinso api_key"))
 
     def __repr__(self) -> str:
         return "ValinsoAuth(api_key='***')"

@@ -129,6 +129,14 @@ class CacheTransport(httpx.BaseTransport):
 
         key = cache.key_for(request, identity=self.identity_of(request))
         if cache.offline:
+            if request.extensions.get(ext.REFETCH):
+                # the stored body was found broken above; offline it cannot be replaced
+                cache.delete(key)
+                msg = (
+                    f"offline: the cached response for GET {redact_url(request.url)} was "
+                    "damaged and has been dropped; go online (offline=False) to fetch it again"
+                )
+                raise CacheMissError(msg)
             loaded = cache.load_entry(key, request.url)
             if loaded is None:
                 return self._offline(request, key, None)
@@ -209,7 +217,7 @@ class CacheTransport(httpx.BaseTransport):
                 ),
                 later=True,
             )
-        elif entry is not None and response.status_code == 200:
+        elif (entry is not None or refetch) and response.status_code == 200:
             cache.delete(key)  # superseded by a response that may not be stored
         passed_on = [
             (k, v) for k, v in response.headers.multi_items() if k.lower() not in _ENCODING_HEADERS

@@ -20,12 +20,20 @@ with ``name``, ``entry`` (the entry's ``body_sha256``), ``len`` and ``sha256`` i
 :class:`SafeDisk` is the diskcache serialiser: it refuses to pickle anything on the way in and
 to unpickle anything on the way out. A value that fails any check here raises
 :class:`CorruptEntryError`; the store then drops it and treats it as a miss.
+
+:class:`SQLiteIndex` is diskcache's ``Cache`` (the SQLite index of the values) with one change:
+it keeps every connection it opens (one per thread that uses it), so that ``close()`` closes
+them all, not only the calling thread's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import sqlite3
 import struct
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -39,6 +47,7 @@ from loketvalinso.errors import ConfigurationError
 __all__ = [
     "CorruptEntryError",
     "PiecesReader",
+    "SQLiteIndex",
     "SafeDisk",
     "UnsafeValueError",
     "decode_entry",
@@ -54,6 +63,8 @@ _COMPRESSED_VERSION = 2
 _READABLE_VERSIONS = frozenset({FORMAT_VERSION, _COMPRESSED_VERSION})
 #: Bodies at least this long are stored LZ4-compressed (when that saves a tenth or more).
 _COMPRESS_MIN = 4096
+#: Largest entry header :func:`peek_entry` reads (headers are a few hundred bytes).
+_MAX_PEEK = 1 << 20
 
 
 class UnsafeValueError(ValueError):
@@ -100,6 +111,67 @@ class SafeDisk(diskcache.Disk):
             msg = f"refusing to load a cache value stored with mode {mode} (not raw bytes)"
             raise UnsafeValueError(msg)
         return super().fetch(mode, filename, value, read)
+
+
+class SQLiteIndex(diskcache.Cache):
+    """diskcache's ``Cache`` whose SQLite connections can all be closed at once.
+
+    diskcache opens one connection per thread (thread-local) and ``close()`` closes the calling
+    thread's only, so the connections of a load's worker threads stayed open, three file handles
+    each, for as long as the object and the threads lived. Here every connection is opened with
+    ``check_same_thread=False`` and kept in a list; :meth:`close` closes all of them and forgets
+    the thread-local ones, so a thread that uses the index afterwards opens a new one.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._connections: list[tuple[int, sqlite3.Connection]] = []
+        self._connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    @property
+    def _con(self) -> sqlite3.Connection:
+        local = self._local
+        con = getattr(local, "con", None)
+        pid = os.getpid()
+        if con is not None and getattr(local, "pid", None) == pid:
+            return con
+        # as diskcache does: a new connection per thread, and after a fork
+        con = sqlite3.connect(
+            os.path.join(self._directory, diskcache.core.DBNAME),
+            timeout=self._timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        with self._connections_lock:
+            self._connections.append((pid, con))
+        local.con, local.pid = con, pid
+        try:
+            settings = con.execute("SELECT key, value FROM Settings").fetchall()
+        except sqlite3.OperationalError:
+            pass
+        else:
+            # Some SQLite pragmas hold per connection.
+            for key, value in settings:
+                if key.startswith("sqlite_"):
+                    self.reset(key, value, update=False)
+        return con
+
+    def close(self) -> None:
+        """Close every connection this index opened in this process (reopened on next use)."""
+        pid = os.getpid()
+        with self._connections_lock:
+            mine = [con for owner, con in self._connections if owner == pid]
+            self._connections = []
+            self._local = threading.local()
+        for con in mine:
+            with contextlib.suppress(sqlite3.Error):
+                con.close()
+
+    @property
+    def open_connections(self) -> int:
+        """How many connections are open (for tests and ``cache info``)."""
+        with self._connections_lock:
+            return len(self._connections)
 
 
 def _frame(magic: bytes, header: Mapping[str, Any], payload: bytes) -> bytes:
@@ -245,6 +317,36 @@ def decode_entry_digest(data: object) -> tuple[CacheEntry, str]:
         msg = "header fields are missing or malformed"
         raise CorruptEntryError(msg) from exc
     return entry, str(header["body_sha256"])
+
+
+def peek_entry(raw: Any) -> tuple[CacheEntry, str] | None:
+    """The entry without its body, and its body digest, from only the header of a stored value
+    (bytes, or a file diskcache opened: it is closed); None when it is unreadable."""
+    try:
+        if isinstance(raw, bytes):
+            head = raw[: PREFIX.size + _MAX_PEEK]
+        else:
+            with raw:
+                prefix = raw.read(PREFIX.size)
+                if len(prefix) < PREFIX.size:
+                    return None
+                _, head_len, _ = PREFIX.unpack_from(prefix)
+                if head_len > _MAX_PEEK:
+                    return None
+                head = prefix + raw.read(head_len)
+        header, _ = unframe(ENTRY_MAGIC, bytes(head))
+        entry = CacheEntry(
+            status=int(header["status"]),
+            headers=tuple((str(k), str(v)) for k, v in header["headers"]),
+            body=b"",
+            request_time=float(header["request_time"]),
+            response_time=float(header["response_time"]),
+            url=str(header.get("url", "")),
+        )
+        digest = header["body_sha256"]
+    except (CorruptEntryError, KeyError, TypeError, ValueError, OSError, struct.error):
+        return None
+    return (entry, digest) if isinstance(digest, str) else None
 
 
 def encode_entry(entry: CacheEntry) -> bytes:

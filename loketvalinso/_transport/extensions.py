@@ -10,6 +10,7 @@ prefix and are spelled here only; the two ``TypedDict`` s below document their v
     loketvalinso.identity     str            auth                cache transport
     loketvalinso.refetch      bool           retry               cache transport
     loketvalinso.page_siblings PageSiblings  the walk            cache transport
+    loketvalinso.deadline     Deadline       retry               bounded transport (limits)
 
     response.extensions
     loketvalinso.cache        CacheState     cache transport     load report, frame cache
@@ -24,7 +25,8 @@ prefix and are spelled here only; the two ``TypedDict`` s below document their v
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypedDict
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "BODY_SHA256",
     "CACHE",
     "CACHE_KEY",
+    "DEADLINE",
     "IDENTITY",
     "JSON",
     "PAGE_SIBLINGS",
@@ -39,6 +42,7 @@ __all__ = [
     "RETRIES",
     "RETRY_AFTER",
     "CacheState",
+    "Deadline",
     "PageSiblings",
     "RequestExtensions",
     "ResponseExtensions",
@@ -49,6 +53,7 @@ __all__ = [
 IDENTITY = "loketvalinso.identity"
 REFETCH = "loketvalinso.refetch"
 PAGE_SIBLINGS = "loketvalinso.page_siblings"
+DEADLINE = "loketvalinso.deadline"
 
 CACHE = "loketvalinso.cache"
 CACHE_KEY = "loketvalinso.cache_key"
@@ -80,12 +85,33 @@ class PageSiblings:
         self.absent: frozenset[str] | None = None
 
 
+class Deadline:
+    """The moment by which a request (every attempt, back-off and body included) must be done.
+
+    Made by the retry layer when a request first reaches it, read by the transport that streams
+    the body in (:mod:`~loketvalinso._transport.limits`). It carries its own clock, so layers
+    built with different clocks (a fake one in tests) agree on it.
+    """
+
+    __slots__ = ("clock", "due", "seconds")
+
+    def __init__(self, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self.due = clock() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left (negative once passed)."""
+        return self.due - self.clock()
+
+
 RequestExtensions = TypedDict(
     "RequestExtensions",
     {
         "loketvalinso.identity": str,
         "loketvalinso.refetch": bool,
         "loketvalinso.page_siblings": PageSiblings,
+        "loketvalinso.deadline": Deadline,
     },
     total=False,
 )

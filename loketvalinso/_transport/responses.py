@@ -1,9 +1,11 @@
 """Turn HTTP responses into data or into the right exception from :mod:`loketvalinso.errors`.
 
-Three entry points:
+Four entry points:
 
 * :func:`raise_for_response` — raise the typed :class:`~loketvalinso.errors.ApiError` for an error
   status (Loket and Valinso bodies both understood); do nothing for a success.
+* :func:`error_from_transport` — the error for an ``httpx`` failure below HTTP (no answer, a
+  header that could not be sent), its text redacted.
 * :func:`parse_json` — the JSON body of a success, or :class:`~loketvalinso.errors.ResponseFormatError`
   naming the URL (and page) when the body is not JSON, is empty, or was cut off.
 * :func:`check_loket_messages` / :func:`check_valinso_payload` — the in-body signals of a 2xx:
@@ -17,24 +19,29 @@ never quoted, and server text is shortened.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import httpx
 import orjson
 
+from loketvalinso._json import dumps_text
 from loketvalinso._transport import extensions as ext
 from loketvalinso._transport.retry import parse_retry_after, retry_info
 from loketvalinso.errors import (
     ApiError,
     BadRequestError,
+    ConfigurationError,
     ConflictError,
+    LoketValinsoError,
     LoketWarning,
+    NetworkError,
     NotFoundError,
     ResponseFormatError,
     ServerError,
     ValidationError,
     error_for_status,
+    redact_text,
     redact_url,
 )
 
@@ -46,6 +53,7 @@ __all__ = [
     "check_valinso_payload",
     "error_from_loket_messages",
     "error_from_response",
+    "error_from_transport",
     "parse_json",
     "process_loket_messages",
     "raise_for_response",
@@ -192,6 +200,47 @@ def error_from_response(
     )
 
 
+def error_from_transport(
+    exc: httpx.HTTPError, *, url: object, what: str = "the request", page: int | None = None
+) -> LoketValinsoError:
+    """The error (not raised) for ``exc``, an httpx failure below HTTP, after any retries.
+
+    A header value that could not be sent (``LocalProtocolError``: a line break or control
+    character in a token, a key or a header) is a :class:`~loketvalinso.errors.ConfigurationError`,
+    not the network's fault; a body that does not decode is a
+    :class:`~loketvalinso.errors.ResponseFormatError`; the rest (no connection, no answer in
+    time, a connection dropped) is a :class:`~loketvalinso.errors.NetworkError`. httpx's text
+    is quoted only through :func:`~loketvalinso.errors.redact_text`: it can hold a header value
+    or a proxy URL with its password.
+    """
+    kind = type(exc).__name__
+    where = f"url: {redact_url(url)}" + (f", page: {page}" if page else "")
+    if isinstance(exc, httpx.LocalProtocolError):
+        msg = (
+            f"{what} could not be sent: a request header holds a character HTTP does not allow "
+            "(a line break or control character in a token, an api key or a header value). "
+            f"This is not the network: check the credentials and headers you passed ({where})"
+        )
+        return ConfigurationError(msg)
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        msg = f"{what}: the URL cannot be requested ({kind}: {redact_text(exc)}) ({where})"
+        return ConfigurationError(msg)
+    if isinstance(exc, httpx.DecodingError):
+        msg = f"{what}: the response body does not decode ({kind}: {_short(redact_text(exc))})"
+        return ResponseFormatError(msg, url=url, page=page)
+    detail = _short(redact_text(exc)) or "no answer"
+    if isinstance(exc, httpx.TimeoutException):
+        advice = (
+            "the server did not answer in time, after every retry (raise timeout=, or try later)"
+        )
+    else:
+        advice = (
+            "the server did not answer after every retry (check the network, or raise timeout=)"
+        )
+    msg = f"{what}: {kind}: {detail}; {advice}"
+    return NetworkError(msg, url=url, page=page)
+
+
 def error_from_loket_messages(
     messages: Sequence[Mapping[str, Any]],
     *,
@@ -260,7 +309,7 @@ def check_loket_messages(
             continue
         kind = message.get("type") or "Warning"
         label = "Loket warning" if kind == "Warning" else f"Loket {kind} message"
-        entity = f" [id {message['id']}]" if message.get("id") else ""
+        entity = f" [id {_text(message['id'])}]" if message.get("id") else ""
         warnings.warn(
             LoketWarning(f"{label}{entity}: {_describe(message)}{where}"),
             stacklevel=stacklevel + 1,
@@ -351,10 +400,18 @@ def _read_body(response: httpx.Response) -> tuple[Any, str]:
         return None, text
 
 
+def _text(value: Any) -> str:
+    """A value from a body as text: strings as they are, anything else as compact JSON (a
+    server's value may be nested deeper than ``str()`` goes)."""
+    return value if isinstance(value, str) else _compact(value)
+
+
 def _describe(message: Mapping[str, Any]) -> str:
-    description = str(message.get("description") or message.get("type") or "no description")
+    description = _text(message.get("description") or message.get("type") or "no description")
     code = message.get("code")
-    return f"{_short(description)} (code {code})" if code not in (None, "") else _short(description)
+    if code in (None, ""):
+        return _short(description)
+    return f"{_short(description)} (code {_short(_text(code), 80)})"
 
 
 def _field_errors(raw: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -362,10 +419,10 @@ def _field_errors(raw: Mapping[str, Any]) -> dict[str, list[str]]:
     for key, value in raw.items():
         if isinstance(value, str):
             errors[str(key)] = [value]
-        elif isinstance(value, Iterable):
-            errors[str(key)] = [str(v) for v in value]
+        elif isinstance(value, list):
+            errors[str(key)] = [_text(v) for v in value]
         else:
-            errors[str(key)] = [str(value)]
+            errors[str(key)] = [_text(value)]
     return errors
 
 
@@ -377,9 +434,9 @@ def _summarise(errors: Mapping[str, Sequence[str]]) -> str:
 
 def _compact(value: Any) -> str:
     try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return repr(value)
+        return dumps_text(value)
+    except (TypeError, ValueError):  # not JSON, or nested deeper than can be written
+        return f"<{type(value).__name__} nested too deep to show>"
 
 
 def _short(text: str, limit: int = _MAX_TEXT) -> str:

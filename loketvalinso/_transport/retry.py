@@ -238,6 +238,11 @@ class RetryTransport(httpx.BaseTransport):
         Random numbers in ``[0, 1)`` for jitter.
     wall_clock : callable
         Unix time, to measure a ``Retry-After`` HTTP-date when the response has no ``Date``.
+    deadline : float, optional
+        Seconds one request may take in all, attempts and waits included: a request that
+        carries no :class:`~loketvalinso._transport.extensions.Deadline` gets one, which the
+        transport that reads the body enforces too (:mod:`~loketvalinso._transport.limits`).
+        No retry starts, and no wait lasts, past it.
 
     Notes
     -----
@@ -257,8 +262,10 @@ class RetryTransport(httpx.BaseTransport):
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
         wall_clock: Callable[[], float] = time.time,
+        deadline: float | None = None,
     ) -> None:
         self.inner = inner
+        self.deadline = deadline
         self.policy = policy if policy is not None else RetryPolicy()
         self.gate = gate if gate is not None else BackoffGate(clock=clock)
         self._sleep = sleep
@@ -268,16 +275,27 @@ class RetryTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         policy = self.policy
+        deadline = request.extensions.get(ext.DEADLINE)
+        if not isinstance(deadline, ext.Deadline) and self.deadline is not None:
+            deadline = ext.Deadline(self.deadline, clock=self._clock)
+            request.extensions[ext.DEADLINE] = deadline
         if not policy.retries_method(request.method):
-            return self._send_once(request)
+            return self._send_once(request, deadline)
 
         start = self._clock()
         attempt = 0
+
+        def out_of_time(delay: float) -> bool:
+            """Whether waiting ``delay`` seconds more leaves the budget or the deadline."""
+            late = deadline is not None and delay >= deadline.remaining()
+            return late or self._clock() - start + delay > policy.total_timeout
+
         while True:
             attempt += 1
             budget_left = policy.total_timeout - (self._clock() - start)
             self.gate.wait(
-                sleep=self._sleep, limit=max(0.0, min(budget_left, policy.max_retry_after))
+                sleep=self._sleep,
+                limit=max(0.0, _within(min(budget_left, policy.max_retry_after), deadline)),
             )
             try:
                 response, raw = self._send_buffered(request)
@@ -285,7 +303,7 @@ class RetryTransport(httpx.BaseTransport):
                 if not _retryable_error(exc) or attempt >= policy.max_attempts:
                     raise
                 delay = policy.backoff(attempt, rng=self._rng)
-                if self._clock() - start + delay > policy.total_timeout:
+                if out_of_time(delay):
                     raise
                 self._sleep(delay)
                 continue
@@ -296,9 +314,7 @@ class RetryTransport(httpx.BaseTransport):
                     return _tag(response, attempt)
                 # Treat the cut body like a dropped connection.
                 delay = policy.backoff(attempt, rng=self._rng)
-                if attempt >= policy.max_attempts or (
-                    self._clock() - start + delay > policy.total_timeout
-                ):
+                if attempt >= policy.max_attempts or out_of_time(delay):
                     return _tag(response, attempt)
                 _discard(response)
                 self._sleep(delay)
@@ -318,7 +334,7 @@ class RetryTransport(httpx.BaseTransport):
 
             backoff = policy.backoff(attempt, rng=self._rng)
             delay = max(backoff, retry_after) if retry_after is not None else backoff
-            if self._clock() - start + delay > policy.total_timeout:
+            if out_of_time(delay):
                 return _tag(response, attempt)
             if status == 429 or retry_after is not None:
                 # A server-wide signal: make every worker of this client pause, not just this one.
@@ -329,21 +345,24 @@ class RetryTransport(httpx.BaseTransport):
                 _discard(response)
                 self._sleep(delay)
 
-    def _send_once(self, request: httpx.Request) -> httpx.Response:
+    def _send_once(self, request: httpx.Request, deadline: ext.Deadline | None) -> httpx.Response:
         """Send a request that must not be repeated once it may have reached the server; only a
-        connection that was never made (:data:`NOT_SENT_ERRORS`) is tried again."""
+        connection that was never made (:data:`NOT_SENT_ERRORS`) is tried again, within the
+        budget and the request's deadline."""
         policy = self.policy
         start = self._clock()
         attempt = 0
         while True:
             attempt += 1
-            self.gate.wait(sleep=self._sleep, limit=policy.max_retry_after)
+            self.gate.wait(sleep=self._sleep, limit=_within(policy.max_retry_after, deadline))
             try:
                 response = self.inner.handle_request(request)
             except NOT_SENT_ERRORS:
                 delay = policy.backoff(attempt, rng=self._rng)
-                if attempt >= policy.max_attempts or (
-                    self._clock() - start + delay > policy.total_timeout
+                if (
+                    attempt >= policy.max_attempts
+                    or self._clock() - start + delay > policy.total_timeout
+                    or (deadline is not None and delay >= deadline.remaining())
                 ):
                     raise
                 self._sleep(delay)
@@ -376,6 +395,11 @@ class RetryTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
+
+
+def _within(limit: float, deadline: ext.Deadline | None) -> float:
+    """``limit`` seconds, or fewer when the request's deadline comes sooner."""
+    return limit if deadline is None else max(0.0, min(limit, deadline.remaining()))
 
 
 def _retryable_error(exc: httpx.TransportError) -> bool:
@@ -416,23 +440,40 @@ def _broken_json(response: httpx.Response, request: httpx.Request, raw: bytes | 
     return False
 
 
-def looks_complete_json(content: bytes) -> bool:
-    """Whether a JSON document is evidently whole, without parsing it.
+#: What is kept of a body to check it is whole: the quotes and the root's pair of brackets.
+_NOT_MARKS = {
+    open_: bytes(b for b in range(256) if b not in b'"' + open_ + close)
+    for open_, close in ((b"{", b"}"), (b"[", b"]"))
+}
+_CLOSING = {b"{": b"}", b"[": b"]"}
 
-    A document cut short leaves an object or array open, so its brackets do not balance; a
-    whole one ends with its closing bracket. Counting bytes runs at memory speed, where a full
-    parse of every page cost about a millisecond and a thousand Python objects. When brackets
-    inside strings unbalance the counts the caller parses fully, so the answer is never wrong
-    in the unsafe direction for a truncated body.
+
+def looks_complete_json(content: bytes) -> bool:
+    """Whether a JSON document is certainly whole, without parsing it (False: parse to know).
+
+    A document cut short leaves its root object or array open: outside strings, its brackets do
+    not balance. Strings are respected: escaped backslashes and quotes are taken out first,
+    then everything but the quotes and the root's brackets; when every string left is empty
+    (``""``, adjacent pairs) no bracket sits inside a string, and counting them is exact. A
+    body whose strings hold such brackets, or that is not an object or array, answers False and
+    the caller parses it fully. One pass over the body and three over a sixth of it, at memory
+    speed (no slower than the two counts this check used to make), where a full parse of a page
+    costs about a millisecond and a thousand Python objects.
     """
-    # The root's own bracket pair is enough: a cut anywhere leaves the root open. One pair
-    # of counts instead of two halves the cost on large pages.
     head, tail = content.lstrip()[:1], content.rstrip()[-1:]
-    if head == b"{":
-        return tail == b"}" and content.count(b"{") == content.count(b"}")
-    if head == b"[":
-        return tail == b"]" and content.count(b"[") == content.count(b"]")
-    return False
+    close = _CLOSING.get(head)
+    if close is None or tail != close:
+        return False
+    if b"\\" in content:
+        # an escaped backslash first (runs of them pair up from the left), then escaped quotes;
+        # other escapes (\n, \u00e9) hold neither a quote nor a bracket
+        content = content.replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = content.translate(None, _NOT_MARKS[head])
+    opens, closes = marks.count(head), marks.count(close)
+    # the rest are quotes (counted so: a count of a byte that is most of them is slow)
+    if marks.count(b'""') * 2 != len(marks) - opens - closes:
+        return False  # a bracket inside a string, or an unterminated string
+    return opens == closes
 
 
 def _reload(request: httpx.Request) -> httpx.Request:

@@ -28,8 +28,6 @@ import dataclasses
 import hashlib
 import os
 import re
-import stat
-import struct
 import threading
 import time
 import warnings
@@ -37,28 +35,37 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import diskcache
 import httpx
-import platformdirs
 
 from loketvalinso._transport import background
 from loketvalinso._transport.entries import (
     ENTRY_MAGIC,
     EXTRA_MAGIC,
     FORMAT_VERSION,
-    PREFIX,
     CorruptEntryError,
     PiecesReader,
     SafeDisk,
+    SQLiteIndex,
     UnsafeValueError,
     blob_pieces,
     check_view,
     decode_entry_digest,
     encode_entry_digest,
     frame_lead,
+    peek_entry,
     unframe,
+)
+from loketvalinso._transport.folder import (
+    STORE_ERRORS,
+    UnusableCacheError,
+    cache_folder,
+    default_directory,
+    guarded,
+    path_error,
+    reason,
+    resolve_directory,
 )
 from loketvalinso._transport.freshness import (
     CacheEntry,
@@ -69,61 +76,19 @@ from loketvalinso._transport.freshness import (
 from loketvalinso._transport.keys import cache_key, collection_tag
 from loketvalinso.errors import CacheWarning, ConfigurationError, redact_url
 
-__all__ = ["DiskCache", "cache_clear", "cache_info", "default_directory"]
+__all__ = ["DiskCache", "UnusableCacheError", "default_directory"]
+
+_T = TypeVar("_T")
 
 _EXTRA_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _DEFAULT_SIZE_LIMIT = 2**30
 _MEMO_SIZE = 8192
-#: Largest entry header :meth:`DiskCache.fresh_digest` reads (headers are a few hundred bytes).
-_MAX_PEEK = 1 << 20
 
 # Every open DiskCache of this process, by folder: a cache reads (and flushes) what the others
 # on its folder hold pending, so two clients on one folder see each other's pages at once,
 # though the writer holds them back while a load is in progress.
 _CACHES_BY_FOLDER: dict[Path, weakref.WeakSet[DiskCache]] = {}
 _CACHES_LOCK = threading.Lock()
-
-
-# -- the folder ----------------------------------------------------------------------------------
-
-
-def default_directory() -> Path:
-    """The default cache folder: ``platformdirs.user_cache_dir("loketvalinso")``."""
-    return Path(platformdirs.user_cache_dir("loketvalinso"))
-
-
-def _resolve(directory: str | os.PathLike[str] | None) -> Path:
-    if directory is None:
-        return default_directory()
-    return Path(os.path.expandvars(os.path.expanduser(os.fspath(directory))))
-
-
-def _ensure_private_directory(path: Path) -> None:
-    if path.exists() and not path.is_dir():
-        msg = f"cache directory {path} exists and is not a folder; pass another directory"
-        raise ConfigurationError(msg)
-    existed = path.exists()
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if os.name == "nt":  # pragma: no cover - POSIX permissions only
-        return
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        try:
-            path.chmod(0o700)
-        except OSError as exc:
-            msg = (
-                f"cache directory {path} is readable by other users (mode {mode:o}) and cannot "
-                "be made private; pass a directory you own"
-            )
-            raise ConfigurationError(msg) from exc
-        if existed:
-            warnings.warn(
-                CacheWarning(
-                    f"cache directory {path} was accessible to other users (mode {mode:o}); "
-                    "tightened it to 700"
-                ),
-                stacklevel=3,
-            )
 
 
 # -- the cache -----------------------------------------------------------------------------------
@@ -135,8 +100,10 @@ class DiskCache:
     Parameters
     ----------
     directory : str or PathLike, optional
-        The folder; default ``platformdirs.user_cache_dir("loketvalinso")``. Created with mode
-        0700; an existing folder open to others is tightened to 0700 with a ``CacheWarning``.
+        The folder; default ``platformdirs.user_cache_dir("loketvalinso")``. ``~`` and
+        ``$VARIABLES`` are expanded (an unset one is an error). Created with mode 0700 and a
+        marker file; a folder the toolkit made that was opened to others is tightened back with
+        a ``CacheWarning``.
     size_limit : int or None, default 2**30
         Bytes before diskcache evicts the oldest stored items; ``None`` keeps the folder's
         current setting.
@@ -150,10 +117,20 @@ class DiskCache:
         list pages), so that a later ``offline=True`` session can serve them with a warning.
         Online they are never served from the cache; ``no-store`` is always honoured.
 
+    Notes
+    -----
+    A folder of the user's that the toolkit did not make keeps its mode: the cache goes in a
+    private subfolder ``loketvalinso-cache`` inside it (``directory`` says where). When the
+    folder fails while in use (a full disk, a damaged index, made read-only), the cache warns
+    once (:class:`~loketvalinso.errors.CacheWarning`) and answers every later call with a miss.
+
     Raises
     ------
     ConfigurationError
-        A bad ``size_limit`` or a directory that cannot be used.
+        A bad ``size_limit``, or a path that cannot be a folder (empty, a file in the way, an
+        unset ``$VARIABLE``).
+    UnusableCacheError
+        The folder cannot be opened or written now (a subclass of ConfigurationError).
     """
 
     def __init__(
@@ -182,9 +159,20 @@ class DiskCache:
                 msg = f"size_limit must be a positive number of bytes, not {size_limit!r}"
                 raise ConfigurationError(msg)
             settings["size_limit"] = size_limit
-        self._directory = _resolve(directory)
-        _ensure_private_directory(self._directory)
-        self._cache = diskcache.Cache(str(self._directory), disk=SafeDisk, **settings)
+        named = resolve_directory(directory)
+        self._directory = named
+        try:
+            self._directory = cache_folder(named)
+            self._cache = SQLiteIndex(str(self._directory), disk=SafeDisk, **settings)
+        except STORE_ERRORS as exc:
+            wrong_path = path_error(named, exc) if isinstance(exc, OSError) else None
+            if wrong_path is not None:
+                raise wrong_path from exc
+            msg = f"the cache in {self._directory} cannot be used: {reason(exc, self._directory)}"
+            raise UnusableCacheError(msg) from exc
+        #: why the folder stopped working (None while it works); see _guarded
+        self._failure: str | None = None
+        self._failure_lock = threading.Lock()
         self.offline = bool(offline)
         self.clock = clock
         self.keep_unreusable = bool(keep_unreusable)
@@ -231,7 +219,8 @@ class DiskCache:
         self.close()
 
     def close(self) -> None:
-        """Write pending entries and close the SQLite connections (reopened on next use)."""
+        """Write pending entries and close every SQLite connection, of every thread (reopened
+        on next use)."""
         try:
             self.flush()
         except Exception as exc:  # the responses were served; only their copies are lost
@@ -241,8 +230,34 @@ class DiskCache:
             )
         self._cache.close()
 
+    @property
+    def failure(self) -> str | None:
+        """Why this cache stopped working (None while it works)."""
+        return self._failure
+
+    def switch_off(self, exc: BaseException) -> None:
+        """Turn the cache off after its folder failed (``exc``): warn once, drop what is pending;
+        every later call is a miss (see :func:`~loketvalinso._transport.folder.guarded`)."""
+        with self._failure_lock:
+            if self._failure is not None:
+                return
+            self._failure = reason(exc, self._directory)
+        with self._pending_lock:
+            released = sum(len(item[2]) for item in self._pending.values())
+            self._pending.clear()
+            self._held_since = None
+        background.hold(-released)
+        warnings.warn(
+            CacheWarning(
+                f"the cache in {self._directory} stopped working and is switched off for this "
+                f"session ({self._failure}); loading goes on without it"
+            ),
+            stacklevel=4,
+        )
+
     # -- deferred writes
 
+    @guarded(None)
     def flush(self) -> None:
         """Write every entry stored with ``later=True`` that is not on disk yet (by this cache
         or another one of this process on the same folder)."""
@@ -272,6 +287,7 @@ class DiskCache:
             )
             self._write_pending(limit=background.WRITE_BATCH)
 
+    @guarded(None)
     def _write_pending(self, limit: int | None = None) -> None:
         """Write what is pending (at most ``limit`` entries, oldest first) in one SQLite
         transaction (from the background writer, or from a caller that needs the stored state
@@ -343,6 +359,7 @@ class DiskCache:
         """The raw stored value; raises UnsafeValueError for pickles, UnicodeError for bad text."""
         return self._cache.get(key, default=None, retry=True)
 
+    @guarded(None)
     def load_entry(
         self, key: str, url: object = None, *, stored: bool = True
     ) -> tuple[CacheEntry, str] | None:
@@ -369,6 +386,7 @@ class DiskCache:
         self._remember(key, digest)
         return entry, digest
 
+    @guarded(None)
     def fresh_digest(self, key: str) -> str | None:
         """The body digest of the entry under ``key`` if it is fresh now, without reading its body.
 
@@ -391,33 +409,11 @@ class DiskCache:
             return None
         if raw is None:
             return None
-        try:
-            if isinstance(raw, bytes):
-                head = raw[: PREFIX.size + _MAX_PEEK]
-            else:
-                with raw:
-                    prefix = raw.read(PREFIX.size)
-                    if len(prefix) < PREFIX.size:
-                        return None
-                    _, head_len, _ = PREFIX.unpack_from(prefix)
-                    if head_len > _MAX_PEEK:
-                        return None
-                    head = prefix + raw.read(head_len)
-            header, _ = unframe(ENTRY_MAGIC, bytes(head))
-            entry = CacheEntry(
-                status=int(header["status"]),
-                headers=tuple((str(k), str(v)) for k, v in header["headers"]),
-                body=b"",
-                request_time=float(header["request_time"]),
-                response_time=float(header["response_time"]),
-                url=str(header.get("url", "")),
-            )
-            digest = header["body_sha256"]
-        except (CorruptEntryError, KeyError, TypeError, ValueError, OSError, struct.error):
+        peeked = peek_entry(raw)
+        if peeked is None:
             return None
-        if not isinstance(digest, str) or not is_fresh(entry, self.clock()):
-            return None
-        return digest
+        entry, digest = peeked
+        return digest if is_fresh(entry, self.clock()) else None
 
     # -- entries
 
@@ -440,6 +436,7 @@ class DiskCache:
         loaded = self.load_entry(key, url)
         return None if loaded is None else loaded[0]
 
+    @guarded(None)
     def set(
         self, key: str, entry: CacheEntry, *, keep_extras: bool = False, later: bool = False
     ) -> str:
@@ -546,6 +543,7 @@ class DiskCache:
         except Exception:  # an unexpected diskcache layout: callers fall back per entry
             return None
 
+    @guarded(None)
     def listing_stamps(
         self, keys: list[str], digests: list[str] | None = None
     ) -> dict[str, tuple[float, float]] | None:
@@ -567,6 +565,7 @@ class DiskCache:
             stamps[key] = (mark[0], mark[2])
         return stamps
 
+    @guarded(False)
     def stamps_hold(self, stamps: Mapping[str, tuple[float, float]]) -> bool:
         """Whether every entry is still the one stamped (same ``store_time``) and still fresh.
 
@@ -581,6 +580,7 @@ class DiskCache:
             return False
         return all(stored.get(k) == t for k, (t, _) in stamps.items())
 
+    @guarded(0)
     def drop_collections(self, tags: Sequence[str]) -> int:
         """Remove every entry (and its extras) of the collections ``tags``, for every caller.
 
@@ -613,6 +613,7 @@ class DiskCache:
                 self._written.pop(key, None)
         return len(keys)
 
+    @guarded(False)
     def delete(self, key: str) -> bool:
         """Remove the entry under ``key`` and its extras; ``True`` when something was removed."""
         self.flush()
@@ -659,6 +660,7 @@ class DiskCache:
         data = self.get_extra_view(key, name, entry_sha256=entry_sha256)
         return None if data is None else data.tobytes()
 
+    @guarded(None)
     def get_extra_view(
         self, key: str, name: str, *, entry_sha256: str | None = None
     ) -> memoryview | None:
@@ -685,6 +687,7 @@ class DiskCache:
             return None
         return data
 
+    @guarded(False)
     def set_extra(
         self,
         key: str,
@@ -755,7 +758,7 @@ class DiskCache:
         dict
             ``directory`` (str), ``exists`` (True), ``entries`` (stored responses), ``extras``
             (extra blobs), ``size_bytes`` (disk use incl. the SQLite index), ``size_limit``,
-            ``offline``.
+            ``offline``, ``problem`` (why the cache stopped working, or None).
         """
         self.flush()
         return {
@@ -766,6 +769,7 @@ class DiskCache:
             "size_bytes": int(self._cache.volume()),
             "size_limit": self.size_limit,
             "offline": self.offline,
+            "problem": self._failure,
         }
 
     def clear(self) -> int:
@@ -787,44 +791,3 @@ def _url_hint(raw: object) -> str | None:
         return None
     url = header.get("url")
     return url if isinstance(url, str) else None
-
-
-# -- the command line -----------------------------------------------------------------------------
-
-
-def _empty_info(path: Path) -> dict[str, Any]:
-    return {
-        "directory": str(path),
-        "exists": False,
-        "entries": 0,
-        "extras": 0,
-        "size_bytes": 0,
-        "size_limit": None,
-        "offline": False,
-    }
-
-
-def cache_info(directory: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """:meth:`DiskCache.info` for ``directory`` (default folder), without creating it.
-
-    Returns
-    -------
-    dict
-        As :meth:`DiskCache.info`; ``exists`` is ``False`` (and counts 0) for a missing folder.
-    """
-    background.flush_background_writes()  # responses this process stored a moment ago are counted
-    path = _resolve(directory)
-    if not path.is_dir():
-        return _empty_info(path)
-    with DiskCache(path, size_limit=None) as cache:
-        return cache.info()
-
-
-def cache_clear(directory: str | os.PathLike[str] | None = None) -> int:
-    """Empty the cache in ``directory`` (default folder); returns the number of responses removed."""
-    background.flush_background_writes()  # nothing this process is still writing survives the clear
-    path = _resolve(directory)
-    if not path.is_dir():
-        return 0
-    with DiskCache(path, size_limit=None) as cache:
-        return cache.clear()

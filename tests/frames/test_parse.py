@@ -12,7 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from loketvalinso._frames.parse import concat_pages, convert_raw, is_raw, parse_page
+from loketvalinso._frames.parse import (
+    concat_pages,
+    convert_raw,
+    is_raw,
+    parse_page,
+    parse_untyped_page,
+)
 from loketvalinso._frames.spec import UTC_DATETIME, empty_frame, schema_for, valinso_spec
 from loketvalinso.errors import ResponseFormatError
 from loketvalinso.mock.schema import VALINSO_SCHEMAS
@@ -422,3 +428,25 @@ def test_unconverted_pages_convert_together_like_one_at_a_time(api: str) -> None
     for a, b in zip(together, one_by_one, strict=True):
         assert a.equals(b)
     assert pl.concat(together)["id"].to_list() == ids
+
+
+def test_undeclared_fields_spelled_in_two_styles_get_two_columns() -> None:
+    from loketvalinso._frames.parse import _extra_name
+
+    assert _extra_name("newField", "loket") == "new_field"
+    assert _extra_name("new_field", "loket") == "new__field"
+    assert _extra_name("new_field", "valinso") == "new_field"
+    assert _extra_name("newField", "valinso") == "newField"
+    spec = schema_for("GetEmployersByUserId")
+    body = page([{"id": "a", "newField": 1}, {"id": "b", "new_field": 2}])
+    _, frame = parse_page(body, spec, url="u", page=1)
+    assert frame.select("id", "new_field", "new__field").rows() == [("a", 1, None), ("b", None, 2)]
+
+
+def test_a_repeated_key_keeps_its_first_value_on_the_fast_and_slow_paths() -> None:
+    spec = schema_for("GetEmployersByUserId")
+    body = b'{"_embedded":[{"id":"first","id":"second","zzz":1,"zzz":2}]}'
+    _, frame = parse_page(body, spec, url="u", page=1)  # typed + extras (slow) path
+    assert frame.select("id", "zzz").rows() == [("first", 1)]
+    _, untyped = parse_untyped_page(b'{"result":[{"id":1,"id":2,"o":{"a":1,"a":2}}]}')
+    assert untyped.rows() == [(1, '{"a":1}')]

@@ -796,3 +796,16 @@ def test_default_parsers_read_the_envelopes() -> None:
         parse_json_page_valinso(b'{"code": 200}', vctx)
     with pytest.raises(ResponseFormatError, match="not valid JSON"):
         parse_json_page_loket(b'{"_embedded": [', ctx)
+
+
+def test_a_header_httpx_refuses_to_send_is_a_configuration_error_not_the_network() -> None:
+    def answer(query: dict[str, str], n: int) -> Body:
+        msg = f"Illegal header value b'Bearer {SECRET}\\n'"
+        raise httpx.LocalProtocolError(msg)
+
+    server = FakeServer(answer)
+    with pytest.raises(ConfigurationError) as info:
+        valinso(server, max_concurrency=1)
+    text = str(info.value)
+    assert "This is not the network" in text and "control character" in text
+    assert SECRET not in text and "page: 1" in text

@@ -160,3 +160,17 @@ def test_version_resolution() -> None:
     assert cat.resolve_version(cat.find("/providers/employers/x/users")) == "SSO_gebruiker"
     absn = cat.find("/providers/employers/employees/x/absences")
     assert cat.resolve_version(absn) == "2020-03-16"
+
+
+def test_fill_path_refuses_values_that_are_no_id_and_encodes_the_rest() -> None:
+    from loketvalinso._catalog import fill_path
+
+    template = "/providers/employers/{employerId}/departments"
+    filled = fill_path(template, template, {"employer_id": "a/b c"})
+    assert filled.path == "/providers/employers/a%2Fb%20c/departments"
+    assert filled.ids == {"employerId": "a/b c"}
+    for bad in ("", " ", ".", "..", "x\ny", "\x00"):
+        with pytest.raises(ConfigurationError, match="employerId for /providers"):
+            fill_path(template, template, {"employerId": bad})
+    with pytest.raises(ConfigurationError, match=r"'\.\.', which is not an id"):
+        fill_path(template, "/providers/employers/../departments", {})

@@ -312,3 +312,58 @@ def test_page_size_above_the_server_maximum_surfaces_its_message(mock, employer_
 def test_page_size_nonsense_is_refused_locally(mock, size):
     with pytest.raises(ConfigurationError, match="page_size must be a positive integer"):
         lv.Loket(base_url=mock.loket_url, access_token="t", cache=False, page_size=size)
+
+
+# -- inputs that once escaped the error tree -------------------------------------------------------
+
+
+def test_values_that_once_raised_raw_errors_are_configuration_errors_sent_nowhere(
+    mock, loket, valinso, employer_id
+):
+    before = len(mock.app.requests)
+    cases = [
+        (lambda: valinso.vends(since=float("nan")), "since must be a finite number"),
+        (lambda: valinso.vends(until=float("inf")), "until must be a finite number"),
+        (lambda: valinso.device("1/../x"), "device_id must be a whole number"),
+        (lambda: valinso.device(-3), "device_id must be a whole number"),
+        (lambda: valinso.vends(device_id="7; drop"), "device_id must be a whole number"),
+        (lambda: valinso.get("../../x"), "'.' or '..' segment"),
+        (lambda: valinso.get("/vends/%2e%2e/%2E%2E/x"), "'.' or '..' segment"),
+        (lambda: valinso.get("/vends?limit=5"), "pass query parameters as params="),
+        (lambda: valinso.get(""), "a Valinso path such as '/devices' is needed"),
+        (lambda: valinso.post("/../x", {}), "'.' or '..' segment"),
+        (lambda: loket.departments(""), "employerId for /providers/employers/{employerId}"),
+        (lambda: loket.departments("  "), "is empty"),
+        (lambda: loket.departments(".."), "'..', which is not an id"),
+        (lambda: loket.get("/providers/employers/../departments"), "'..', which is not an id"),
+        (lambda: loket.leave_requests(employer_id="a\nb"), "which is not an id"),
+        (
+            lambda: lv.Valinso(api_key="k", base_url=mock.valinso_url, timeout=-1, cache=False),
+            "timeout must be a positive number",
+        ),
+        (
+            lambda: lv.Loket(base_url=mock.loket_url, access_token="t", deadline=0, cache=False),
+            "deadline must be a positive number",
+        ),
+        (
+            lambda: lv.Valinso(
+                api_key="k", base_url=mock.valinso_url, max_body_bytes=-1, cache=False
+            ),
+            "max_body_bytes must be a positive number",
+        ),
+    ]
+    for call, words in cases:
+        with pytest.raises(ConfigurationError) as info:
+            call()
+        assert words in str(info.value), (words, str(info.value))
+    assert _new_requests(mock, before) == []  # every one refused before a request
+
+
+def test_a_closed_client_says_so(mock):
+    client = lv.Valinso.from_mock(mock, cache=False, progress=False)
+    client.close()
+    before = len(mock.app.requests)
+    for call in (client.devices, lambda: client.post("/locations", {"name": "x"})):
+        with pytest.raises(ConfigurationError, match="client is closed"):
+            call()
+    assert _new_requests(mock, before) == []

@@ -52,9 +52,10 @@ def test_cache_folder_is_private(mock, tmp_path):
     loose = tmp_path / "loose"
     loose.mkdir(mode=0o755)
     os.chmod(loose, 0o755)
-    with pytest.warns(CacheWarning):
-        DiskCache(loose).close()
-    assert stat.S_IMODE(loose.stat().st_mode) == 0o700
+    with DiskCache(loose) as cache:  # not the toolkit's folder: its mode is left alone
+        assert cache.directory == loose / "loketvalinso-cache"
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o755
+    assert stat.S_IMODE((loose / "loketvalinso-cache").stat().st_mode) == 0o700
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "empty"])

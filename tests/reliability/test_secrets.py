@@ -8,6 +8,7 @@ for every secret the mock ever issued or accepted.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import sqlite3
 import stat
@@ -20,7 +21,7 @@ import pytest
 import loketvalinso as lv
 from loketvalinso._transport.auth import Secret
 from loketvalinso._transport.entries import decode_entry
-from loketvalinso.errors import LoketValinsoError
+from loketvalinso.errors import ConfigurationError, LoketValinsoError
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -214,6 +215,136 @@ def test_no_secret_anywhere_after_every_flow(small_world, employer_id, tmp_path,
     assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
 
 
+#: Values sent in query parameters whose names say they are secret: redacted wherever a URL is
+#: shown or stored.
+SECRET_PARAMS = {
+    "key": "param-key-0123456789",
+    "secret": "param-secret-0123456789",
+    "sig": "param-sig-0123456789",
+    "signature": "param-signature-0123456789",
+    "id_token": "param-id-token-0123456789",
+}
+
+
+def _with_userinfo(url: str, user: str, password: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{rest}"
+
+
+def test_messy_and_embedded_secrets_never_leak(small_world, employer_id, tmp_path, caplog):
+    """Tokens and keys read from a file (a trailing newline) work and never show; ones with a
+    control character inside are refused without being quoted; a client secret in a URL
+    (``user:secret@host``) and secret query parameters are redacted in errors, ``last_load``
+    (text and HTML), logs and the cache files."""
+    cache_dir = tmp_path / "cache"
+    caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore", "loketvalinso"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    texts: list[str] = []
+    with (
+        lv.mock.serve(seed=7, world=small_world, expires=600) as m,
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
+        creds = m.credentials
+        token = lv.Loket.from_mock(m, cache=False).oauth.access_token
+        # from a file or an environment variable: surrounding whitespace is stripped
+        messy = lv.Loket(base_url=m.loket_url, access_token=f"  {token}\r\n", cache=cache_dir)
+        employees = small_world.employees.filter(
+            small_world.employees["employer_id"] == employer_id
+        )
+        assert messy.employees(employer_id).height == employees.height
+        valinso = lv.Valinso(
+            api_key=creds.valinso_api_key + "\n", base_url=m.valinso_url, cache=cache_dir
+        )
+        assert valinso.get("/devices", params=SECRET_PARAMS).height == small_world.devices.height
+        texts += [repr(valinso.last_load), valinso.last_load._repr_html_()]  # type: ignore[union-attr]
+        # the client secret in the token URL (HTTP Basic client authentication)
+        basic = lv.Loket(
+            base_url=m.loket_url,
+            token_url=_with_userinfo(m.token_url, creds.client_id, creds.client_secret),
+            client_id=creds.client_id,
+            username=creds.username,
+            password=creds.password,
+            cache=cache_dir,
+        )
+        assert basic.employers().height >= 1
+        texts += [repr(basic.oauth), repr(basic.last_load), basic.last_load._repr_html_()]  # type: ignore[union-attr]
+
+        refused: list[tuple[str, object]] = [
+            (
+                "a token with a line break inside",
+                lambda: lv.Loket(
+                    base_url=m.loket_url, access_token=token[:9] + "\n" + token[9:], cache=False
+                ),
+            ),
+            (
+                "a token with a NUL",
+                lambda: lv.Loket(base_url=m.loket_url, access_token=token + "\x00", cache=False),
+            ),
+            (
+                "a key with a tab inside",
+                lambda: lv.Valinso(
+                    api_key=creds.valinso_api_key[:5] + "\t" + creds.valinso_api_key[5:],
+                    base_url=m.valinso_url,
+                    cache=False,
+                ),
+            ),
+            (
+                "a password in the API URL",
+                lambda: lv.Valinso(
+                    api_key=creds.valinso_api_key,
+                    base_url=_with_userinfo(m.valinso_url, "user", creds.password),
+                    cache=False,
+                ),
+            ),
+        ]
+        before = len(m.app.requests)
+        for what, make in refused:
+            with pytest.raises(ConfigurationError) as info:
+                make()  # type: ignore[operator]
+            texts.append(_error_texts(info.value))
+            assert "position" in str(info.value) or "user:password@" in str(info.value), what
+        assert len(m.app.requests) == before  # refused before anything was sent
+
+        # errors whose URL carries the secrets: the 404 of a Valinso device, a refused refresh
+        with pytest.raises(LoketValinsoError) as info:
+            valinso.get("/device/999999", params=SECRET_PARAMS)
+        texts += [_error_texts(info.value), repr(valinso.last_load)]
+        texts.append(valinso.last_load._repr_html_())  # type: ignore[union-attr]
+        assert "sig=***" in str(info.value) and valinso.last_load.status == "error"  # type: ignore[union-attr]
+        stale = lv.Loket(
+            base_url=m.loket_url,
+            token_url=_with_userinfo(m.token_url, creds.client_id, creds.client_secret),
+            client_id=creds.client_id,
+            refresh_token="not-a-valid-refresh-token",
+            cache=False,
+        )
+        with pytest.raises(LoketValinsoError) as info:
+            stale.employers()
+        texts += [_error_texts(info.value), repr(stale.oauth), repr(stale.last_load)]
+        assert "***@127.0.0.1" in str(info.value)
+        secrets = {
+            **_issued_secrets(m, creds),
+            **{f"query {k}": v for k, v in SECRET_PARAMS.items()},
+        }
+        for client in (messy, valinso, basic, stale):
+            client.close()
+
+    haystacks = {
+        "logs": "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records).encode(),
+        "warnings": "\n".join(f"{w.category.__name__}: {w.message}" for w in caught).encode(),
+        "errors/last_load": "\n".join(texts).encode(),
+        **_cache_bytes(cache_dir / ""),
+    }
+    # the searches found something to search: the httpx request lines and the cached entries
+    assert any("HTTP Request: GET http://127.0.0.1" in r.getMessage() for r in caplog.records)
+    assert any("sig=***" in r.getMessage() for r in caplog.records)
+    assert any(b"sig=***" in blob for where, blob in haystacks.items() if where.startswith("cache"))
+    leaks = _search(haystacks, secrets)
+    assert not leaks, leaks
+
+
 def test_no_secret_in_writes_dry_runs_errors_or_the_request_log(
     small_world, employer_id, tmp_path, caplog, capsys
 ):
@@ -339,6 +470,25 @@ bad = ValinsoLogin(version="head", base_url=env["LV_T_VALINSO"], client_options=
 bad.api_key.value = env["LV_T_API_KEY"] + "wrong"
 bad.test_connection()
 bad.widget""",
+    # a token read from a file (trailing newline), the client secret in the token URL, secret
+    # query parameters: every URL and load report shown below is redacted
+    """import json
+messy = lv.Loket(base_url=env["LV_T_LOKET"], access_token=env["LV_T_MESSY_TOKEN"],
+                 cache=env["LV_T_CACHE"], progress=True)
+messy.employees(env["LV_T_EMPLOYER"]).head(2)""",
+    """basic = lv.Loket(base_url=env["LV_T_LOKET"], token_url=env["LV_T_TOKEN_BASIC"],
+                 client_id=env["LV_T_CLIENT_ID"], username=env["LV_T_USER"],
+                 password=env["LV_T_PASSWORD"], cache=env["LV_T_CACHE"])
+print(basic.oauth)
+basic.employers()
+basic.last_load""",
+    """vmessy = lv.Valinso(api_key=env["LV_T_API_KEY"] + "\\n", base_url=env["LV_T_VALINSO"],
+                    cache=env["LV_T_CACHE"])
+try:
+    vmessy.get("/device/999999", params=json.loads(env["LV_T_PARAMS"]))
+except Exception as exc:
+    print(exc)
+vmessy.last_load""",
 ]
 
 
@@ -361,6 +511,11 @@ def test_executed_saved_notebook_holds_no_secret(small_world, employer_id, tmp_p
             "LV_T_EMPLOYER": employer_id,
             "LV_T_VALINSO": m.valinso_url,
             "LV_T_API_KEY": creds.valinso_api_key,
+            "LV_T_MESSY_TOKEN": lv.Loket.from_mock(m, cache=False).oauth.access_token + "\n",
+            "LV_T_TOKEN_BASIC": _with_userinfo(m.token_url, creds.client_id, creds.client_secret),
+            "LV_T_USER": creds.username,
+            "LV_T_PASSWORD": creds.password,
+            "LV_T_PARAMS": json.dumps(SECRET_PARAMS),
         }.items():
             monkeypatch.setenv(key, value)
         nb = nbformat.v4.new_notebook()
@@ -380,9 +535,14 @@ def test_executed_saved_notebook_holds_no_secret(small_world, employer_id, tmp_p
         client.execute()  # the kernel inherits the LV_T_* variables: no secret in a cell
         saved = tmp_path / "executed.ipynb"
         nbformat.write(nb, saved)
-        secrets = _issued_secrets(m, creds)
+        secrets = {
+            **_issued_secrets(m, creds),
+            **{f"query {k}": v for k, v in SECRET_PARAMS.items()},
+        }
         assert m.app.count(path_prefix="/v2/") >= 1 and m.app.count(path_prefix="/api/") >= 2
     text = saved.read_bytes()
+    # the messy-secret cells ran, and showed their URLs and load reports redacted
+    assert b"sig=***" in text and b"***@127.0.0.1" in text and b"loketvalinso-loadreport" in text
     widget_state = nb.metadata.get("widgets", {})
     assert widget_state, "the saved notebook holds no widget state: the test proved little"
     # The widgets' status lines (in the saved widget state) show the flows really ran.

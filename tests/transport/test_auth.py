@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import pickle
@@ -705,3 +706,76 @@ def test_tokens_obtained_elsewhere_without_token_url():
     restored.set_tokens(refresh_token="r-token")
     with pytest.raises(LoginRequiredError, match="token_url"):
         _ = restored.access_token
+
+
+# -- credentials checked when given --------------------------------------------------------------
+
+
+def test_credentials_are_stripped_and_checked_without_being_quoted():
+    from loketvalinso._transport.credentials import clean_credential
+
+    assert clean_credential("  abc.DEF-123_~+/=\r\n", what="the token") == "abc.DEF-123_~+/="
+    assert clean_credential(" pass word ", what="p", header=False, strip=False) == " pass word "
+    for value, kind in [
+        ("ab\ncd", "line break or control character (at position 3 of 5)"),
+        ("ab\x00", "line break or control character"),
+        ("a\tb", "line break or control character"),
+        ("abc\u00e9", "outside printable ASCII"),
+        ("ab cd", "a space (at position 3 of 5)"),
+        ("a\u2028b", "line break or control character"),
+    ]:
+        with pytest.raises(ConfigurationError) as info:
+            clean_credential(value, what="the access_token")
+        assert kind in str(info.value) and value not in str(info.value)
+    with pytest.raises(ConfigurationError, match="is empty"):
+        clean_credential(" \n", what="the access_token")
+    with pytest.raises(ConfigurationError, match="must be text"):
+        clean_credential(b"bytes", what="the access_token")
+
+
+def test_set_tokens_strips_whitespace_and_refuses_control_characters(server, clock):
+    oauth = make_oauth(server, clock)
+    server.issue()
+    token = next(iter(server.access))
+    oauth.set_tokens(access_token=f"{token}\n", refresh_token=" r-token ")
+    assert oauth.access_token == token
+    with pytest.raises(ConfigurationError) as info:
+        oauth.set_tokens(access_token=token[:4] + "\r" + token[4:])
+    assert token[4:] not in str(info.value)
+    assert oauth.access_token == token  # the refused one was not stored
+
+
+def test_a_token_the_server_issues_that_no_header_can_carry_is_refused(clock):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"access_token": "tok\nen", "expires_in": 60})
+
+    oauth = LoketOAuth(
+        token_url=TOKEN_URL,
+        client_id="c",
+        client_secret="s",
+        transport=httpx.MockTransport(handler),
+        clock=clock,
+    )
+    with pytest.raises(ResponseFormatError, match="unusable access_token") as info:
+        oauth.login_password("user", "pw")
+    assert "tok\nen" not in str(info.value) and "tok\\nen" not in str(info.value)
+    assert not oauth.logged_in
+
+
+def test_a_client_secret_in_the_token_url_is_sent_as_basic_and_never_shown(server, clock):
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return server.handler(request)
+
+    oauth = LoketOAuth(
+        token_url="https://c-id:s3cret-v@oauth.example.test/token",
+        client_id="c-id",
+        transport=httpx.MockTransport(handler),
+        clock=clock,
+    )
+    assert "s3cret-v" not in repr(oauth) and "***@oauth.example.test" in repr(oauth)
+    with contextlib.suppress(Exception):
+        oauth.login_password("user", "pw")
+    assert seen and seen[0].headers["authorization"].startswith("Basic ")

@@ -27,7 +27,8 @@ from loketvalinso._transport.extensions import CACHE_KEY as CACHE_KEY_EXTENSION
 from loketvalinso._transport.extensions import IDENTITY
 from loketvalinso._transport.freshness import CacheEntry
 from loketvalinso._transport.keys import cache_key, make_identity, normalize_accept, normalize_url
-from loketvalinso._transport.store import DiskCache, cache_clear, cache_info, default_directory
+from loketvalinso._transport.manage import cache_clear, cache_info
+from loketvalinso._transport.store import DiskCache, default_directory
 from loketvalinso.errors import (
     CacheMissError,
     CacheWarning,
@@ -698,13 +699,34 @@ def test_folder_created_private(tmp_path):
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
-def test_wide_folder_is_tightened_with_warning(tmp_path):
-    target = tmp_path / "shared"
-    target.mkdir()
-    target.chmod(0o755)
-    with pytest.warns(CacheWarning, match="tightened"), DiskCache(target):
+def test_a_folder_the_toolkit_made_is_tightened_with_warning(tmp_path):
+    target = tmp_path / "made"
+    with DiskCache(target):
         pass
+    target.chmod(0o755)  # opened up by someone since
+    with pytest.warns(CacheWarning, match="tightened"), DiskCache(target) as again:
+        assert again.directory == target
     assert stat.S_IMODE(target.stat().st_mode) == 0o700
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
+def test_a_folder_of_the_users_keeps_its_mode_and_gets_a_private_subfolder(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    (shared / "notes.txt").write_text("mine")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to warn about: nothing of theirs is touched
+        with DiskCache(shared) as cache:
+            assert cache.directory == shared / "loketvalinso-cache"
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755
+    assert sorted(p.name for p in shared.iterdir()) == ["loketvalinso-cache", "notes.txt"]
+    assert stat.S_IMODE((shared / "loketvalinso-cache").stat().st_mode) == 0o700
+    # an empty folder that is private already is used as it is
+    empty = tmp_path / "empty"
+    empty.mkdir(mode=0o700)
+    with DiskCache(empty) as cache:
+        assert cache.directory == empty
 
 
 def test_default_directory_is_user_cache_dir(tmp_path, monkeypatch):
@@ -941,6 +963,7 @@ def test_info_clear_and_cli_helpers(tmp_path, clock):
         "size_bytes": 0,
         "size_limit": None,
         "offline": False,
+        "problem": None,
     }
     assert cache_clear(missing) == 0
     assert not missing.exists()
@@ -1257,16 +1280,22 @@ def test_a_failed_background_write_loses_only_the_copies(tmp_path, clock, monkey
         bodies = [client.get(f"{URL}/{i}").content for i in range(5)]
         assert all(state(client.get(f"{URL}/{i}")) == "hit" for i in range(5))  # from memory
         monkeypatch.setattr(cache._cache, "set", disk_full)
-        with pytest.warns(CacheWarning, match="could not write"):
+        with pytest.warns(CacheWarning, match=r"stopped working .*disk is full") as said:
             cache.close()
+        assert len(said) == 1
         monkeypatch.undo()
-        # nothing half-written is served: the five are fetched again, with the same bytes
-        again = [client.get(f"{URL}/{i}") for i in range(5)]
+        # the cache is off for the session: nothing half-written is served, the five are
+        # fetched again with the same bytes, and no second warning comes
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            again = [client.get(f"{URL}/{i}") for i in range(5)]
     assert [r.content for r in again] == bodies
     assert all(state(r) == "miss" for r in again) and server.count == 10
+    assert cache.failure is not None and "disk is full" in cache.failure
     cache.close()
     with DiskCache(tmp_path / "c", clock=clock) as reopened:
-        assert reopened.info()["entries"] == 5  # the refetched ones, written on close
+        assert reopened.info()["entries"] == 0  # none was written
+        assert reopened.info()["problem"] is None  # a new session tries the folder again
 
 
 # -- pages of a cold listing: one lookup for all ---------------------------------------------------

@@ -21,6 +21,7 @@ from loketvalinso._transport.client import (
 from loketvalinso._transport.extensions import CACHE as CACHE_EXTENSION
 from loketvalinso._transport.extensions import IDENTITY
 from loketvalinso._transport.extensions import RETRIES as RETRIES_EXTENSION
+from loketvalinso._transport.limits import BoundedTransport
 from loketvalinso._transport.retry import BackoffGate, RetryPolicy, RetryTransport
 from loketvalinso._transport.store import DiskCache
 from loketvalinso.errors import ConfigurationError
@@ -117,7 +118,8 @@ def test_retry_can_be_disabled_and_gate_shared():
 
     gate = BackoffGate()
     stack = build_transport(transport=httpx.MockTransport(fail), retry=False)
-    assert isinstance(stack, httpx.MockTransport)
+    # no retry layer: only the one that bounds each body (deadline, size) over the transport
+    assert isinstance(stack, BoundedTransport) and isinstance(stack.inner, httpx.MockTransport)
     with build_client(
         base_url="https://x.test", transport=httpx.MockTransport(fail), retry=None
     ) as client:
@@ -137,7 +139,9 @@ def test_retry_can_be_disabled_and_gate_shared():
 
 def test_default_network_transport_pool(monkeypatch):
     client = build_client(base_url="https://api.loket.nl/v2", max_connections=3)
-    inner = client._transport.inner
+    bounded = client._transport.inner
+    assert isinstance(bounded, BoundedTransport)
+    inner = bounded.inner
     assert isinstance(inner, httpx.HTTPTransport)
     pool = inner._pool
     assert pool._max_connections == 3

@@ -335,3 +335,33 @@ def test_parse_json_cut_off_stream():
     response = httpx.Response(200, stream=Cut(), request=httpx.Request("GET", URL))
     with pytest.raises(ResponseFormatError, match="cut off"):
         parse_json(response)
+
+
+# -- failures below HTTP -----------------------------------------------------------------------
+
+
+def test_a_header_that_cannot_be_sent_is_a_configuration_error_not_the_network():
+    from loketvalinso._transport.responses import error_from_transport
+    from loketvalinso.errors import ConfigurationError
+
+    exc = httpx.LocalProtocolError("Illegal header value b'Bearer s3cr3t-token\\n'")
+    error = error_from_transport(exc, url="https://x.test/v2/a?access_token=s3cr3t-token")
+    assert isinstance(error, ConfigurationError)
+    text = str(error)
+    assert "s3cr3t-token" not in text and "This is not the network" in text
+    assert "line break or control character" in text
+
+
+def test_transport_failures_are_network_errors_with_the_text_redacted():
+    from loketvalinso._transport.responses import error_from_transport
+    from loketvalinso.errors import NetworkError
+
+    exc = httpx.ProxyError("407 from http://proxyuser:pr0xy-pass@proxy.test:3128 for key=k3y")
+    error = error_from_transport(exc, url="https://x.test/a?key=k3y-value", what="vends", page=2)
+    assert isinstance(error, NetworkError) and error.page == 2
+    assert "pr0xy-pass" not in str(error) and "k3y-value" not in str(error)
+    assert "***@proxy.test:3128" in str(error) and "did not answer after every retry" in str(error)
+    slow = error_from_transport(httpx.ReadTimeout("timed out"), url="https://x.test/a")
+    assert isinstance(slow, NetworkError) and "did not answer in time" in str(slow)
+    broken = error_from_transport(httpx.DecodingError("bad gzip"), url="https://x.test/a")
+    assert type(broken).__name__ == "ResponseFormatError"

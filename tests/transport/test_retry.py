@@ -552,3 +552,62 @@ def test_valid_body_with_brackets_in_strings_is_not_retried():
     response = client.get("/x")
     assert len(calls) == 1
     assert parse_json(response) == {"_embedded": [{"comment": "see [note] {1"}]}
+
+
+def test_looks_complete_json_is_exact_with_brackets_and_escapes_in_strings():
+    """The old count was fooled by a ``}`` inside a string: a cut body balanced and was kept."""
+    from loketvalinso._transport.retry import looks_complete_json
+
+    whole = (
+        b'{"result":[{"id":1,"note":"}}","path":"C:\\\\dir\\\\","quote":"say \\"}\\" twice"},'
+        b'{"id":2,"note":"\\u007b","e":"\\\\\\""}],"paging":{"total":2}}'
+    )
+    import orjson
+
+    assert orjson.loads(whole)["result"][0]["note"] == "}}"
+    assert not looks_complete_json(whole)  # brackets in strings: undecided, the caller parses
+    for cut in range(1, len(whole)):
+        assert not looks_complete_json(whole[:cut]), whole[:cut]
+    fooled = b'{"result":[{"id":1,"note":"}"}'  # balanced, ends in "}", and cut short
+    assert fooled.count(b"{") == fooled.count(b"}")
+    assert not looks_complete_json(fooled)
+    # escapes without brackets are read exactly: whole is whole, every cut is a cut
+    escaped = b'{"a":"x\\\\","b":"q\\"q","c":"\\n\\u00e9","d":[1,{"e":"\\\\\\\\"}]}'
+    assert orjson.loads(escaped)["b"] == 'q"q'
+    assert looks_complete_json(escaped) and looks_complete_json(b"  " + escaped + b"\r\n")
+    for cut in range(1, len(escaped)):
+        assert not looks_complete_json(escaped[:cut]), escaped[:cut]
+    assert looks_complete_json(b'[{"a":"b"},[1,2]]') and not looks_complete_json(b'[{"a":"]"}')
+
+
+def test_a_cut_body_with_balanced_brackets_is_retried():
+    whole = b'{"result":[{"id":1,"note":"}"},{"id":2}],"paging":{"total":2}}'
+    cut = b'{"result":[{"id":1,"note":"}"}'
+    handler, calls = scripted(
+        httpx.Response(200, content=cut, headers={"Content-Type": "application/json"}),
+        httpx.Response(200, content=whole, headers={"Content-Type": "application/json"}),
+    )
+    client, _ = make_client(handler)
+    response = client.get("/x")
+    assert len(calls) == 2 and response.content == whole
+    assert calls[1].headers["cache-control"] == "no-cache"
+
+
+def test_the_deadline_stops_retries_and_travels_with_the_request():
+    from loketvalinso._transport.extensions import DEADLINE, Deadline
+
+    handler, calls = scripted(503)
+    fake = FakeTime()
+    transport = RetryTransport(
+        httpx.MockTransport(handler),
+        policy=RetryPolicy(max_attempts=100, backoff_base=1.0, backoff_max=1.0, jitter=False),
+        sleep=fake.sleep,
+        clock=fake.clock,
+        deadline=3.5,
+    )
+    with httpx.Client(transport=transport, base_url="https://api.example.test") as client:
+        assert client.get("/x").status_code == 503
+    # waits of 1 s: attempts at 0, 1, 2 and 3 s; a fourth wait would pass the deadline
+    assert len(calls) == 4 and fake.sleeps == [1.0, 1.0, 1.0]
+    stamps = {id(r.extensions[DEADLINE]) for r in calls}
+    assert len(stamps) == 1 and isinstance(calls[0].extensions[DEADLINE], Deadline)

@@ -368,7 +368,7 @@ class Dataset:
                 "started_at": started,
                 "cursor_before": _iso(cursor_before),
                 "employer_ids": employers,
-                "source_urls": list(dict.fromkeys(r.url for r in reports if r.url)),
+                "source_urls": list(dict.fromkeys(redact_url(r.url) for r in reports if r.url)),
                 "resource_versions": sorted({v for r in reports for v in r.versions}),
                 "requests": sum(r.requests for r in reports),
                 "toolkit_version": __version__,
@@ -395,7 +395,7 @@ class Dataset:
                 report = client.last_load
                 if report is not None:
                     reports.append(report)
-                    provenance["source_url"] = report.url
+                    provenance["source_url"] = redact_url(report.url)
                     provenance["resource_versions"] = sorted(report.versions)
                 return frame
 

@@ -68,6 +68,7 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--truncate-rate", type=float, default=0.0)
     serve.add_argument("--drift", action="store_true")
     serve.add_argument("--expires", type=int, default=None)
+    serve.add_argument("--schema-drift", action="store_true", help="send data off the schema")
     serve.add_argument("--vends", type=int, default=None, help="number of vends in the world")
     serve.add_argument(
         "--leave-requests", type=int, default=None, help="approximate number of leave requests"
@@ -204,6 +205,7 @@ def _serve(args: argparse.Namespace) -> int:
         truncate_rate=args.truncate_rate,
         drift=args.drift,
         expires=args.expires,
+        schema_drift=args.schema_drift,
     ) as server:
         creds = server.credentials
         print(f"loketvalinso mock on {server.url}  (seed {args.seed})")

@@ -187,14 +187,29 @@ class BaseClient:
         return FrameDecoder(spec, path_ids), frame_cache
 
     def _run_load(
-        self, label: str, url: str, work: Callable[[LoadReport], pl.DataFrame]
+        self,
+        label: str,
+        url: str,
+        work: Callable[[LoadReport], pl.DataFrame],
+        *,
+        spec: FrameSpec | None = None,
+        resource: str | None = None,
     ) -> pl.DataFrame:
-        """Run ``work`` as one load; its report becomes ``last_load`` (also when it fails)."""
+        """Run ``work`` as one load; its report becomes ``last_load`` (also when it fails).
+
+        With the ``spec`` the frame was built by, declared or assumed fields that never arrived
+        join the drift (of ``resource``, default the spec's name); a load that drifted ends with
+        one :class:`~loketvalinso.errors.SchemaDriftWarning`, or a
+        :class:`~loketvalinso.errors.SchemaDriftError` with ``strict=True``.
+        """
         self._check_open()
         report = LoadReport(label=label, url=url)
         try:
             with report.timed():
                 frame = work(report)
+                if spec is not None:
+                    report.add_missing(frame, spec, resource)
+                report.settle_drift(strict=self.strict)
         finally:
             self.last_load = report
         report.rows = frame.height
@@ -207,17 +222,27 @@ class BaseClient:
         walk: Callable[[LoadReport, PageSink], None],
         *,
         batch_rows: int,
+        spec: FrameSpec,
+        strict: bool | None,
         concat: Callable[[list[pl.DataFrame]], pl.DataFrame],
         empty: Callable[[], pl.DataFrame],
     ) -> Iterator[pl.DataFrame]:
         """Run ``walk`` as one load whose pages stream out as frames of about ``batch_rows``
         rows (:func:`~loketvalinso._load.stream.iterate_load`); its report becomes
-        ``last_load`` when the walk ends."""
+        ``last_load`` when the walk ends.
+
+        The drift account is :meth:`_run_load`'s, over the whole stream: fields of ``spec``
+        with no value in any frame join the drift, and once the last frame was taken a load
+        that drifted ends with one :class:`~loketvalinso.errors.SchemaDriftWarning`, or a
+        :class:`~loketvalinso.errors.SchemaDriftError` with ``strict`` (None: the client's).
+        """
         self._check_open()
         if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
             msg = f"batch_rows must be a positive integer, not {batch_rows!r}"
             raise ConfigurationError(msg)
+        strict = self.strict if strict is None else bool(strict)
         report = LoadReport(label=label, url=url)
+        outputs = [name for name, _ in spec.outputs]
 
         def run(sink: PageSink) -> None:
             try:
@@ -226,7 +251,28 @@ class BaseClient:
             finally:
                 self.last_load = report
 
-        return iterate_load(run, batch_rows=batch_rows, concat=concat, empty=empty, name=label)
+        def frames() -> Iterator[pl.DataFrame]:
+            nulls = dict.fromkeys(outputs, 0)
+            rows = 0
+            stream = iterate_load(
+                run, batch_rows=batch_rows, concat=concat, empty=empty, name=label
+            )
+            try:
+                for frame in stream:
+                    present = [name for name in outputs if name in frame.columns]
+                    counts = (
+                        frame.select(present).null_count().row(0, named=True) if present else {}
+                    )
+                    for name in outputs:  # a column a frame lacks has no value in its rows
+                        nulls[name] += counts.get(name, frame.height)
+                    rows += frame.height
+                    yield frame
+            finally:
+                stream.close()
+            report.add_missing_nulls(nulls, rows, spec, label)
+            report.settle_drift(strict=strict)
+
+        return frames()
 
 
 def merge_params(*parts: Mapping[str, Any] | None) -> dict[str, Any]:

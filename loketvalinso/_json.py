@@ -6,16 +6,25 @@ last. Every other path that turns a body into Python objects goes through :func:
 repeated key means the same on every path. orjson does the work; only a body that holds more
 keys than orjson kept (a key repeated, or rarely a ``":`` inside a string) is parsed again,
 keeping first values, with the standard library.
+
+orjson also reads an integer past 64 bits as a float (its last digits lost), so a body with a
+run of 19 digits or more goes to the standard library at once, which keeps every digit (ids
+and totals a server may send); and a body orjson refuses is tried there too, in case only
+orjson minds it. ``NaN`` and ``Infinity`` are not JSON on either path.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
 
 __all__ = ["dumps_text", "loads"]
+
+#: A run of digits that may be an integer past 64 bits.
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
 
 def _first_values(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -48,24 +57,36 @@ def _keys_in(data: Any) -> int:
 
 
 def loads(body: bytes | bytearray | memoryview | str) -> Any:
-    """``body`` parsed; a key repeated in an object keeps its first value.
+    """``body`` parsed; a key repeated in an object keeps its first value, every digit of an
+    integer past 64 bits is kept.
 
     Raises
     ------
     ValueError
         Not JSON (``orjson.JSONDecodeError``), or nested too deep to parse.
     """
-    data = orjson.loads(body)
-    if not isinstance(data, dict | list):
-        return data
     raw = body.encode() if isinstance(body, str) else bytes(body)
-    if _keys_in_text(raw) <= _keys_in(data):
-        return data
+    first: ValueError | None = None
+    if _LONG_DIGITS.search(raw) is None:
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            first = exc
+        else:
+            if not isinstance(data, dict | list) or _keys_in_text(raw) <= _keys_in(data):
+                return data
     try:
-        return json.loads(raw, object_pairs_hook=_first_values)
+        return json.loads(raw, object_pairs_hook=_first_values, parse_constant=_not_json)
     except RecursionError:
         msg = "the JSON is nested too deep to read"
-        raise ValueError(msg) from None
+        raise (first or ValueError(msg)) from None
+    except ValueError as exc:
+        raise (first or exc) from None
+
+
+def _not_json(name: str) -> None:
+    msg = f"{name} is not JSON"
+    raise ValueError(msg)
 
 
 def dumps_text(value: Any) -> str:

@@ -382,7 +382,7 @@ class Loket(LeaveRequestWrites, BaseClient):
             frame = self._fetch_frame(entry, filled, spec, served, params, report)
             return arrange(frame, lead)
 
-        frame = self._run_load(label, self.base_url + filled.path, work)
+        frame = self._run_load(label, self.base_url + filled.path, work, spec=spec)
         if not raw_names and not params:
             self._remember_read(entry, filled, served, frame)  # its ETag, for a PUT of it
         return frame
@@ -491,7 +491,7 @@ class Loket(LeaveRequestWrites, BaseClient):
             frame = concat_pages(parts, spec=spec) if parts else empty_frame(spec)
             return finish(frame)
 
-        return self._run_load(label, self.base_url + entry["path"], work)
+        return self._run_load(label, self.base_url + entry["path"], work, spec=spec)
 
     # -- what the server serves ----------------------------------------------------------------
 

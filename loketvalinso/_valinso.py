@@ -184,7 +184,7 @@ class Valinso(ValinsoWrites, BaseClient):
                 return concat_pages(parts)
             return concat_pages(parts, spec=spec) if parts else empty_frame(spec)
 
-        return self._run_load(label, self.base_url + path, work)
+        return self._run_load(label, self.base_url + path, work, spec=spec, resource=label)
 
     @staticmethod
     def _vend_params(
@@ -228,7 +228,8 @@ class Valinso(ValinsoWrites, BaseClient):
 
         The pages stream through: memory holds the pages on the wire and a few batches, never
         the whole result. Frames come in the server's order (ascending ``id``), with the schema
-        of :meth:`vends`; a load with no vends yields one empty frame. The load's report is
+        of :meth:`vends` (a page off the schema is decoded tolerantly, as in :meth:`vends`); a
+        load with no vends yields one empty frame. The load's report, with its drift, is
         ``last_load`` once the iterator is exhausted. Stopping early (``break``) cancels the
         pages not yet requested.
 
@@ -240,8 +241,10 @@ class Valinso(ValinsoWrites, BaseClient):
             Rows per frame (pages are never split, so a frame may hold up to a page more).
         strict
             Raise :class:`~loketvalinso.errors.PaginationError` instead of warning when the
-            paging stop rules disagree (None: the client's ``strict``). A consumer that keeps
-            what it got (a dataset) wants ``True``: a warning arrives after the frames.
+            paging stop rules disagree, and :class:`~loketvalinso.errors.SchemaDriftError`
+            instead of a :class:`~loketvalinso.errors.SchemaDriftWarning` when the data left
+            the schema (None: the client's ``strict``). Both are known only once the frames
+            were taken: a consumer that keeps what it got (a dataset) wants ``True``.
 
         Examples
         --------
@@ -259,6 +262,8 @@ class Valinso(ValinsoWrites, BaseClient):
             self.base_url + "/vends",
             walk,
             batch_rows=batch_rows,
+            spec=spec,
+            strict=strict,
             concat=functools.partial(concat_pages, spec=spec),
             empty=functools.partial(empty_frame, spec),
         )

@@ -18,12 +18,14 @@
     ├── NetworkError                       connection/timeout errors after the retries ran out
     ├── PaginationError                    stop rules disagree (strict mode) or the page cap was hit
     ├── ResponseFormatError                malformed/truncated JSON, unexpected envelope
+    │   └── SchemaDriftError               data off the schema (strict mode; see the warning)
     └── CacheMissError                     ``offline=True`` and nothing cached for the request
 
     LoketValinsoWarning (UserWarning)
     ├── LoketWarning                       a Loket ``Warning`` message
     │   └── ObsoleteVersionWarning         the served resource version has an ``obsoleteDate``
     ├── PaginationWarning                  stop rules disagree (non-strict mode)
+    ├── SchemaDriftWarning                 values coerced or nulled, fields undeclared or missing
     ├── CacheWarning                       stale entry served offline, corrupt entry dropped,
     │                                      cache folder unusable (loading goes on without it)
     └── PartialWriteWarning                some actions of one write failed (see the outcomes)
@@ -68,6 +70,8 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitedError",
     "ResponseFormatError",
+    "SchemaDriftError",
+    "SchemaDriftWarning",
     "ServerError",
     "ValidationError",
     "VersionError",
@@ -339,6 +343,14 @@ class ResponseFormatError(_LocatedError):
     """A body that is not what the protocol promises: bad JSON, truncated, wrong envelope."""
 
 
+class SchemaDriftError(ResponseFormatError):
+    """Data off the declared (Loket) or assumed (Valinso) schema, with ``strict=True``.
+
+    Without ``strict`` the load returns its frame and issues a :class:`SchemaDriftWarning`
+    instead; ``client.last_load.drift`` lists what drifted either way.
+    """
+
+
 class CacheMissError(LoketValinsoError):
     """``offline=True`` and the cache holds nothing for this request."""
 
@@ -357,6 +369,12 @@ class ObsoleteVersionWarning(LoketWarning):
 
 class PaginationWarning(LoketValinsoWarning):
     """The paging stop rules disagreed; the result may be incomplete (see the message)."""
+
+
+class SchemaDriftWarning(LoketValinsoWarning):
+    """A load received data off the schema: values coerced or set to null, fields the schema
+    does not declare, or declared/assumed fields that never arrived. The frame keeps every row;
+    ``client.last_load.drift`` has the counts and examples."""
 
 
 class CacheWarning(LoketValinsoWarning):

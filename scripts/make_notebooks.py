@@ -205,7 +205,8 @@ QUICKSTART: list[Cell] = [
 
         * `02_vends.ipynb` — vends by day, hour, product, payment type and location.
         * `03_leave_trends.ipynb` — leave requests, ledger, balances and sick leave.
-        * `04_caching_and_versions.ipynb` — the cache, offline work and resource versions.
+        * `04_caching_and_versions.ipynb` — the cache, offline work, resource versions and the
+          drift report of data off the schema.
         * `loketvalinso demo` writes all charts into one offline `report.html`.
         """
     ),
@@ -443,13 +444,14 @@ LEAVE: list[Cell] = [
 CACHE: list[Cell] = [
     md(
         """
-        # Caching, offline work and resource versions
+        # Caching, offline work, resource versions and schema drift
 
         Loket says "in most cases caching is not allowed": its list pages come with an
         `Expires` in the past, so the cache keeps them only to **revalidate** (ETag, 304) or
         for offline work you ask for. Here the mock is started with `expires=2`, announcing
         two seconds of freshness, to show a cache hit, a 304 and expiry. Then: offline mode,
-        and the resource versions Loket serves, with their `obsoleteDate` warnings.
+        the resource versions Loket serves, with their `obsoleteDate` warnings, and what a load
+        reports when the data arrives off the schema.
         """
     ),
     setup(stdlib="from datetime import date", third_party="import polars as pl"),
@@ -589,6 +591,65 @@ CACHE: list[Cell] = [
         print(loket.resolve_version("employees"))
         loket.set_version("employees", None)  # back to the newest
         print(loket.resolve_version("employees"))
+        """
+    ),
+    md(
+        """
+        ## Data off the schema: the drift report
+
+        Real servers do not always send what their description says: numbers as text, a
+        renamed field, an id past the integer range. A load keeps every row anyway; what
+        arrived off the schema is coerced where its meaning is clear, set to null where it is
+        not, and counted in `last_load.drift` (one row per column, with up to three examples),
+        with one `SchemaDriftWarning` per load. `strict=True` raises `SchemaDriftError`
+        instead. Here the mock sends Valinso's `quantity` as `qty` and Loket's fractions as
+        text (`schema_drift=True`).
+        """
+    ),
+    code(
+        """
+        if USE_REAL_APIS:
+            drifting, valinso = None, lv.Valinso(api_key=os.environ["VALINSO_API_KEY"],
+                                                base_url=os.environ.get("VALINSO_BASE_URL"))
+        else:
+            drifting = lv.mock.serve(seed=42, sizes=SIZES, schema_drift=True)
+            valinso = lv.Valinso.from_mock(drifting, cache=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            vends = valinso.vends()
+        for w in caught:
+            print(type(w.message).__name__, ":", w.message)
+        valinso.last_load  # the drift table is part of the report
+        """
+    ),
+    code(
+        """
+        valinso.last_load.drift  # no rows when nothing drifted
+        """
+    ),
+    md(
+        """
+        Nothing was lost: the vends' quantities are in the extra column `qty`, and `quantity`
+        is empty. Loket's numbers sent as text are read as numbers, and counted as coerced:
+        """
+    ),
+    code(
+        """
+        if not USE_REAL_APIS:
+            loket = lv.Loket.from_mock(drifting, cache=False)
+        requests = loket.leave_requests(employer_id)
+        print(requests.select("number_of_units", "currently_available_units").describe())
+        loket.last_load.drift.select("column", "declared", "arrived", "coerced", "nulled", "examples")
+        """
+    ),
+    code(
+        """
+        if drifting is not None:
+            try:
+                lv.Valinso.from_mock(drifting, cache=False, strict=True).vends()
+            except lv.SchemaDriftError as exc:
+                print("strict:", exc)
+            drifting.close()
         """
     ),
     CLOSE,

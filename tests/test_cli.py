@@ -33,6 +33,7 @@ def _start_mock_process() -> tuple[subprocess.Popen[str], str]:
             "7",
             "--vends",
             "500",
+            "--schema-drift",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -70,6 +71,8 @@ def test_mock_serve_answers_both_apis_and_stops_on_ctrl_c() -> None:
             )
             assert page.status_code == 200
             assert page.json()["paging"] == {"total": 500, "offset": 0, "limit": 10}
+            # --schema-drift: the vends come with qty instead of quantity
+            assert all("qty" in v and "quantity" not in v for v in page.json()["result"])
     finally:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=15)

@@ -105,8 +105,8 @@ EXPORTED = {
         "ConfigurationError ConflictError Dataset LoginRequiredError Loket LoketValinsoError "
         "LoketValinsoWarning LoketWarning NetworkError NotFoundError ObsoleteVersionWarning "
         "PaginationError PaginationWarning PartialWriteWarning PermissionDeniedError "
-        "RateLimitedError ResponseFormatError RetryPolicy ServerError ValidationError Valinso "
-        "VersionError "
+        "RateLimitedError ResponseFormatError RetryPolicy SchemaDriftError SchemaDriftWarning "
+        "ServerError ValidationError Valinso VersionError "
         "__version__ cache charts errors mock report snapshots widgets"
     ),
     "loketvalinso.errors": (
@@ -114,7 +114,8 @@ EXPORTED = {
         "ConfigurationError ConflictError LoginRequiredError LoketValinsoError "
         "LoketValinsoWarning LoketWarning NetworkError NotFoundError ObsoleteVersionWarning "
         "PaginationError PaginationWarning PartialWriteWarning PermissionDeniedError "
-        "RateLimitedError ResponseFormatError ServerError ValidationError VersionError"
+        "RateLimitedError ResponseFormatError SchemaDriftError SchemaDriftWarning ServerError "
+        "ValidationError VersionError"
     ),
     "loketvalinso.cache": "DiskCache cache_clear cache_info default_directory",
     "loketvalinso.charts": (

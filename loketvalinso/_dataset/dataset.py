@@ -39,7 +39,14 @@ from loketvalinso._loket import Loket
 from loketvalinso._parquet import write_frame
 from loketvalinso._valinso import Valinso
 from loketvalinso._version import __version__
-from loketvalinso.errors import ConfigurationError, PaginationError, PaginationWarning, redact_url
+from loketvalinso.errors import (
+    ConfigurationError,
+    PaginationError,
+    PaginationWarning,
+    SchemaDriftError,
+    SchemaDriftWarning,
+    redact_url,
+)
 
 __all__ = ["DEFAULT_LOOKBACK", "Dataset", "SyncSummary", "parse_lookback"]
 
@@ -334,10 +341,13 @@ class Dataset:
             if state.cursor is not None:
                 since_us = (state.cursor - int(lookback.total_seconds() * _US)) // _US * _US
             provenance["source_url"] = redact_url(client.base_url + "/vends")
-            batches = client.iter_vends(
-                since=None if since_us is None else since_us // _US,
-                batch_rows=batch_rows,
-                strict=True,  # a disagreement must stop the sync, not arrive after the rows
+            batches = _keeping_exact_drift(
+                client,
+                client.iter_vends(
+                    since=None if since_us is None else since_us // _US,
+                    batch_rows=batch_rows,
+                    strict=True,  # a disagreement must stop the sync, not arrive after the rows
+                ),
             )
             outcome = sync_incremental(tx, spec, state, batches, since_us, provenance)
             if client.last_load is not None:
@@ -391,7 +401,7 @@ class Dataset:
 
         def load(call: Callable[[], pl.DataFrame]) -> Callable[[], pl.DataFrame]:
             def run() -> pl.DataFrame:
-                frame = _refusing_partial(call)
+                frame = _refusing_partial(client, call)
                 report = client.last_load
                 if report is not None:
                     reports.append(report)
@@ -440,17 +450,57 @@ def _source_of(client: object) -> str:
     raise ConfigurationError(msg)
 
 
-def _refusing_partial(call: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+def _refusing_partial(client: Loket | Valinso, call: Callable[[], pl.DataFrame]) -> pl.DataFrame:
     """``call()``, raising instead of returning when its paging disagreed (a warning would let
-    a partial result into the dataset); other warnings pass on."""
+    a partial result into the dataset) or its data left the schema in a way the dataset cannot
+    keep exactly (:func:`_refuse_lossy_drift`); other warnings pass on."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         frame = call()
     problems = [w for w in caught if issubclass(w.category, PaginationWarning)]
-    for w in caught:
-        if w not in problems:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if problems:
         msg = f"{problems[0].message}; the dataset was not changed (run the sync again)"
         raise PaginationError(msg)
+    if client.last_load is not None and any(
+        issubclass(w.category, SchemaDriftWarning) for w in caught
+    ):
+        _refuse_lossy_drift(client.last_load)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return frame
+
+
+def _keeping_exact_drift(
+    client: Valinso, batches: Iterator[pl.DataFrame]
+) -> Iterator[pl.DataFrame]:
+    """The frames of a strict stream, whose drift verdict comes after the last frame: drift
+    the dataset can keep exactly becomes the warning a lenient load gives."""
+    try:
+        yield from batches
+    except SchemaDriftError as exc:
+        report = client.last_load
+        if report is None:
+            raise
+        _refuse_lossy_drift(report, cause=exc)
+        report.settle_drift(strict=False)
+
+
+def _refuse_lossy_drift(report: LoadReport, *, cause: BaseException | None = None) -> None:
+    """Raise :class:`~loketvalinso.errors.SchemaDriftError` when the load's drift would change
+    what the dataset stores: a field undeclared (a new column, or dropped inside a list) or
+    missing, or values nulled. Values coerced with their meaning kept (``"406.40"`` for a
+    number) are stored as the schema's type and pass."""
+    drift = report.drift
+    lossy = drift.filter((pl.col("kind") != "values") | (pl.col("nulled") > 0))
+    if lossy.is_empty():
+        return
+    columns = ", ".join(
+        dict.fromkeys(f"{c} ({k})" for c, k in lossy.select("column", "kind").rows())
+    )
+    msg = (
+        f"{report.label or 'load'}: data off the schema that the dataset cannot keep exactly "
+        f"— {columns}; the dataset was not changed. A dataset keeps one schema per resource: "
+        "client.last_load.drift has the details (load the resource directly to look at the "
+        "rows), and the sync succeeds once the server's data fit the schema again"
+    )
+    raise SchemaDriftError(msg, url=report.url) from cause

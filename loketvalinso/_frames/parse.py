@@ -11,22 +11,33 @@ the typed path stays native) and only then parsed with orjson on the slow path
 (:func:`_add_extras`), which adds them as extra columns. A key an item repeats keeps its first
 value on every path (:mod:`loketvalinso._json`), as Polars' reader decides it on the fast path.
 
+A well-formed body the native decode cannot take, or whose integers it would cut or null, is
+decoded by the tolerant path (:func:`_tolerant_page`, :mod:`~loketvalinso._frames.tolerant`);
+"malformed or truncated JSON" means the bytes are not JSON. What a page brought off the schema is
+its drift (``meta["drift"]``, records of :mod:`~loketvalinso._frames.drift`): values coerced or
+nulled on the tolerant path or by the conversions (:attr:`FrameSpec.checks`), undeclared fields.
+
 This module has no state and starts no threads: the load layer decides which thread parses.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, overload
+from dataclasses import dataclass, field
+from typing import Any, Literal, NoReturn, overload
 
+import orjson
 import polars as pl
 
 from loketvalinso._catalog import snake_case
-from loketvalinso._frames.spec import PAGING_FIELDS, ROW, FrameSpec, empty_frame
+from loketvalinso._frames.convert import build_frame
+from loketvalinso._frames.drift import DriftCounter, Record, json_kind
+from loketvalinso._frames.spec import PAGING_FIELDS, ROW, FrameSpec, empty_frame, widened_spec
+from loketvalinso._frames.tolerant import ItemWalker, envelope_meta
 from loketvalinso._json import dumps_text, loads
 from loketvalinso.errors import ResponseFormatError
 
@@ -49,7 +60,7 @@ def concat_pages(frames: Sequence[pl.DataFrame], *, spec: FrameSpec | None = Non
         return pl.concat(frames, how="diagonal_relaxed", rechunk=False)
 
 
-def _fail(msg: str, url: object, page: int | None, exc: BaseException | None = None) -> None:
+def _fail(msg: str, url: object, page: int | None, exc: BaseException | None = None) -> NoReturn:
     raise ResponseFormatError(msg, url=url, page=page) from exc
 
 
@@ -168,15 +179,18 @@ def parse_page(
     -------
     meta : dict
         ``item_count, current_page, page_size, total_pages, total_size, offset, limit, total,
-        version, messages`` (the fields of ``_load.pages.PageMeta``; absent ones None).
+        version, messages, drift`` (the fields of ``_load.pages.PageMeta``; absent ones None;
+        ``drift``: what the page brought off the schema, see :mod:`~loketvalinso._frames.drift`).
     frame : polars.DataFrame or RawPage
-        Columns and dtypes of ``spec.schema`` (+ extra columns for undeclared fields); a
-        :class:`RawPage` only when ``convert`` is False.
+        Columns and dtypes of ``spec.schema`` (+ extra columns for undeclared fields; an integer
+        column widened where its values do not fit); a :class:`RawPage` only when ``convert`` is
+        False (its conversion's drift then lands in :attr:`RawPage.drift`).
 
     Raises
     ------
     ResponseFormatError
-        Malformed or truncated JSON, or a body without the expected envelope.
+        Bytes that are not JSON (malformed or truncated), or a body without the expected
+        envelope.
     """
     if isinstance(body, str):
         body = body.encode()
@@ -194,24 +208,16 @@ def parse_page(
             page,
         )
     env = None
-    last: BaseException | None = None
     schema: dict[str, pl.DataType] = {}
     for schema in spec.decode_variants:
         try:
             env = pl.read_json(body, schema=schema)
             break
-        except Exception as exc:  # polars raises ComputeError, PanicException, …
-            last = exc
+        except Exception:  # polars raises ComputeError, PanicException, …
+            continue
     if env is None or env.height != 1:
-        _fail(
-            f"malformed or truncated JSON for {spec.name}: {str(last).splitlines()[0][:200]}"
-            if last
-            else f"unexpected body for {spec.name}",
-            url,
-            page,
-            last,
-        )
-    assert env is not None
+        # well-formed JSON off the schema, or not JSON at all: the tolerant path tells them apart
+        return _tolerant_page(body, spec, path_ids=path_ids, url=url, page=page)
     meta = _meta(env, spec)
     items = None
     for k in spec.body_keys:
@@ -232,6 +238,7 @@ def parse_page(
         else:
             frame_items = s.alias("__item").to_frame()
     meta["item_count"] = n_items
+    meta["drift"] = []
     if not convert and items is not None and not spec.wrapped and not spec.any_paths:
         # The unknown-field check is settled for the whole load in convert_raw (one count over
         # all pages' items instead of a walk per page); the page keeps what a recheck needs.
@@ -250,13 +257,84 @@ def parse_page(
         )
     extras = bool(spec.any_paths and n_items) or _has_unknown_keys(body, env, items, spec)
     if not extras and not convert and spec.item_dtype is not None:
-        return meta, RawPage(frame_items, url=url, page=page)
-    frame = _build_frame(frame_items, spec)
+        # convert_raw checks its integers (and may send it the tolerant way: the body stays)
+        return meta, RawPage(frame_items, body=body, url=url, page=page)
+    frame, drift, trouble = build_frame(frame_items, spec)
+    if trouble:
+        return _tolerant_page(body, spec, path_ids=path_ids, url=url, page=page)
+    counter = DriftCounter()
+    counter.extend(drift)
     if extras:
-        frame = _add_extras(body, spec, frame, url, page)
+        frame = _add_extras(body, spec, frame, url, page, counter)
+    meta["drift"] = counter.records()
     if ROW in frame.columns:
         frame = frame.drop(ROW)
     return meta, _with_path_columns(frame, spec, path_ids)
+
+
+def _tolerant_page(
+    body: bytes,
+    spec: FrameSpec,
+    *,
+    path_ids: dict[str, str] | None,
+    url: object,
+    page: int | None,
+) -> tuple[dict[str, Any], pl.DataFrame]:
+    """A page decoded value by value (:mod:`~loketvalinso._frames.tolerant`): rows out =
+    items served, every value coerced or nulled on the way counted in ``meta["drift"]``."""
+    data = _load_or_fail(body, spec, url, page)
+    if not isinstance(data, dict):
+        _fail(
+            f"unexpected body for {spec.name}: a JSON {json_kind(data)}, not an object with "
+            f"{' or '.join(spec.body_keys)}",
+            url,
+            page,
+        )
+    raw_items = _items_of(data, spec)
+    if raw_items is None:
+        key = next((k for k in spec.body_keys if data.get(k) is not None), spec.body_keys[0])
+        _fail(
+            f"unexpected body for {spec.name}: {key} holds a JSON {json_kind(data.get(key))}, "
+            "not items",
+            url,
+            page,
+        )
+    meta = envelope_meta(data, spec)
+    meta["item_count"] = len(raw_items)
+    counter = DriftCounter()
+    walker = ItemWalker(spec, counter, clean=True)
+    cleaned = walker.items(raw_items)
+    built = widened_spec(spec, walker.widen) if walker.widen else spec
+    frame, drift, _ = build_frame(_cleaned_items(cleaned, built), built, exact=True)
+    counter.extend(drift)
+    if walker.found:
+        frame = _extra_columns(walker.found, len(raw_items), spec, frame, url, page, counter)
+    meta["drift"] = counter.records()
+    if ROW in frame.columns:
+        frame = frame.drop(ROW)
+    return meta, _with_path_columns(frame, built, path_ids)
+
+
+def _cleaned_items(cleaned: list[Any], spec: FrameSpec) -> pl.DataFrame:
+    """The tolerant path's items as the ``__item`` column the conversion reads."""
+    dtype = spec.item_dtype_exact
+    if dtype is None:
+        return pl.DataFrame({"__item": [None] * len(cleaned)}, schema={"__item": pl.Null})
+    payload = {"__item": cleaned}
+    try:
+        text = orjson.dumps(payload)
+    except (TypeError, orjson.JSONEncodeError):  # integers past 64 bits: a text column
+        text = json.dumps(payload).encode()
+    decoded = pl.read_json(text, schema={"__item": pl.List(dtype)})
+    return decoded.get_column("__item")[0].alias("__item").to_frame()
+
+
+def _load_or_fail(body: bytes, spec: FrameSpec, url: object, page: int | None) -> Any:
+    try:
+        return loads(body)
+    except ValueError as exc:
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        _fail(f"malformed or truncated JSON for {spec.name}: {detail}", url, page, exc)
 
 
 def _with_path_columns(
@@ -293,6 +371,8 @@ class RawPage:
     page: int | None = None
     #: ``body_keys`` counted by :func:`_colons` (also counts nulls and colons inside values)
     quick: bool = False
+    #: What :func:`convert_raw` found off the schema while converting this page.
+    drift: list[Record] = field(default_factory=list)
 
     @property
     def height(self) -> int:
@@ -322,11 +402,27 @@ def convert_raw(
     once over all the pages, so Polars spreads it over the columns and its fixed costs are paid
     once; each page's frame is a zero-copy slice of the result. Pages whose unknown-field check
     is open (:class:`RawPage`) are checked together first; one whose body holds keys the
-    decode did not capture is parsed again on its own, with those fields as extra columns.
+    decode did not capture is parsed again on its own, with those fields as extra columns. So
+    is a page whose integers an integer column could not hold (:attr:`FrameSpec.int_check`,
+    also checked for all pages at once): it goes the tolerant way. What a page's conversion
+    coerced or nulled lands in its :attr:`RawPage.drift`.
     """
     if not pages:
         return []
-    items = _concat_items(pages, spec)
+    try:
+        items = _concat_items(pages, spec)
+    except pl.exceptions.SchemaError:
+        # decoded with different variants (money as numbers on some pages, as text on others):
+        # each kind together
+        groups: dict[str, list[RawPage]] = {}
+        for p in pages:
+            groups.setdefault(str(p.items.schema["__item"]), []).append(p)
+        done = {
+            id(p): frame
+            for group in groups.values()
+            for p, frame in zip(group, convert_raw(group, spec, path_ids), strict=True)
+        }
+        return [done[id(p)] for p in pages]
     open_ = [p for p in pages if p.body_keys is not None]
     redo: list[RawPage] = []
     if open_:
@@ -339,28 +435,46 @@ def convert_raw(
         # every page's body has at least the keys its decode captured: equal totals settle it
         if body_total != known:
             redo = [p for p in open_ if p.has_unknown_keys()]
-    if not redo:
-        return _convert_together(items, [p.height for p in pages], spec, path_ids)
-    again = {id(p) for p in redo}
-    rest = [p for p in pages if id(p) not in again]
-    together = iter(
-        _convert_together(_concat_items(rest, spec), [p.height for p in rest], spec, path_ids)
+    rest = [p for p in pages if p not in redo]
+    together = (
+        _convert_together(items if not redo else _concat_items(rest, spec), rest, spec, path_ids)
         if rest
         else []
     )
+    if together is None:
+        # an integer its column cannot hold, money past its range: those pages go the
+        # tolerant way
+        redo += [p for p in rest if build_frame(p.items, spec).trouble]
+        rest = [p for p in rest if p not in redo]
+        together = (
+            _convert_together(_concat_items(rest, spec), rest, spec, path_ids) if rest else []
+        )
+        assert together is not None, "pages without integer trouble convert"
+    if not redo:
+        return _converted(pages, together)
+    again = {id(p) for p in redo}
+    converted = iter(together)
     out = []
     for p in pages:
         if id(p) in again:
             if p.body is None:
                 msg = "the page's body is gone: it cannot be checked for undeclared fields"
                 raise ResponseFormatError(msg, url=p.url, page=p.page)
-            _, frame = parse_page(
+            meta, frame = parse_page(
                 p.body, spec, path_ids=path_ids, url=p.url, page=p.page, convert=True
             )
-            out.append(frame)
+            out.append((frame, meta["drift"]))
         else:
-            out.append(next(together))
-    return out
+            out.append(next(converted))
+    return _converted(pages, out)
+
+
+def _converted(
+    pages: Sequence[RawPage], done: Sequence[tuple[pl.DataFrame, list[Record]]]
+) -> list[pl.DataFrame]:
+    for p, (_, drift) in zip(pages, done, strict=True):
+        p.drift = drift
+    return [frame for frame, _ in done]
 
 
 def _concat_items(pages: Sequence[RawPage], spec: FrameSpec) -> pl.DataFrame:
@@ -374,9 +488,21 @@ def _concat_items(pages: Sequence[RawPage], spec: FrameSpec) -> pl.DataFrame:
 
 
 def _convert_together(
-    items: pl.DataFrame, counts: list[int], spec: FrameSpec, path_ids: dict[str, str] | None
-) -> list[pl.DataFrame]:
-    frame = _build_frame(items, spec)
+    items: pl.DataFrame,
+    pages: Sequence[RawPage],
+    spec: FrameSpec,
+    path_ids: dict[str, str] | None,
+) -> list[tuple[pl.DataFrame, list[Record]]] | None:
+    """The pages' frames and drift; None when one of them needs the tolerant path."""
+    counts = [p.height for p in pages]
+    frame, drift, trouble = build_frame(items, spec)
+    if trouble:
+        return None
+    if drift and len(pages) > 1:
+        # rare: the pages one by one, so that each page keeps its own drift
+        return [
+            done for p in pages for done in _convert_together(p.items, [p], spec, path_ids) or []
+        ]
     if ROW in frame.columns:
         # exploded: rows of page k are those whose item index falls in page k's range
         rows = frame.get_column(ROW)
@@ -388,7 +514,7 @@ def _convert_together(
     frame = _with_path_columns(frame, spec, path_ids)
     out, start = [], 0
     for end in cuts:
-        out.append(frame.slice(start, end - start))
+        out.append((frame.slice(start, end - start), drift))
         start = end
     return out
 
@@ -427,44 +553,6 @@ def _frame_keys(df: pl.DataFrame) -> int:
         if isinstance(c.dtype, (pl.Struct, pl.List)):
             n += _count_keys(c)
     return n
-
-
-def _build_frame(items: pl.DataFrame, spec: FrameSpec) -> pl.DataFrame:
-    path_cols = {c for _, c in spec.path_columns}
-    if spec.item_dtype is None:
-        return pl.DataFrame(
-            [
-                pl.Series(n, [None] * items.height, dtype=d)
-                for n, d in spec.schema.items()
-                if n not in path_cols
-            ]
-        )
-    if not spec.explodes:
-        return _select_outputs(items, spec, ())
-    df = items.with_row_index(ROW)
-    for col, expr in spec.explodes:
-        df = df.with_columns(expr.alias(col)).explode(col, empty_as_null=True, keep_nulls=True)
-    return _select_outputs(df, spec, (pl.col(ROW),))
-
-
-def _select_outputs(df: pl.DataFrame, spec: FrameSpec, lead: tuple[pl.Expr, ...]) -> pl.DataFrame:
-    """The typed output columns; date/date-time columns by their one-format conversion, and
-    again by the full one only when that left a non-null value unconverted."""
-    exprs = [e for _, e in spec.outputs]
-    if not spec.fast or df.height == 0:
-        return df.select(*lead, *exprs)
-    for i, quick, _ in spec.fast:
-        exprs[i] = quick
-    out = df.select(*lead, *exprs)
-    sources = df.select(src.null_count().alias(str(k)) for k, (_, _, src) in enumerate(spec.fast))
-    redo = [
-        spec.outputs[i][1]
-        for (i, _, _), want in zip(spec.fast, sources.row(0), strict=True)
-        if out.get_column(spec.outputs[i][0]).null_count() != want
-    ]
-    if redo:
-        out = out.with_columns(df.select(redo).get_columns())
-    return out
 
 
 _META_COLUMNS = (*PAGING_FIELDS, "version", "messages", "paging")
@@ -519,14 +607,18 @@ def _json_text(v: Any) -> str | None:
     return dumps_text(v)  # ValueError when nested too deep to write
 
 
-def _items_of(data: Any, spec: FrameSpec) -> list[Any]:
+def _items_of(data: Any, spec: FrameSpec) -> list[Any] | None:
+    """The items of a decoded body (``[]`` without any); None when its items key holds a
+    scalar where objects are expected (no items at all, not items off the schema)."""
     if not isinstance(data, dict):
         return data if isinstance(data, list) else []
     for k in spec.body_keys:
         v = data.get(k)
         if v is None:
             continue
-        return v if isinstance(v, list) else [v]
+        if isinstance(v, list):
+            return v
+        return [v] if isinstance(v, dict) or spec.wrapped else None
     return []
 
 
@@ -550,34 +642,36 @@ def _safe_column_name(name: str) -> str:
 
 
 def _add_extras(
-    body: bytes, spec: FrameSpec, frame: pl.DataFrame, url: object, page: int | None
+    body: bytes,
+    spec: FrameSpec,
+    frame: pl.DataFrame,
+    url: object,
+    page: int | None,
+    drift: DriftCounter,
 ) -> pl.DataFrame:
-    try:
-        data = loads(body)
-    except ValueError as exc:
-        _fail(f"malformed JSON for {spec.name}: {exc}", url, page, exc)
-    items = [it for it in _items_of(data, spec) if it is not None]
-    found: dict[tuple[str, ...], dict[int, Any]] = {}
-    any_set = {p for p, _ in spec.any_paths}
-
-    def visit(obj: dict[str, Any], path: tuple[str, ...], i: int) -> None:
-        for k, v in obj.items():
-            p = (*path, k)
-            if p in any_set or p not in spec.known_paths:
-                found.setdefault(p, {})[i] = v
-            elif isinstance(v, dict):
-                visit(v, p, i)
-
-    for i, it in enumerate(items):
-        if isinstance(it, dict):
-            visit(it, (), i)
-        elif it is not None and not spec.known_paths:
-            found.setdefault(("value",), {})[i] = it
-    if not found:
+    """``frame`` with the undeclared and free-form fields of ``body`` as extra columns; the
+    undeclared ones (also those inside lists, which are not kept) counted in ``drift``."""
+    items = _items_of(_load_or_fail(body, spec, url, page), spec) or []
+    walker = ItemWalker(spec, drift, clean=False)
+    walker.items(items)
+    if not walker.found:
         return frame
+    return _extra_columns(walker.found, len(items), spec, frame, url, page, drift)
+
+
+def _extra_columns(
+    found: dict[tuple[str, ...], dict[int, Any]],
+    n_items: int,
+    spec: FrameSpec,
+    frame: pl.DataFrame,
+    url: object,
+    page: int | None,
+    drift: DriftCounter,
+) -> pl.DataFrame:
+    """The fields ``found`` (by raw path: ``{item index: value}``) as columns of ``frame``."""
     rows = frame[ROW] if ROW in frame.columns else pl.int_range(frame.height, eager=True)
     last_row = int(rows.max() or 0) if len(rows) else -1  # type: ignore[arg-type]
-    if last_row >= len(items) or (ROW not in frame.columns and frame.height != len(items)):
+    if last_row >= n_items or (ROW not in frame.columns and frame.height != n_items):
         _fail(f"unexpected body for {spec.name}: the items do not line up", url, page)
     any_names = dict(spec.any_paths)
     new_cols = []
@@ -586,7 +680,7 @@ def _add_extras(
         for p, vals in found.items():
             if p in any_names:
                 name = any_names[p]
-                values = [_json_text(vals.get(i)) for i in range(len(items))]
+                values = [_json_text(vals.get(i)) for i in range(n_items)]
                 s = pl.Series(name, values, dtype=pl.String)
             else:
                 if spec.raw_names:
@@ -600,7 +694,18 @@ def _add_extras(
                     name = f"{base}_{n}"
                     n += 1
                 used.add(name)
-                s = _loose_series(name, [vals.get(i) for i in range(len(items))])
+                s = _loose_series(name, [vals.get(i) for i in range(n_items)])
+                if spec.known_paths:  # else the items declare no field: they are all "extra"
+                    for v in vals.values():
+                        if v is not None:
+                            drift.note(
+                                column=name,
+                                path=p,
+                                kind="undeclared",
+                                declared=None,
+                                arrived=json_kind(v),
+                                raw=v,
+                            )
             new_cols.append(s.gather(rows) if len(rows) else s.clear())
     except ValueError as exc:  # a field nested deeper than it can be kept as text
         _fail(f"unexpected body for {spec.name}: {exc}", url, page, exc)
@@ -618,11 +723,15 @@ def parse_untyped_page(
     """
     try:
         data = loads(body)
-        if not isinstance(data, dict) or "result" not in data:
-            msg = "the response has no result"
-            raise ResponseFormatError(msg, url=url, page=page)
-        result = data["result"]
-        items = result if isinstance(result, list) else [result]
+    except ValueError as exc:
+        msg = f"malformed or truncated JSON: {exc}"
+        raise ResponseFormatError(msg, url=url, page=page) from exc
+    if not isinstance(data, dict) or "result" not in data:
+        msg = "the response has no result"
+        raise ResponseFormatError(msg, url=url, page=page)
+    result = data["result"]
+    items = result if isinstance(result, list) else [result]
+    try:
         rows = [
             {
                 k: dumps_text(v) if isinstance(v, dict | list) else v
@@ -631,8 +740,8 @@ def parse_untyped_page(
             for it in items
             if it is not None
         ]
-    except ValueError as exc:
-        msg = f"malformed JSON: {exc}"
+    except ValueError as exc:  # a field nested deeper than it can be kept as text
+        msg = f"unexpected body: {exc}"
         raise ResponseFormatError(msg, url=url, page=page) from exc
     frame = pl.from_dicts(rows, infer_schema_length=None) if rows else pl.DataFrame()
     paging = data.get("paging")

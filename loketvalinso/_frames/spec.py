@@ -30,15 +30,27 @@ Conventions
   array elements are not added.
 * Valinso: documented/assumed columns always present; ids Int64, ``quantity`` Int32, money as
   ``pl.Decimal(10, 2)`` (number or string in the JSON), unix seconds → ``pl.Datetime("us", "UTC")``.
+
+Drift checks
+------------
+``pl.read_json`` turns an off-type value into another one without a word (``1.7`` into an integer
+column becomes 1, a number past the column's range becomes null) and the conversions null what
+they cannot parse. So integers are decoded as Float64 and cast after :attr:`FrameSpec.int_check`
+(one native expression over the decoded items) found every value integral and in range; and every
+converted leaf (dates, date-times, money, unix seconds) has a :class:`Check` whose null counts
+show what its conversion coerced or nulled. A page that fails either is decoded again by the
+tolerant path (:mod:`~loketvalinso._frames.tolerant`); what it changed is its drift
+(:mod:`~loketvalinso._frames.drift`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -48,17 +60,25 @@ from loketvalinso.errors import ResponseFormatError
 __all__ = [
     "DEFAULT_EXPLODE",
     "MONEY",
+    "MONEY_LIMIT",
     "UTC_DATETIME",
     "VALINSO_FIELDS",
+    "Check",
     "FrameSpec",
+    "check_full",
+    "declared_name",
     "empty_frame",
+    "rounded_money",
     "schema_for",
     "valinso_spec",
+    "widened_spec",
 ]
 
 UTC_DATETIME = pl.Datetime("us", "UTC")
 #: Valinso money (the mock world uses the same dtype).
 MONEY = pl.Decimal(10, 2)
+#: The amounts :data:`MONEY` holds are below this.
+MONEY_LIMIT = 1e8
 #: Array fields exploded by default (dotted paths relative to the item).
 DEFAULT_EXPLODE = frozenset(
     {
@@ -73,6 +93,10 @@ DEFAULT_EXPLODE = frozenset(
 PAGING_FIELDS = ("currentPage", "pageSize", "totalPages", "totalSize")
 #: The item index column of a frame being exploded (dropped before the frame is returned).
 ROW = "__row"
+#: Integers decoded as Float64 are exact up to here; a larger one is checked exactly (tolerantly).
+FLOAT_EXACT = 2**53
+#: The range of an int32 field.
+INT32_RANGE = (-(2**31), 2**31 - 1)
 
 
 #: The JSON type of each field format the Valinso tables below use (no format: a string).
@@ -150,10 +174,61 @@ class FrameSpec:
     fast: tuple[tuple[int, pl.Expr, pl.Expr], ...] = field(default=(), repr=False)
     #: Number of item fields when the item is an object of scalars only, else None.
     flat_fields: int | None = None
+    #: The raw field path and the declared dtype (:func:`declared_name`) of each output.
+    paths: tuple[tuple[str, ...], ...] = field(default=(), repr=False)
+    declared: tuple[str, ...] = field(default=(), repr=False)
+    #: The converted leaves whose null counts show drift (see the module docstring).
+    checks: tuple[Check, ...] = field(default=(), repr=False)
+    #: Integer values that are not integral or out of range, over the decoded items (a scalar
+    #: expression on ``__item``); None without integer fields.
+    int_check: pl.Expr | None = field(default=None, repr=False)
+    #: The item dtype with integers as Int32/Int64 and money as text: what the tolerant path
+    #: builds its cleaned items with.
+    item_dtype_exact: pl.DataType | None = field(default=None, repr=False)
+    #: What the spec was built from (for :func:`widened_spec`).
+    path_params: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    explode_set: frozenset[str] = field(default=frozenset(), repr=False)
 
     @property
     def columns(self) -> list[str]:
         return list(self.schema.names())
+
+    @functools.cached_property
+    def row_stats(self) -> dict[str, pl.Expr]:
+        """The scalars the conversion checks read from the select of the outputs, by name:
+        ``__int`` (integers an integer column cannot hold); per check ``k``, ``__s<k>``
+        (non-null values before the conversion), ``__q<k>``/``__f<k>`` (after the fast and the
+        full conversion, for leaves inside lists: a top-level leaf is counted on its output)
+        and ``__r<k>`` (money with more than two decimals). In a spec that explodes, the leaves
+        of the items are counted on the items instead (:attr:`item_stats`; only their
+        ``__s<k>`` is here, for the fast conversions)."""
+        exprs: dict[str, pl.Expr] = {}
+        if self.int_check is not None:
+            exprs["__int"] = self.int_check
+        for k, c in enumerate(self.checks):
+            if c.element or not self.explodes:
+                exprs.update(_check_stats(k, c, outputs_counted=False))
+            elif c.fast is not None and c.output is not None:
+                exprs[f"__s{k}"] = c.source.count()
+        return {name: e.alias(name) for name, e in exprs.items()}
+
+    @functools.cached_property
+    def item_stats(self) -> dict[str, pl.Expr]:
+        """:attr:`row_stats` of the item leaves of a spec that explodes, on the items."""
+        exprs: dict[str, pl.Expr] = {}
+        if self.explodes:
+            for k, c in enumerate(self.checks):
+                if not c.element:
+                    exprs.update(_check_stats(k, c, outputs_counted=True, spec=self))
+        return {name: e.alias(name) for name, e in exprs.items()}
+
+    @functools.cached_property
+    def column_of(self) -> dict[tuple[str, ...], tuple[str, str]]:
+        """``(column, declared dtype)`` of each output, by raw field path."""
+        return {
+            p: (name, d)
+            for p, (name, _), d in zip(self.paths, self.outputs, self.declared, strict=True)
+        }
 
     @functools.cached_property
     def decode_variants(self) -> list[dict[str, pl.DataType]]:
@@ -167,30 +242,99 @@ def _children(node: Node, nodes: list[list[Node]]) -> list[Node]:
     return nodes[extra] if isinstance(extra, int) else list(extra or [])
 
 
-def _decode_dtype(node: Node, nodes: list[list[Node]], loose: bool = False) -> pl.DataType | None:
-    """The dtype ``pl.read_json`` decodes a field with (``loose``: money as text, float times)."""
+def _int_dtype(fmt: str | None) -> pl.DataType:
+    return pl.Int32() if fmt == "int32" else pl.Int64()
+
+
+def _decode_dtype(node: Node, nodes: list[list[Node]], mode: str = "typed") -> pl.DataType | None:
+    """The dtype a field is decoded with: ``typed`` (``pl.read_json``: integers as Float64, so
+    that :attr:`FrameSpec.int_check` sees what an integer decode would cut or null), ``loose``
+    (also money as text) or ``exact`` (the tolerant path's cleaned values: integers as Int32/
+    Int64)."""
     t, fmt = node[1], node[2]
     if t == "string":
         return pl.String()
     if t == "integer":
-        if fmt == "unix":
-            return pl.Float64() if loose else pl.Int64()
-        return pl.Int32() if fmt == "int32" else pl.Int64()
+        if fmt == "unix" or mode != "exact":
+            return pl.Float64()
+        return _int_dtype(fmt)
     if t == "number":
-        return pl.String() if fmt == "decimal" and loose else pl.Float64()
+        return pl.String() if fmt == "decimal" and mode == "loose" else pl.Float64()
     if t == "boolean":
         return pl.Boolean()
     if t == "object":
         fields = [
             pl.Field(c[0], d)
             for c in _children(node, nodes)
-            if (d := _decode_dtype(c, nodes, loose)) is not None
+            if (d := _decode_dtype(c, nodes, mode)) is not None
         ]
         return pl.Struct(fields) if fields else None
     if t == "array":
-        inner = _decode_dtype(node[4], nodes, loose)
+        inner = _decode_dtype(node[4], nodes, mode)
         return pl.List(inner) if inner is not None else None
     return None  # "any": free-form, filled as JSON text from the slow path
+
+
+def declared_name(node: Node) -> str:
+    """The output dtype of a field, in words short enough for the drift report."""
+    t, fmt = node[1], node[2]
+    if t == "string":
+        return {"date": "Date", "date-time": "Datetime"}.get(fmt or "", "String")
+    if t == "integer":
+        return "Datetime (unix seconds)" if fmt == "unix" else str(_int_dtype(fmt))
+    if t == "number":
+        return "Decimal(10, 2)" if fmt == "decimal" else "Float64"
+    return {"boolean": "Boolean", "object": "Struct", "array": "List"}.get(t, "String (JSON text)")
+
+
+class Check(NamedTuple):
+    """A converted leaf whose null counts show drift.
+
+    ``source`` is the decoded text or number, ``full`` its conversion; ``fast`` the one-format
+    conversion of a date or date-time (values it misses but ``full`` takes were coerced, e.g. a
+    date-time where a date is declared). ``output`` is the index of a top-level leaf's output
+    (its values are the conversion); a leaf inside a list column has flat (exploded)
+    expressions instead. ``element``: the leaf belongs to the elements of an exploded array;
+    otherwise, in a spec that explodes, its expressions also work on the items before the
+    explode (where each value counts once).
+    """
+
+    column: str
+    path: tuple[str, ...]
+    declared: str
+    kind: str
+    source: pl.Expr
+    fast: pl.Expr | None
+    full: pl.Expr
+    output: int | None
+    element: bool = False
+
+
+def rounded_money(check: Check) -> pl.Expr:
+    """Money with more than two decimals (the Decimal(10, 2) column rounds it)."""
+    cents = check.source.cast(pl.Float64, strict=False) * 100
+    return cents.is_finite() & ((cents - cents.round(0)).abs() > 1e-6)
+
+
+def check_full(check: Check, spec: FrameSpec) -> pl.Expr:
+    """The full conversion of a check's leaf (a top-level leaf's is its output)."""
+    return spec.outputs[check.output][1] if check.output is not None else check.full
+
+
+def _check_stats(
+    k: int, c: Check, *, outputs_counted: bool, spec: FrameSpec | None = None
+) -> dict[str, pl.Expr]:
+    """The counts of check ``k`` (see :attr:`FrameSpec.row_stats`); ``outputs_counted``: also
+    after the full conversion of a top-level leaf (``spec`` has its output)."""
+    exprs = {f"__s{k}": c.source.count()}
+    if c.output is None or outputs_counted:
+        full = check_full(c, spec) if spec is not None else c.full
+        exprs[f"__f{k}"] = full.count()
+        if c.fast is not None:
+            exprs[f"__q{k}"] = c.fast.count()
+    if c.kind == "decimal":
+        exprs[f"__r{k}"] = rounded_money(c).sum()
+    return exprs
 
 
 def _is_meta(children: list[Node]) -> bool:
@@ -240,8 +384,16 @@ def _convert(e: pl.Expr, node: Node, nodes: list[list[Node]], raw: bool) -> tupl
         micros = (e.cast(pl.Float64) * 1e6).round(0).cast(pl.Int64, strict=False)
         return micros.cast(UTC_DATETIME), UTC_DATETIME
     if t == "number" and fmt == "decimal":
-        return e.cast(MONEY, strict=False), MONEY
-    if t in ("integer", "number", "boolean"):
+        # through Float64 whether it was decoded as a number or as text, so that both round
+        # alike; an amount past the Decimal's range fails the whole cast: the page then goes
+        # the tolerant way, which nulls (and counts) such amounts first
+        return e.cast(pl.Float64, strict=False).cast(MONEY, strict=False), MONEY
+    if t == "integer":
+        # decoded as Float64; int_check has found every value integral and in range, so the
+        # cast needs no range check of its own (wrapping is the quick cast)
+        dtype = _int_dtype(fmt)
+        return e.cast(dtype, strict=False, wrap_numerical=True), dtype
+    if t in ("number", "boolean"):
         return e, _decode_dtype(node, nodes)
     if t == "object":
         parts, fields = [], []
@@ -264,16 +416,36 @@ def _convert(e: pl.Expr, node: Node, nodes: list[list[Node]], raw: bool) -> tupl
     return pl.lit(None, pl.String()), pl.String()
 
 
+class _Output(NamedTuple):
+    """One planned output column: its expression and dtype, the one-format conversion of a
+    date/date-time (``(fast, source)`` or None), and the field it comes from."""
+
+    name: str
+    expr: pl.Expr
+    dtype: Any
+    fast: tuple[pl.Expr, pl.Expr] | None
+    path: tuple[str, ...]
+    node: Node | None
+    source: pl.Expr | None
+    element: bool = False
+
+
+#: Field formats whose conversion may coerce or null a value (see :class:`Check`).
+_CHECKED = {("string", "date"), ("string", "date-time"), ("number", "decimal"), ("integer", "unix")}
+
+
 class _Planner:
     def __init__(self, nodes: list[list[Node]], raw: bool, explode: frozenset[str]) -> None:
         self.nodes = nodes
         self.raw = raw
         self.explode = explode
-        self.outputs: list[tuple[str, pl.Expr, pl.DataType, Any]] = []
+        self.outputs: list[_Output] = []
         self.explodes: list[tuple[str, pl.Expr]] = []
         self.any_paths: list[tuple[tuple[str, ...], str]] = []
         self.known: set[tuple[str, ...]] = set()
         self.used: set[str] = set()
+        #: checks of converted leaves inside list columns
+        self.nested: list[Check] = []
         #: each output column's field: its API path from the item and its node (what writes
         #: use to put a flattened row back into the API's nesting)
         self.sources: dict[str, tuple[tuple[str, ...], Node]] = {}
@@ -289,16 +461,21 @@ class _Planner:
         expr: pl.Expr,
         dtype: Any,
         fast: Any = None,
-        source: tuple[tuple[str, ...], Node] | None = None,
+        *,
+        path: tuple[str, ...] = (),
+        node: Node | None = None,
+        source: pl.Expr | None = None,
     ) -> None:
         base, i = name, 2
         while name in self.used:
             name = f"{base}_{i}"
             i += 1
         self.used.add(name)
-        self.outputs.append((name, expr.alias(name), dtype, fast))
-        if source is not None:
-            self.sources[name] = source
+        self.outputs.append(_Output(name, expr.alias(name), dtype, fast, path, node, source))
+        if node is not None and node[1] == "array" and source is not None:
+            self.nested += _nested_checks(source.explode(), node[4], self.nodes, path, name)
+        if node is not None:
+            self.sources[name] = (path, node)
 
     def walk(
         self,
@@ -331,13 +508,20 @@ class _Planner:
                 deferred.append((ce, c[4], cparts, cpath, cdot))
             elif ctype == "any" or _decode_dtype(c, self.nodes) is None:
                 name = self.name(cparts, cpath)
-                self.add(name, pl.lit(None, pl.String()), pl.String(), source=(cpath, c))
+                self.add(name, pl.lit(None, pl.String()), pl.String(), path=cpath, node=c)
                 self.any_paths.append((cpath, self.outputs[-1][0]))
             else:
                 expr, dtype = _convert(ce, c, self.nodes, self.raw)
                 quick = _fast_convert(ce, c)
-                fast = None if quick is None else (quick, ce)
-                self.add(self.name(cparts, cpath), expr, dtype, fast, source=(cpath, c))
+                self.add(
+                    self.name(cparts, cpath),
+                    expr,
+                    dtype,
+                    None if quick is None else (quick, ce),
+                    path=cpath,
+                    node=c,
+                    source=ce,
+                )
         return deferred
 
     def run(self, item: Node) -> None:
@@ -351,14 +535,84 @@ class _Planner:
                 sub = _Planner(self.nodes, self.raw, self.explode)
                 sub.used = set(self.used)
                 deferred = sub.walk(pl.col(col), elem, [], raw_path, dotted, True)
-                for name, expr, dtype, fast in sub.outputs:
+                renamed = {}
+                for out in sub.outputs:
+                    name = out.name
                     if not self.raw and name in self.used:
                         name = "_".join([*parts, name])
-                    self.add(name, expr, dtype, fast)
+                    self.add(name, out.expr, out.dtype, out.fast, path=out.path, node=out.node)
+                    self.outputs[-1] = self.outputs[-1]._replace(source=out.source, element=True)
+                    # a list element's column is not a field a write can put back
+                    self.sources.pop(self.outputs[-1].name, None)
+                    renamed[out.name] = self.outputs[-1].name
+                for check in sub.nested:
+                    head, dot, rest = check.column.partition(".")
+                    label = renamed.get(head, head) + dot + rest
+                    self.nested.append(check._replace(column=label, element=True))
                 self.any_paths += sub.any_paths
                 del before
                 nxt += deferred
             pending = nxt
+
+
+def _nested_checks(
+    flat: pl.Expr, node: Node, nodes: list[list[Node]], path: tuple[str, ...], label: str
+) -> list[Check]:
+    """Checks of the converted leaves of list elements (``flat``: the elements, exploded)."""
+    t = node[1]
+    if t == "object":
+        out = []
+        for c in _children(node, nodes):
+            out += _nested_checks(
+                flat.struct.field(c[0]), c, nodes, (*path, c[0]), f"{label}.{snake_case(c[0])}"
+            )
+        return out
+    if t == "array":
+        return _nested_checks(flat.explode(), node[4], nodes, path, label)
+    if (t, node[2]) not in _CHECKED:
+        return []
+    full, _ = _convert(flat, node, nodes, raw=False)
+    fast = _fast_convert(flat, node)
+    return [Check(label, path, declared_name(node), node[2] or t, flat, fast, full, None)]
+
+
+def _int_checks(e: pl.Expr, node: Node, nodes: list[list[Node]]) -> list[pl.Expr]:
+    """Per integer leaf under ``e``: the number of decoded values an integer column could not
+    hold exactly (not integral, out of range, or past :data:`FLOAT_EXACT`)."""
+    t, fmt = node[1], node[2]
+    if t == "object":
+        return [
+            x for c in _children(node, nodes) for x in _int_checks(e.struct.field(c[0]), c, nodes)
+        ]
+    if t == "array":
+        return _int_checks(e.explode(), node[4], nodes)
+    if t != "integer" or fmt == "unix":
+        return []
+    # symmetric bounds (one comparison): -2**31 is sent the tolerant way, which holds it
+    limit = INT32_RANGE[1] if fmt == "int32" else FLOAT_EXACT - 1
+    bad = (e.floor() != e) | (e.abs() > limit)
+    return [bad.sum().cast(pl.Int64)]
+
+
+def _checks(planner: _Planner) -> tuple[Check, ...]:
+    top = [
+        Check(
+            out.name,
+            out.path,
+            declared_name(out.node),
+            out.node[2] or out.node[1],
+            out.source,
+            out.fast[0] if out.fast else None,
+            out.expr,
+            i,
+            out.element,
+        )
+        for i, out in enumerate(planner.outputs)
+        if out.node is not None
+        and out.source is not None
+        and (out.node[1], out.node[2]) in _CHECKED
+    ]
+    return (*top, *planner.nested)
 
 
 def _build_spec(
@@ -377,12 +631,13 @@ def _build_spec(
     explode_set = DEFAULT_EXPLODE if explode is None else frozenset(explode)
     wrapped = item[1] != "object"
     item_dtype = _decode_dtype(item, nodes)
-    item_dtype_loose = _decode_dtype(item, nodes, loose=True)
+    item_dtype_loose = _decode_dtype(item, nodes, "loose")
     if wrapped:  # items that are arrays or scalars: one column "value"
         nodes = [*nodes, [Node("value", item.type, item.format, 1, item.extra)]]
         item = Node("", "object", None, 0, len(nodes) - 1)
     planner = _Planner(nodes, raw_names, explode_set)
     planner.run(item)
+    int_checks = _int_checks(pl.col("__item"), item, nodes)
     path_columns = []
     cols: list[tuple[str, pl.DataType]] = []
     for pname, column in path_params:
@@ -390,7 +645,7 @@ def _build_spec(
         if col not in planner.used:
             path_columns.append((pname, col))
             cols.append((col, pl.String()))
-    cols += [(n, d) for n, _, d, _ in planner.outputs]
+    cols += [(out.name, out.dtype) for out in planner.outputs]
     decode: dict[str, pl.DataType] = {}
     if api == "loket":
         decode.update({k: pl.Int64() for k in PAGING_FIELDS})
@@ -422,14 +677,27 @@ def _build_spec(
         wrapped=wrapped,
         path_columns=tuple(path_columns),
         explodes=tuple(planner.explodes),
-        outputs=tuple((n, e) for n, e, _, _ in planner.outputs),
-        fast=tuple((i, f[0].alias(n), f[1]) for i, (n, _, _, f) in enumerate(planner.outputs) if f),
+        outputs=tuple((out.name, out.expr) for out in planner.outputs),
+        fast=tuple(
+            (i, out.fast[0].alias(out.name), out.fast[1])
+            for i, out in enumerate(planner.outputs)
+            if out.fast
+        ),
         flat_fields=_flat_fields(item_dtype) if not wrapped else None,
         schema=pl.Schema(cols),
         any_paths=tuple(planner.any_paths),
         known_paths=frozenset(planner.known),
         raw_names=raw_names,
         body_keys=body_keys,
+        paths=tuple(out.path for out in planner.outputs),
+        declared=tuple(
+            declared_name(out.node) if out.node else str(out.dtype) for out in planner.outputs
+        ),
+        checks=_checks(planner),
+        int_check=pl.sum_horizontal(int_checks) if int_checks else None,
+        item_dtype_exact=_decode_dtype(item, nodes, "exact"),
+        path_params=tuple(path_params),
+        explode_set=explode_set,
     )
 
 
@@ -523,6 +791,55 @@ def valinso_spec(resource: str | None = None, *, path_params: Sequence[str] = ()
         explode=(),
         body_keys=("result",),
     )
+
+
+def widened_spec(spec: FrameSpec, widen: Mapping[tuple[str, ...], str]) -> FrameSpec:
+    """``spec`` with integer fields widened: to Int64 (``"int64"``) or to text (``"text"``),
+    by raw field path; for a page whose integers do not fit the declared dtype."""
+
+    def retyped(node: Node, path: tuple[str, ...], kind: str) -> Node:
+        if not path:
+            if kind == "text":
+                return node._replace(type="string", format=None)
+            return node._replace(format="int64")
+        if node[1] == "object":
+            children = [
+                retyped(c, path[1:], kind) if c[0] == path[0] else c
+                for c in _children(node, spec.nodes)
+            ]
+            return node._replace(extra=children)
+        if node[1] == "array":  # the path names fields only: it goes on in the elements
+            return node._replace(extra=retyped(node[4], path, kind))
+        return node
+
+    key = (id(spec), tuple(sorted(widen.items())))
+    hit = _WIDENED.get(key)
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    item = spec.item
+    for path, kind in sorted(widen.items()):
+        item = retyped(item, path, kind)
+    rebuilt = _build_spec(
+        api=spec.api,
+        envelope=spec.envelope,
+        name=spec.name,
+        version=spec.version,
+        item=item,
+        nodes=spec.nodes,
+        path_params=spec.path_params,
+        raw_names=spec.raw_names,
+        explode=spec.explode_set,
+        body_keys=spec.body_keys,
+    )
+    widened = dataclasses.replace(rebuilt, wrapped=spec.wrapped)
+    with _SPECS_LOCK:
+        if len(_WIDENED) >= _SPECS_MAX:
+            _WIDENED.clear()
+        _WIDENED[key] = (spec, widened)  # holds the spec: its id() is not reused meanwhile
+    return widened
+
+
+_WIDENED: dict[tuple[Any, ...], tuple[FrameSpec, FrameSpec]] = {}
 
 
 def empty_frame(spec: FrameSpec) -> pl.DataFrame:

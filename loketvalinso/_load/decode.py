@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 
@@ -53,13 +54,17 @@ class FrameDecoder:
         return ParsedPage(meta=PageMeta(**meta), data=frame, page=context.page)
 
     def convert(self, pages: Sequence[ParsedPage]) -> None:
-        """Convert the unconverted pages together (in place, page order kept)."""
+        """Convert the unconverted pages together (in place, page order kept); what a page's
+        conversion found off the schema joins its ``meta.drift``."""
         raw = [page for page in pages if is_raw(page.data)]
         if not raw:
             return
         converted = convert_raw([p.data for p in raw], self.spec, self.path_ids)
         for page, frame in zip(raw, converted, strict=True):
+            drift = page.data.drift
             page.data = frame
+            if drift:
+                page.meta = dataclasses.replace(page.meta, drift=[*page.meta.drift, *drift])
 
     def convert_later(self, pages: Sequence[ParsedPage]) -> Future[None]:
         """:meth:`convert` on the parse pool."""

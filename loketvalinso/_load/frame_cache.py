@@ -68,7 +68,7 @@ StoredPage = tuple[ParsedPage, str, str]
 
 
 #: Bump when the layout of the cached parsed pages changes (old ones are then ignored).
-_PARSED_FORMAT = 4
+_PARSED_FORMAT = 5
 _META_LEN = struct.Struct(">I")
 #: Cache outcomes whose body is the stored one (so a frame kept next to it still holds).
 _REUSABLE = frozenset({"hit", "revalidated", "stale"})

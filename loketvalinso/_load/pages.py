@@ -22,7 +22,10 @@ class PageMeta:
     """The envelope of one page: its item count, its paging numbers, version and messages.
 
     Loket fills ``current_page``/``page_size``/``total_pages``/``total_size``; Valinso fills
-    ``offset``/``limit``/``total``. Fields the response does not carry stay ``None``.
+    ``offset``/``limit``/``total``. Fields the response does not carry stay ``None``. ``drift``
+    holds what the page brought off the schema (records of
+    :mod:`~loketvalinso._frames.drift`, JSON values only: the frame cache keeps them with the
+    page); the walk adds them to the load report.
     """
 
     item_count: int = 0
@@ -35,6 +38,7 @@ class PageMeta:
     total: int | None = None
     version: dict[str, Any] | None = None
     messages: list[dict[str, Any]] = field(default_factory=list)
+    drift: list[dict[str, Any]] = field(default_factory=list)
 
 
 def meta_dict(meta: PageMeta) -> dict[str, Any]:

@@ -10,27 +10,58 @@ threads too: every update takes a lock); loaders that walk many endpoints (leave
 
 The cache and retry transports tell the report what they did through response extensions
 (:mod:`loketvalinso._transport.extensions`): ``loketvalinso.cache`` and ``loketvalinso.retries``.
+
+The pages tell it what they brought off the schema (their ``meta.drift``): :attr:`LoadReport.drift`
+shows it as a DataFrame, and :meth:`LoadReport.settle_drift` ends a load with one
+:class:`~loketvalinso.errors.SchemaDriftWarning` (or :class:`~loketvalinso.errors.SchemaDriftError`
+in strict mode) naming the resource and the columns.
 """
 
 from __future__ import annotations
 
 import contextlib
 import html
+import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import polars as pl
+
+from loketvalinso._frames.drift import (
+    describe_drift,
+    drift_frame,
+    missing_from_nulls,
+    missing_records,
+)
+from loketvalinso._frames.spec import FrameSpec
 from loketvalinso._transport import extensions as ext
 from loketvalinso._transport.background import load_in_progress
-from loketvalinso.errors import redact_text, redact_url
+from loketvalinso.errors import SchemaDriftError, SchemaDriftWarning, redact_text, redact_url
 
-__all__ = ["LoadReport", "Status"]
+__all__ = ["LoadReport", "Status", "external_stacklevel"]
 
 Status = Literal["ok", "warning", "error"]
 _RANK: dict[str, int] = {"ok": 0, "warning": 1, "error": 2}
+#: Drift rows shown in the HTML view.
+_MAX_DRIFT_ROWS = 20
+
+
+def external_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside this package."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if not (name == "loketvalinso" or name.startswith("loketvalinso.")):
+            return level
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
 
 
 @dataclass(eq=False)
@@ -58,6 +89,9 @@ class LoadReport:
         ``version.obsoleteDate`` values announced for the served versions.
     warnings : list of str
         The text of every warning the load issued.
+    drift : polars.DataFrame
+        What arrived off the declared (Loket) or assumed (Valinso) schema: one row per resource,
+        column and kind (see :mod:`loketvalinso._frames.drift`); no rows when nothing did.
     error : str or None
         The message of the error that ended the load, if any.
     started_at : datetime or None
@@ -88,6 +122,7 @@ class LoadReport:
     started_at: datetime | None = None
     elapsed: float = 0.0
     status: Status = "ok"
+    _drift: list[tuple[str, dict[str, Any]]] = field(default_factory=list, init=False, repr=False)
     etag: str | None = None
     _t0: float | None = field(default=None, init=False, repr=False)
     _t1: float | None = field(default=None, init=False, repr=False)
@@ -168,6 +203,54 @@ class LoadReport:
                 if obsolete:
                     self.obsolete_dates.add(str(obsolete))
 
+    def add_drift(self, resource: str, records: Iterable[Mapping[str, Any]]) -> None:
+        """Record what a page (or a whole load) of ``resource`` brought off the schema."""
+        with self._lock:
+            self._drift.extend((resource, dict(r)) for r in records)
+
+    def add_missing(
+        self, frame: pl.DataFrame, spec: FrameSpec, resource: str | None = None
+    ) -> None:
+        """Record the declared or assumed fields of ``spec`` that have no value in the load's
+        ``frame`` (see :func:`~loketvalinso._frames.drift.missing_records`), as drift of
+        ``resource`` (default: the spec's name)."""
+        with self._lock:
+            undeclared = [r["path"] for _, r in self._drift if r["kind"] == "undeclared"]
+        self.add_drift(resource or spec.name, missing_records(frame, spec, undeclared))
+
+    def add_missing_nulls(
+        self, nulls: Mapping[str, int], rows: int, spec: FrameSpec, resource: str | None = None
+    ) -> None:
+        """:meth:`add_missing` for a load seen in parts (a streamed load): ``nulls`` are the
+        null counts of its columns over all ``rows``."""
+        with self._lock:
+            undeclared = [r["path"] for _, r in self._drift if r["kind"] == "undeclared"]
+        self.add_drift(resource or spec.name, missing_from_nulls(nulls, rows, spec, undeclared))
+
+    @property
+    def drift(self) -> pl.DataFrame:
+        """What arrived off the schema, per resource, column and kind (no rows: nothing)."""
+        with self._lock:
+            records = list(self._drift)
+        return drift_frame(records)
+
+    def settle_drift(self, *, strict: bool = False) -> None:
+        """End the load's drift account: one :class:`~loketvalinso.errors.SchemaDriftWarning`
+        naming the resources and columns (recorded in ``warnings``), or with ``strict`` a
+        :class:`~loketvalinso.errors.SchemaDriftError`. Nothing when nothing drifted."""
+        with self._lock:
+            records = list(self._drift)
+        if not records:
+            return
+        label = self.label or "load"
+        what = f"{label}: data off the schema — {describe_drift(records, label=label)}"
+        if strict:
+            msg = f"{what}. strict=True: no frame is returned; last_load.drift has the details"
+            raise SchemaDriftError(msg, url=self.url)
+        text = f"{what}. The frame keeps every row; last_load.drift has the counts and examples"
+        self.add_warning(text)
+        warnings.warn(SchemaDriftWarning(text), stacklevel=external_stacklevel())
+
     def add_warning(self, text: str) -> None:
         """Record a warning's text (redacted: the report is shown in notebooks) and lift the
         status to at least ``"warning"``."""
@@ -227,10 +310,11 @@ class LoadReport:
                 other._t1,
                 other.label,
                 other.url,
+                list(other._drift),
                 other.etag,
             )
         (req, pages, rows, hits, reval, misses, stale, retries, versions, obsolete, warns, error,
-         started, elapsed, status, t0, t1, label, url, etag) = snapshot  # fmt: skip
+         started, elapsed, status, t0, t1, label, url, drift, etag) = snapshot  # fmt: skip
         with self._lock:
             self.requests += req
             self.pages += pages
@@ -243,6 +327,7 @@ class LoadReport:
             self.versions |= versions
             self.obsolete_dates |= obsolete
             self.warnings.extend(warns)
+            self._drift.extend(drift)
             if error and not self.error:
                 self.error = error
             self._raise_status(status)
@@ -282,6 +367,7 @@ class LoadReport:
                 "versions": sorted(self.versions),
                 "obsolete_dates": sorted(self.obsolete_dates),
                 "warnings": list(self.warnings),
+                "drift": self.drift.to_dicts(),
                 "error": self.error,
                 "etag": self.etag,
                 "started_at": self.started_at.isoformat() if self.started_at else None,
@@ -304,6 +390,8 @@ class LoadReport:
         if s["obsolete_dates"]:
             parts.append(f"obsolete={s['obsolete_dates']}")
         parts.append(f"warnings={len(s['warnings'])}")
+        if s["drift"]:
+            parts.append(f"drift={len(s['drift'])} columns")
         if s["error"]:
             parts.append("error=yes")
         parts.append(f"elapsed={s['elapsed']:.2f}s")
@@ -340,6 +428,8 @@ class LoadReport:
             if more > 0:
                 items += f"<li>… and {more} more</li>"
             rows.append(("warnings", f'<ul style="margin:0;padding-left:1.2em">{items}</ul>'))
+        if s["drift"]:
+            rows.append(("drift", _drift_html(s["drift"])))
         body = "".join(
             f'<tr><th style="text-align:left;padding-right:1em">{k}</th>'
             f'<td style="text-align:left">{v}</td></tr>'
@@ -351,3 +441,33 @@ class LoadReport:
             f'<caption style="text-align:left"><b>LoadReport</b>: {title}</caption>'
             f"{body}</table>"
         )
+
+
+def _drift_html(rows: list[dict[str, Any]]) -> str:
+    """The drift rows as a small table (every value escaped; examples are redacted already)."""
+    head = ("resource", "column", "kind", "declared", "arrived", "coerced", "nulled", "examples")
+    cells = "".join(f'<th style="text-align:left;padding-right:.8em">{h}</th>' for h in head)
+    body = []
+    for r in rows[:_MAX_DRIFT_ROWS]:
+        values = (
+            r["resource"],
+            r["column"],
+            r["kind"],
+            r["declared"] or "–",
+            r["arrived"],
+            f"{r['coerced']:,}",
+            f"{r['nulled']:,}",
+            ", ".join(r["examples"]),
+        )
+        body.append(
+            "<tr>"
+            + "".join(
+                f'<td style="text-align:left;padding-right:.8em">{html.escape(str(v))}</td>'
+                for v in values
+            )
+            + "</tr>"
+        )
+    more = len(rows) - _MAX_DRIFT_ROWS
+    if more > 0:
+        body.append(f'<tr><td colspan="{len(head)}">… and {more} more (last_load.drift)</td></tr>')
+    return f'<table style="margin:0"><tr>{cells}</tr>{"".join(body)}</table>'

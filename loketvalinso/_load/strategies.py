@@ -116,6 +116,15 @@ class PagingStrategy:
         got = self.position(meta)
         want = self.expected_position(index, plan)
         if got is not None and got != want:
+            if index == 1:
+                # the first answer to a load: nothing earlier to repeat, so its items are kept
+                # (no later page is trusted to line up with it)
+                text = (
+                    f"asked for {where} but the server answered {self.position_name} {got}; "
+                    f"its {meta.item_count} items are kept and paging stops"
+                )
+                problems.append(PageProblem("position", text, False, True))
+                return problems
             text = (
                 f"asked for {where} but the server answered {self.position_name} {got}; "
                 f"its {meta.item_count} items are left out and paging stops"

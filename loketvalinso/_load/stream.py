@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 
 import polars as pl
 
@@ -42,7 +42,7 @@ def iterate_load(
     concat: Callable[[list[pl.DataFrame]], pl.DataFrame],
     empty: Callable[[], pl.DataFrame],
     name: str = "load",
-) -> Iterator[pl.DataFrame]:
+) -> Generator[pl.DataFrame, None, None]:
     """Run ``run(sink)`` in a thread; yield the frames ``sink`` gets, in batches.
 
     Parameters
@@ -97,7 +97,7 @@ def iterate_load(
 
     thread = threading.Thread(target=produce, name=f"loketvalinso-stream:{name}", daemon=True)
 
-    def consume() -> Iterator[pl.DataFrame]:
+    def consume() -> Generator[pl.DataFrame, None, None]:
         thread.start()
         try:
             while True:

@@ -44,7 +44,8 @@ secrets redacted) and the page, or a :class:`~loketvalinso.errors.PaginationErro
 * page 1's own numbers disagree (``totalPages`` vs ``totalSize``/``pageSize``);
 * a page answers as another page (``currentPage``/``offset`` is not the one asked for): the page
   is left out and the walk stops (this ends a server that answers ``currentPage: 2`` forever
-  after one request);
+  after one request); page 1 answered so keeps its items (there is nothing it could repeat),
+  and the walk stops;
 * a page repeats an earlier page byte for byte (a server ignoring the page parameter): left out,
   the walk stops;
 * an empty page before the announced end: the walk stops;
@@ -62,7 +63,6 @@ import contextlib
 import hashlib
 import queue
 import re
-import sys
 import threading
 import warnings
 from collections.abc import Callable, Mapping
@@ -77,7 +77,7 @@ from loketvalinso._load.frame_cache import FrameCache
 from loketvalinso._load.pages import PageContext, PageDecoder, ParsedPage
 from loketvalinso._load.pools import page_pool
 from loketvalinso._load.progress import NullProgress, make_progress, safe_label
-from loketvalinso._load.report import LoadReport
+from loketvalinso._load.report import LoadReport, external_stacklevel
 from loketvalinso._load.strategies import NoPaging, PagePlan, PagingStrategy
 from loketvalinso._transport import extensions as ext
 from loketvalinso._transport.responses import error_from_transport
@@ -139,19 +139,6 @@ def _label_from_url(url: str) -> str:
     return "load"
 
 
-def _external_stacklevel() -> int:
-    """The ``stacklevel`` that points a warning at the first frame outside this package."""
-    frame = sys._getframe(1)
-    level = 1
-    while frame is not None:
-        name = frame.f_globals.get("__name__", "")
-        if not (name == "loketvalinso" or name.startswith("loketvalinso.")):
-            return level
-        frame = frame.f_back  # type: ignore[assignment]
-        level += 1
-    return level
-
-
 def _annotate(exc: BaseException, url: str, index: int) -> None:
     """Make ``exc``'s message name the URL and page (keeping its type)."""
     if getattr(exc, "page", None) is None:
@@ -203,6 +190,8 @@ class _Walk:
             full = client.build_request("GET", url, params=self.params).url
         self.url_r = redact_url(full)
         self.label = safe_label(label) if label else _label_from_url(self.url_r)
+        #: what the drift report names the resource (the caller's label, not shortened)
+        self.resource = str(label) if label else self.label
         self.pages: dict[int, ParsedPage] = {}
         self.seen: dict[str, int] = {}
         #: (cache key or None, body sha256) of every kept page
@@ -249,7 +238,7 @@ class _Walk:
                     "dropped and fetched again"
                 )
                 self.report.add_warning(text)
-                warnings.warn(CacheWarning(text), stacklevel=_external_stacklevel())
+                warnings.warn(CacheWarning(text), stacklevel=external_stacklevel())
                 return self._fetch_once(index, merged, downloaded, refetch=True)
         except httpx.HTTPError as exc:
             # Retries already ran in the transport stack: give the caller one error tree.
@@ -369,6 +358,7 @@ class _Walk:
             self._convert()
             self._keep_first(first)
             self._to_sink(final=True)
+            self._note_drift()
             return [first.page]
         plan, issues = self.strategy.plan(meta)
         for text in issues:
@@ -392,6 +382,7 @@ class _Walk:
         self._convert()
         self._keep_first(first)
         self._to_sink(final=True)
+        self._note_drift()
         return self._finish(plan)
 
     # converting kept pages ----------------------------------------------------------------------
@@ -448,6 +439,13 @@ class _Walk:
         except Exception as exc:
             _annotate(exc, self.url_r, min(self.pages, default=1))
             raise
+
+    def _note_drift(self) -> None:
+        """Add what the kept pages brought off the schema to the report (once converted)."""
+        for index in sorted(self.pages):
+            drift = self.pages[index].meta.drift
+            if drift:
+                self.report.add_drift(self.resource, drift)
 
     # the frame cache ----------------------------------------------------------------------------
 
@@ -674,7 +672,7 @@ class _Walk:
                 f"{self.label}: {rest} more paging problems (url: {self.url_r}); "
                 "see the load report",
             ]
-        level = _external_stacklevel()
+        level = external_stacklevel()
         for msg in messages:
             self.report.add_warning(msg)
             warnings.warn(PaginationWarning(msg), stacklevel=level)
@@ -744,8 +742,7 @@ def paginate(
     Returns
     -------
     list of ParsedPage
-        The kept pages in page order (``page`` = index asked for). An empty list when nothing
-        trustworthy came back (page 1 answered as another page); one page with no items for an
+        The kept pages in page order (``page`` = index asked for); one page with no items for an
         empty collection. With a ``sink`` their ``data`` is None (it went to the sink).
 
     Raises

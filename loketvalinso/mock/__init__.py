@@ -15,8 +15,9 @@ OAuth), ``/api/{head|2.0.0}/valinso_api/...`` (Valinso). Both APIs are writable 
 ground truth after every write, and ``m.app.requests`` logs each request's method, path, status
 and body. Fault options: ``latency_ms``,
 ``error_rate`` (share of 5xx), ``rate_limit`` (requests per second before 429 + Retry-After),
-``token_lifetime`` (seconds), ``truncate_rate``, ``drift`` (a total that changes mid-walk) and
-``expires`` (seconds of freshness announced on list pages, for cache demos).
+``token_lifetime`` (seconds), ``truncate_rate``, ``drift`` (a total that changes mid-walk),
+``expires`` (seconds of freshness announced on list pages, for cache demos) and ``schema_drift``
+(data off the schema: Loket fractions as text, Valinso's ``quantity`` as ``qty``).
 
 The world moves in time: ``m.advance(days=1)`` adds a day of vends (a few late ones dated
 earlier), new leave requests and status changes (:mod:`~loketvalinso.mock.timeline`).
@@ -151,6 +152,7 @@ def _make_app(
     truncate_rate: float,
     drift: bool,
     expires: int | None,
+    schema_drift: bool = False,
 ) -> MockApp:
     faults = FaultConfig(
         latency_ms=latency_ms,
@@ -160,6 +162,7 @@ def _make_app(
         truncate_rate=truncate_rate,
         drift=drift,
         expires=expires,
+        schema_drift=schema_drift,
         seed=seed,
     )
     if world is None:
@@ -179,6 +182,7 @@ def in_process(
     truncate_rate: float = 0.0,
     drift: bool = False,
     expires: int | None = None,
+    schema_drift: bool = False,
 ) -> MockServer:
     """The mock with no socket: use ``.transport`` with base URL ``.url`` (``http://mock.local``)."""
     app = _make_app(
@@ -192,6 +196,7 @@ def in_process(
         truncate_rate=truncate_rate,
         drift=drift,
         expires=expires,
+        schema_drift=schema_drift,
     )
     return MockServer(url=IN_PROCESS_URL, app=app, transport=InProcessTransport(app))
 
@@ -210,6 +215,7 @@ def serve(
     truncate_rate: float = 0.0,
     drift: bool = False,
     expires: int | None = None,
+    schema_drift: bool = False,
 ) -> MockServer:
     """Start the mock over real HTTP on ``host:port`` (0 = a free port) in a background thread.
 
@@ -222,7 +228,7 @@ def serve(
         Seed of the world (same seed, same bytes).
     sizes
         World sizes (default: 3 employers, 600 employees, 2 years of leave, 200k vends).
-    latency_ms, error_rate, rate_limit, token_lifetime, truncate_rate, drift, expires
+    latency_ms, error_rate, rate_limit, token_lifetime, truncate_rate, drift, expires, schema_drift
         Faults on demand; see the module docstring.
     """
     app = _make_app(
@@ -236,6 +242,7 @@ def serve(
         truncate_rate=truncate_rate,
         drift=drift,
         expires=expires,
+        schema_drift=schema_drift,
     )
     http = MockHTTPServer(app, host=host, port=port).start()
     return MockServer(url=http.url, app=app, transport=InProcessTransport(app), _http=http)

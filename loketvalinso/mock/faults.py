@@ -29,6 +29,11 @@ Rules
   the listing, so a client walking the pages sees the total grow mid-walk.
 - **Expires** (``expires``): seconds of freshness the API handlers announce on list pages instead of
   the real "already expired" policy; read by handlers via :attr:`FaultInjector.expires_seconds`.
+- **Schema drift** (``schema_drift``): 200 bodies leave the schema the way real servers do
+  (applied before truncation): Loket items send every top-level number with a fraction as text with
+  two decimals (``"numberOfUnits": "36.00"``, the description's ``pattern`` on numbers invites it);
+  Valinso vends send ``qty`` instead of ``quantity``. The ``schema_drifted`` counter counts the
+  values changed (ground truth for a client's drift report).
 
 Randomness comes from one ``random.Random(seed)`` behind a lock, so a single-threaded run with the
 same seed injects the same faults; the injector is safe to share between server threads.
@@ -36,6 +41,7 @@ same seed injects the same faults; the injector is safe to share between server 
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import threading
@@ -82,6 +88,8 @@ class FaultConfig:
     expires : int or None
         Seconds of freshness announced in ``Expires`` on list pages (``None``: already expired,
         the real APIs' policy).
+    schema_drift : bool
+        Send data off the schema (see the module docstring).
     seed : int
         Seed of the random draws (which requests fail, which bodies are cut).
 
@@ -98,6 +106,7 @@ class FaultConfig:
     truncate_rate: float = 0
     drift: bool = False
     expires: int | None = None
+    schema_drift: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -107,9 +116,10 @@ class FaultConfig:
         _check_number("token_lifetime", self.token_lifetime, low=0, low_open=True)
         if self.rate_limit is not None:
             _check_number("rate_limit", self.rate_limit, low=0, low_open=True)
-        if not isinstance(self.drift, bool):
-            msg = f"drift must be True or False, got {self.drift!r}"
-            raise ConfigurationError(msg)
+        for name in ("drift", "schema_drift"):
+            if not isinstance(getattr(self, name), bool):
+                msg = f"{name} must be True or False, got {getattr(self, name)!r}"
+                raise ConfigurationError(msg)
         if self.expires is not None and (
             isinstance(self.expires, bool) or not isinstance(self.expires, int) or self.expires < 0
         ):
@@ -128,6 +138,7 @@ class FaultConfig:
             or self.rate_limit is not None
             or self.truncate_rate
             or self.drift
+            or self.schema_drift
         )
 
 
@@ -205,7 +216,8 @@ class FaultInjector:
         self._lock = threading.Lock()
         self._rng = random.Random(self.config.seed)
         self._counts = dict.fromkeys(
-            ("requests", "server_errors", "rate_limited", "truncated", "drifted"), 0
+            ("requests", "server_errors", "rate_limited", "truncated", "drifted", "schema_drifted"),
+            0,
         )
         self._drift: dict[str, int] = {}
         rate = self.config.rate_limit
@@ -234,7 +246,8 @@ class FaultInjector:
 
         ``requests`` (every request :meth:`before` saw, OAuth included), ``server_errors`` (5xx
         injected), ``rate_limited`` (429 injected), ``truncated`` (bodies cut), ``drifted``
-        (listing requests that got a non-zero drift).
+        (listing requests that got a non-zero drift), ``schema_drifted`` (values sent off the
+        schema).
         """
         with self._lock:
             return dict(self._counts)
@@ -297,7 +310,10 @@ class FaultInjector:
         return None
 
     def after(self, req: MockRequest, resp: MockResponse) -> MockResponse:
-        """Maybe cut a 200 body in half (with a matching ``Content-Length``)."""
+        """Maybe send a 200 body off the schema, then maybe cut it in half (with a matching
+        ``Content-Length``)."""
+        if self.config.schema_drift:
+            resp = self._off_schema(req, resp)
         rate = self.config.truncate_rate
         if not rate or resp.status != 200 or len(resp.body) < 2 or is_auth_path(req.path):
             return resp
@@ -312,6 +328,38 @@ class FaultInjector:
         cut.set_header("Content-Length", str(len(body)))
         return cut
 
+    def _off_schema(self, req: MockRequest, resp: MockResponse) -> MockResponse:
+        """The body with Loket fractions as text and Valinso's ``quantity`` as ``qty``."""
+        if resp.status != 200 or not resp.body or is_auth_path(req.path):
+            return resp
+        try:
+            doc = json.loads(resp.body)
+        except ValueError:
+            return resp
+        if not isinstance(doc, dict):
+            return resp
+        changed = 0
+        if is_valinso_path(req.path):
+            if req.path.rstrip("/").lower().endswith("/vends"):
+                for item in _dicts(doc.get("result")):
+                    if "quantity" in item:
+                        item["qty"] = item.pop("quantity")
+                        changed += 1
+        else:
+            for item in _dicts(doc.get("_embedded", doc.get("content"))):
+                for key, value in item.items():
+                    if isinstance(value, float):
+                        item[key] = f"{value:.2f}"
+                        changed += 1
+        if not changed:
+            return resp
+        body = json.dumps(doc, separators=(",", ":")).encode()
+        drifted = MockResponse(resp.status, list(resp.headers), body)
+        drifted.set_header("Content-Length", str(len(body)))
+        with self._lock:
+            self._counts["schema_drifted"] += changed
+        return drifted
+
     def _take_token(self, rate: float) -> float | None:
         """Take one token from the bucket; ``None`` when taken, else seconds until one is free."""
         with self._lock:
@@ -324,3 +372,10 @@ class FaultInjector:
                 self._tokens -= 1
                 return None
             return (1 - self._tokens) / rate
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects among a body's items (a list of them, or one)."""
+    if isinstance(value, dict):
+        return [value]
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []

@@ -186,23 +186,28 @@ def test_content_detail_and_object_list_tolerance() -> None:
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "says"),
     [
-        b"",
-        b"{",
-        b'{"_embedded": [{"id": 1',
-        b"null",
-        b"[1,2]",
-        b'{"other": 1}',
-        b'{"_embedded": "text"}',
-        b'{"_embedded": [{"startDate": {"a": 1}}]}',
+        (b"", "has no _embedded"),
+        (b"{", "has no _embedded"),
+        (b'{"_embedded": [{"id": 1', "malformed or truncated JSON"),
+        (b'{"_embedded": [{"id": "A"}]} trailing', "malformed or truncated JSON"),
+        (b"null", "has no _embedded"),
+        (b"[1,2]", "has no _embedded"),
+        (b'{"other": 1}', "has no _embedded"),
+        (b'{"_embedded": "text"}', "_embedded holds a JSON string, not items"),
+        (b'["_embedded"]', "a JSON array, not an object"),
     ],
 )
-def test_malformed_raises_response_format_error(body: bytes) -> None:
-    with pytest.raises(ResponseFormatError, match=r"page: 3"):
+def test_bad_bodies_raise_an_honest_response_format_error(body: bytes, says: str) -> None:
+    """Only bytes that are not JSON are called malformed; the others name what is missing."""
+    with pytest.raises(ResponseFormatError, match=r"page: 3") as caught:
         parse_page(
             body, schema_for("GetLeaveRequestsForEmployer"), url="http://x/y?access_token=s", page=3
         )
+    assert says in str(caught.value) and "access_token=s" not in str(caught.value)
+    if "malformed" not in says:
+        assert "malformed" not in str(caught.value)
 
 
 # -- Valinso -----------------------------------------------------------------------------------
@@ -351,15 +356,16 @@ def test_deep_nesting_and_huge_numbers() -> None:
     deep = b'{"_embedded": [{"id": ' + b"[" * 3000 + b"]" * 3000 + b"}]}"
     with pytest.raises(ResponseFormatError):
         parse_page(deep, LEAVE)
-    for body in (
-        b'{"_embedded": [{"numberOfUnits": 1e400}]}',
-        b'{"_embedded": [{"leaveType": {"key": 99999999999999999999}}]}',
-    ):
-        try:
-            _, df = parse_page(body, LEAVE)
-        except ResponseFormatError:
-            continue
-        assert df.schema == LEAVE.schema
+    meta, df = parse_page(b'{"_embedded": [{"numberOfUnits": 1e400}]}', LEAVE)
+    assert df.schema == LEAVE.schema and df["number_of_units"].to_list() == [None]
+    assert [(r["column"], r["nulled"]) for r in meta["drift"]] == [("number_of_units", 1)]
+    # an integer past Int64: its column is kept as text (every digit), and said so
+    meta, df = parse_page(b'{"_embedded": [{"leaveType": {"key": 99999999999999999999}}]}', LEAVE)
+    assert df["leave_type_key"].to_list() == ["99999999999999999999"]
+    assert {**dict(df.schema), "leave_type_key": pl.Int32} == dict(LEAVE.schema)
+    (record,) = meta["drift"]
+    assert record["column"] == "leave_type_key" and record["coerced"] == 1
+    assert record["arrived"] == ["integer past Int64 (column kept as text)"]
 
 
 def test_loaders_need_no_pyarrow() -> None:

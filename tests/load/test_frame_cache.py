@@ -22,6 +22,7 @@ from loketvalinso._load.pools import PARSE_THREADS, parse_pool
 from loketvalinso._transport.extensions import BODY_SHA256 as CACHE_BODY_EXTENSION
 from loketvalinso._transport.extensions import CACHE as CACHE_EXTENSION
 from loketvalinso._transport.extensions import CACHE_KEY as CACHE_KEY_EXTENSION
+from loketvalinso.errors import SchemaDriftWarning
 from tests.conftest import spy_on
 
 pytestmark = pytest.mark.timeout(120)
@@ -254,8 +255,14 @@ def test_undeclared_field_on_one_page_becomes_a_column(
     client = lv.Valinso.from_mock(
         mock, cache=tmp_path if cache else False, progress=False, limit=500, transport=transport
     )
-    vends = client.vends()
+    with pytest.warns(SchemaDriftWarning, match=r"loyalty \(undeclared.*promo \(undeclared"):
+        vends = client.vends()
     assert transport.changed == 1
+    drift = client.last_load.drift
+    assert sorted(drift.select("column", "kind", "values").rows()) == [
+        ("loyalty", "undeclared", 1),
+        ("promo", "undeclared", 1),
+    ]
     assert vends["id"].to_list() == world["id"].to_list()  # every row, in order
     assert vends.columns[: len(valinso_spec("vends").schema)] == list(valinso_spec("vends").schema)
     extra = vends.filter(pl.col("promo").is_not_null())
@@ -266,10 +273,12 @@ def test_undeclared_field_on_one_page_becomes_a_column(
     client.close()  # writes what the cache keeps in the background
     assert encoded == []  # pages with different columns are not kept as one listing
     if cache:  # and a warm load (served from the per-page extras) is the same frame
-        warm = lv.Valinso.from_mock(
+        again = lv.Valinso.from_mock(
             mock, cache=tmp_path, progress=False, limit=500, transport=transport
-        ).vends()
-        assert warm.equals(vends)
+        )
+        with pytest.warns(SchemaDriftWarning):
+            warm = again.vends()
+        assert warm.equals(vends) and again.last_load.drift.equals(drift)
 
 
 def test_undeclared_nested_field_in_leave_requests(mock, tmp_path: Path) -> None:
@@ -282,10 +291,15 @@ def test_undeclared_nested_field_in_leave_requests(mock, tmp_path: Path) -> None
     new = old + b'"workflowStep":3,'
 
     transport = _AddsFields(mock.transport, ("pageNumber", "2"), (old, new))
-    spliced = lv.Loket.from_mock(
+    loket = lv.Loket.from_mock(
         mock, cache=tmp_path, progress=False, page_size=50, transport=transport
-    ).leave_requests(employer)
+    )
+    with pytest.warns(SchemaDriftWarning, match="workflow_step"):
+        spliced = loket.leave_requests(employer)
     assert transport.changed == 1
+    assert loket.last_load.drift.select("field", "kind", "values").rows() == [
+        ("workflowStep", "undeclared", 1)
+    ]
     assert spliced.drop("workflow_step").equals(plain)
     assert spliced.filter(pl.col("workflow_step").is_not_null())["id"].to_list() == [target]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import warnings
 from typing import Any
 
 import httpx
@@ -316,3 +317,64 @@ def test_retries_reported_are_the_errors_the_server_answered() -> None:
     assert counts["server_errors"] > 0  # the faults were on
     assert report.retries == counts["server_errors"]
     assert report.requests + report.retries == counts["requests"] == report.pages + report.retries
+
+
+# -- the drift account ---------------------------------------------------------------------------
+
+
+def _record(column: str, **changes: Any) -> dict[str, Any]:
+    record = {
+        "column": column,
+        "path": column,
+        "kind": "values",
+        "declared": "Int32",
+        "arrived": ["string"],
+        "values": 1,
+        "coerced": 1,
+        "nulled": 0,
+        "examples": ["<b>12</b>"],
+    }
+    return {**record, **changes}
+
+
+def test_drift_adds_up_over_merges_and_shows_escaped() -> None:
+    first = LoadReport(label="vends")
+    first.add_drift("vends", [_record("quantity")])
+    second = LoadReport(label="vends")
+    second.add_drift("vends", [_record("quantity", values=2, coerced=0, nulled=2, examples=["x"])])
+    second.add_drift("vends", [_record("qty", kind="undeclared", declared=None, coerced=0)])
+    merged = LoadReport(label="vends").merge(first).merge(second)
+    rows = {r["column"]: r for r in merged.drift.to_dicts()}
+    assert set(rows) == {"quantity", "qty"}
+    quantity = rows["quantity"]
+    assert (quantity["values"], quantity["coerced"], quantity["nulled"]) == (3, 1, 2)
+    assert quantity["examples"] == ["<b>12</b>", "x"] and quantity["resource"] == "vends"
+    assert [r["column"] for r in merged.summary()["drift"]] == ["quantity", "qty"]
+    assert "drift=2 columns" in repr(merged)
+    html = merged._repr_html_()
+    assert "&lt;b&gt;12&lt;/b&gt;" in html and "<b>12</b>" not in html
+    assert first.drift.height == 1  # merging copies: the parts keep their own
+
+
+def test_settle_drift_warns_once_or_raises_in_strict_mode() -> None:
+    quiet = LoadReport(label="vends")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quiet.settle_drift()  # nothing drifted: no warning
+    assert quiet.status == "ok"
+
+    report = LoadReport(label="vends", url=f"https://x.test/vends?api_key={SECRET}")
+    report.add_drift("vends", [_record("quantity", kind="missing", declared="Int32")])
+    report.add_drift("vends", [_record("qty", kind="undeclared", declared=None)])
+    with pytest.warns(lv.SchemaDriftWarning) as caught:
+        report.settle_drift()
+    (warning,) = caught
+    text = str(warning.message)
+    assert text.startswith("vends: data off the schema — ")
+    assert "quantity (Int32, never arrived)" in text and "qty (undeclared" in text
+    assert warning.filename == __file__  # pointed at the caller, outside the package
+    assert report.status == "warning" and report.warnings == [text]
+
+    with pytest.raises(lv.SchemaDriftError, match="strict=True") as info:
+        report.settle_drift(strict=True)
+    assert SECRET not in str(info.value) and "api_key=***" in str(info.value)

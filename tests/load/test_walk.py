@@ -317,16 +317,32 @@ def test_sequential_walk_without_totals_stops_on_short_or_empty_page() -> None:
 
 
 def test_server_answering_page_2_of_3_forever_ends_at_once() -> None:
-    """The Mockoon sample: ``{"currentPage":2,"pageSize":250,"totalPages":3,"totalSize":650}``."""
-    body = {"currentPage": 2, "pageSize": 250, "totalPages": 3, "totalSize": 650}
+    """The Mockoon sample: ``{"currentPage":2,"pageSize":250,"totalPages":3,"totalSize":650}``.
+    Page 1 answered as page 2 keeps its items (nothing earlier can it repeat), and the walk
+    asks for no other page."""
+    body = {
+        "currentPage": 2,
+        "pageSize": 250,
+        "totalPages": 3,
+        "totalSize": 650,
+        "_embedded": [{"id": i} for i in range(5)],
+    }
     server = FakeServer(lambda q, n: body, max_requests=20)
     report = LoadReport()
     with pytest.warns(PaginationWarning) as record:
         pages = loket(server, strategy=PageNumberPaging(), report=report)
-    assert pages == []
+    assert ids(pages) == list(range(5)) and [p.page for p in pages] == [1]
     assert server.count == 1
+    assert (report.pages, report.rows) == (1, 5)
     texts = [str(w.message) for w in record]
-    assert any("currentPage 2" in t and "page: 1" in t for t in texts)
+    assert any(
+        "asked for page 1 but the server answered currentPage 2; its 5 items are kept and "
+        "paging stops"
+        in t
+        and "page: 1" in t
+        for t in texts
+    )
+    assert any("received 5 items but the server announced 650" in t for t in texts)
     assert all(LOKET_URL in t for t in texts)
     assert report.status == "warning" and report.warnings
 
@@ -334,6 +350,22 @@ def test_server_answering_page_2_of_3_forever_ends_at_once() -> None:
     with pytest.raises(PaginationError, match="currentPage 2") as info:
         loket(server, strategy=PageNumberPaging(), strict=True)
     assert server.count == 1 and info.value.page == 1 and LOKET_URL in str(info.value)
+
+
+def test_valinso_first_page_at_another_offset_keeps_its_items() -> None:
+    def answer(query: dict[str, str], n: int) -> Body:
+        items = [{"id": i} for i in range(10, 20)]
+        return {"code": 200, "result": items, "paging": {"total": 95, "offset": 10, "limit": 10}}
+
+    server = FakeServer(answer, max_requests=20)
+    with pytest.warns(PaginationWarning) as record:
+        pages = valinso(server)
+    assert ids(pages) == list(range(10, 20)) and server.count == 1
+    texts = [str(w.message) for w in record]
+    assert any(
+        "asked for page 1 (offset 0) but the server answered offset 10; its 10 items are kept" in t
+        for t in texts
+    )
 
 
 def test_server_echoing_the_page_but_always_empty_ends_at_once() -> None:

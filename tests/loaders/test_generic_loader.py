@@ -9,7 +9,6 @@ loaders explode by default.
 
 from __future__ import annotations
 
-import csv
 import warnings
 from typing import Any
 
@@ -23,77 +22,13 @@ from loketvalinso._frames.spec import DEFAULT_EXPLODE, schema_for
 from loketvalinso.errors import LoketValinsoWarning
 from tests import spec_data
 
-OPERATIONS_CSV = spec_data.SPEC.parent / "loket-operations.csv"
-
-pytestmark = pytest.mark.skipif(
-    not OPERATIONS_CSV.exists(), reason="../shared/specs (the Loket API description) is absent"
-)
-
-PAGE_SIZE = 3
-PAGE_ITEMS = (3, 2)
-
-
-def _operations() -> list[tuple[str, str]]:
-    if not OPERATIONS_CSV.exists():
-        return []
-    with OPERATIONS_CSV.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    return [
-        (r["path"], r["operationId"] or r["path"])
-        for r in rows
-        if r["method"] == "GET"
-        and "application/json" in r["response_content_types"]
-        and ("_embedded" in r["envelope"] or "content" in r["envelope"])
-    ]
-
-
-OPERATIONS = _operations()
+pytestmark = spec_data.needs_operations
+PAGE_SIZE, PAGE_ITEMS = spec_data.PAGE_SIZE, spec_data.PAGE_ITEMS
+OPERATIONS = spec_data.json_get_endpoints()
 
 
 def test_operation_count() -> None:
     assert len(OPERATIONS) == 296
-
-
-def _required_query(op: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for p in op.get("parameters", []):
-        if p.get("in") != "query" or not p.get("required"):
-            continue
-        schema = p.get("schema") or {}
-        if schema.get("type") == "array":
-            out[p["name"]] = [1]
-        elif schema.get("format") == "date":
-            out[p["name"]] = "2024-01-31"
-        elif schema.get("type") == "integer":
-            out[p["name"]] = 2024
-        elif schema.get("format") == "uuid":
-            out[p["name"]] = "B14ACD0D-75D7-4FC8-8B22-4A3924585CAB"
-        else:
-            out[p["name"]] = "x"
-    return out
-
-
-def _rows(obj: Any, prefix: str, explode: frozenset[str]) -> int:
-    """Rows one item becomes when the default arrays are exploded (empty/null array: 1 row)."""
-    if not isinstance(obj, dict):
-        return 1
-    n = 1
-    for key, value in obj.items():
-        path = f"{prefix}.{key}" if prefix else key
-        if path in explode and isinstance(value, list):
-            n *= sum(_rows(v, path, explode) for v in value) if value else 1
-        elif isinstance(value, dict):
-            n *= _rows(value, path, explode)
-    return n
-
-
-def _items(body: Any) -> list[Any]:
-    if isinstance(body, list):
-        return body
-    inner = body.get("_embedded", body.get("content"))
-    if inner is None:
-        return []
-    return inner if isinstance(inner, list) else [inner]
 
 
 @pytest.mark.parametrize(("template", "operation_id"), OPERATIONS, ids=[o for _, o in OPERATIONS])
@@ -108,11 +43,7 @@ def test_get_every_json_endpoint(template: str, operation_id: str) -> None:
     )
     entry = probe._entry(operation_id)
     served = probe.resolve_version(operation_id)
-    contents = op["responses"]["200"]["content"]
-    media = f"application/json;version={served}"
-    if media not in contents:
-        media = next(c for c in contents if c.startswith("application/json"))
-    schema = contents[media]["schema"]
+    media, schema = spec_data.response_schema(op, served)
     gen = spec_data.Gen(hash(operation_id) % 10_000, null_rate=0.2, missing_rate=0.1)
     sent: list[Any] = []
 
@@ -148,10 +79,14 @@ def test_get_every_json_endpoint(template: str, operation_id: str) -> None:
         warnings.simplefilter(
             "error", LoketValinsoWarning
         )  # consistent pages: no paging warning may be issued
-        df = loket.get(template, params=_required_query(op), **path_params)
+        df = loket.get(template, params=spec_data.required_query(op), **path_params)
     spec = schema_for(entry, served)
     assert dict(df.schema) == dict(spec.schema)
-    expected = sum(_rows(it, "", DEFAULT_EXPLODE) for b in sent for it in _items(b))
+    expected = sum(
+        spec_data.exploded_rows(it, "", DEFAULT_EXPLODE)
+        for b in sent
+        for it in spec_data.body_items(b)
+    )
     assert df.height == expected
     for param, column in spec.path_columns:
         assert df[column].to_list() == [path_params[param]] * df.height

@@ -145,7 +145,16 @@ def test_unknown_and_missing_fields() -> None:
         cache=False,
         progress=False,
     ) as v:
-        df = v.devices()
+        with pytest.warns(lv.SchemaDriftWarning) as caught:
+            df = v.devices()
+        drift = v.last_load.drift
+    assert len(caught) == 1 and "firmware (undeclared" in str(caught[0].message)
+    assert sorted(drift.select("column", "kind").rows()) == [
+        ("firmware", "undeclared"),
+        ("installed_at", "missing"),
+        ("location_id", "missing"),
+        ("model", "missing"),
+    ]
     assert [n[0] for n in VALINSO_FIELDS["devices"]] == df.columns[: len(VALINSO_FIELDS["devices"])]
     assert df["firmware"].to_list() == ["1.2", None]
     assert df["model"].null_count() == 2 and df["installed_at"].dtype == pl.Datetime("us", "UTC")

@@ -86,6 +86,7 @@ def test_default_config_injects_nothing_and_counts_requests() -> None:
         "rate_limited": 0,
         "truncated": 0,
         "drifted": 0,
+        "schema_drifted": 0,
     }
     assert inj.expires_seconds is None
     assert inj.drift_offset("anything") == 0
@@ -395,3 +396,32 @@ def test_http_expires_on_list_pages_only(small_sizes) -> None:
         device_id = listing.json()["result"][0]["id"]
         detail = c.get(f"/device/{device_id}")
         assert parsedate_to_datetime(detail.headers["Expires"]) < now
+
+
+def test_schema_drift_renames_quantity_and_sends_fractions_as_text() -> None:
+    inj = injector(schema_drift=True)
+    vends = ok({"code": 200, "result": [{"id": 1, "quantity": 2, "price": 1.5}, {"id": 2}]})
+    sent = inj.after(req("/api/head/valinso_api/vends"), vends)
+    body = orjson.loads(sent.body)
+    assert body["result"] == [{"id": 1, "price": 1.5, "qty": 2}, {"id": 2}]
+    assert sent.header("Content-Length") == str(len(sent.body))
+    loket = ok({"_embedded": [{"id": "A", "units": 36.0, "n": 3, "o": {"x": 1.5}}]})
+    sent = inj.after(req("/v2/providers/employers"), loket)
+    assert orjson.loads(sent.body)["_embedded"] == [
+        {"id": "A", "units": "36.00", "n": 3, "o": {"x": 1.5}}  # top-level fractions only
+    ]
+    detail = ok({"content": {"rate": 0.5}})
+    assert orjson.loads(inj.after(req("/v2/x"), detail).body)["content"] == {"rate": "0.50"}
+    assert inj.counts["schema_drifted"] == 3
+    # other answers pass as they are: no items to change, not a 200, the OAuth endpoints
+    for path, resp in [
+        ("/api/head/valinso_api/devices", vends),
+        ("/v2/x", json_response(404, {"_embedded": [{"units": 1.5}]})),
+        ("/token", ok({"_embedded": [{"units": 1.5}]})),
+        ("/v2/x", ok({"_embedded": [{"units": 1}]})),
+    ]:
+        assert inj.after(req(path), resp) is resp
+    assert inj.counts["schema_drifted"] == 3
+    assert FaultConfig(schema_drift=True).active
+    with pytest.raises(ConfigurationError, match="schema_drift must be True or False"):
+        FaultConfig(schema_drift="yes")  # type: ignore[arg-type]

@@ -399,8 +399,6 @@ def read_json_rate(
 def memory_probe(remote: RemoteMock, dataset: str, *, cache: bool = True) -> dict[str, float]:
     """Run :mod:`bench.memory` in a fresh process (clean RSS) and return its numbers; ``cache``
     False loads without a disk cache (what the cache adds to the peak)."""
-    root = str(Path(__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
     payload = {
         "url": remote.url,
         "credentials": {
@@ -418,8 +416,16 @@ def memory_probe(remote: RemoteMock, dataset: str, *, cache: bool = True) -> dic
         "no_json_check": bool(CLIENT_OPTIONS),
         "no_cache": not cache,
     }
+    return child_json("bench.memory", payload)
+
+
+def child_json(module: str, payload: dict[str, Any], *args: str) -> dict[str, Any]:
+    """Run ``python -m module *args`` in a fresh process with ``payload`` as JSON on its
+    standard input; its last line of output, as JSON."""
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
     done = subprocess.run(
-        [sys.executable, "-m", "bench.memory"],
+        [sys.executable, "-m", module, *args],
         input=json.dumps(payload),
         capture_output=True,
         text=True,
@@ -428,7 +434,7 @@ def memory_probe(remote: RemoteMock, dataset: str, *, cache: bool = True) -> dic
         check=True,
         timeout=600,
     )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return cast(dict[str, Any], json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -630,7 +636,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, argparse.Namespace]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    opts, ns = parse_args(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["sync"]:
+        from bench.sync import main as sync_main
+
+        return sync_main(args[1:])
+    opts, ns = parse_args(args)
     CLIENT_OPTIONS.clear()
     if ns.no_json_check:
         from loketvalinso._transport.retry import RetryPolicy

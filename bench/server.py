@@ -2,7 +2,9 @@
 
 Run as ``python -m bench.server --vends N --leave-requests N --latency-ms X --expires S``; prints
 one JSON line ``{"url": ..., "credentials": {...}}`` once it answers, then serves until its
-standard input closes. The credentials are the mock's own (fake) ones, handed over a pipe.
+standard input closes. The credentials are the mock's own (fake) ones, handed over a pipe. A line
+``advance N`` on standard input moves the world on N days (``m.advance``); the answer is a JSON
+line ``{"vends": rows}`` once the moved world is served.
 """
 
 from __future__ import annotations
@@ -34,7 +36,12 @@ def main(argv: list[str] | None = None) -> int:
         info = {"url": m.url, "credentials": dataclasses.asdict(m.credentials)}
         sys.stdout.write(json.dumps(info) + "\n")
         sys.stdout.flush()
-        sys.stdin.read()  # until the parent closes the pipe
+        for line in sys.stdin:  # until the parent closes the pipe
+            command, _, days = line.partition(" ")
+            if command == "advance":
+                world = m.advance(days=int(days))
+                sys.stdout.write(json.dumps({"vends": world.vends.height}) + "\n")
+                sys.stdout.flush()
     return 0
 
 

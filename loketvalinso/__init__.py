@@ -4,6 +4,7 @@
 >>> with lv.mock.serve(seed=42) as m:              # the embedded mock, real HTTP on loopback
 ...     loket = lv.Loket.from_mock(m)
 ...     requests = loket.leave_requests(loket.employers()["id"][0])
+...     lv.Dataset("data/store").sync(lv.Valinso.from_mock(m), "vends")   # a local dataset
 
 The user-facing modules are ``errors`` (the exception tree), ``cache`` (``DiskCache``),
 ``mock``, ``charts``, ``widgets``, ``snapshots`` and ``report``; every other module is private
@@ -49,6 +50,7 @@ from loketvalinso.errors import (
 )
 
 _LAZY_ATTRS = {
+    "Dataset": "loketvalinso._dataset",
     "Loket": "loketvalinso._loket",
     "RetryPolicy": "loketvalinso._transport.retry",
     "Valinso": "loketvalinso._valinso",
@@ -63,6 +65,7 @@ __all__ = [
     "CacheWarning",
     "ConfigurationError",
     "ConflictError",
+    "Dataset",
     "LoginRequiredError",
     "Loket",
     "LoketValinsoError",
@@ -98,6 +101,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from loketvalinso import cache, charts, mock, report, snapshots, widgets
+    from loketvalinso._dataset import Dataset
     from loketvalinso._loket import Loket
     from loketvalinso._transport.retry import RetryPolicy
     from loketvalinso._valinso import Valinso

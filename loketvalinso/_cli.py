@@ -1,4 +1,5 @@
-"""The ``loketvalinso`` command: ``demo``, ``mock serve``, ``report`` and ``cache info|clear``.
+"""The ``loketvalinso`` command: ``demo``, ``sync``, ``mock serve``, ``report`` and
+``cache info|clear``.
 
 Every flag has a help line and shows its default (``loketvalinso <command> --help``);
 ``loketvalinso --version`` names the versions that matter when reporting a problem.
@@ -7,9 +8,10 @@ Every flag has a help line and shows its default (``loketvalinso <command> --hel
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 __all__ = ["main"]
@@ -73,6 +75,38 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--no-progress", action="store_true", help="do not show progress bars while loading"
     )
+
+    sync = commands.add_parser(
+        "sync",
+        help="bring a local Parquet dataset up to date",
+        description=(
+            "Sync resources into the dataset folder DIR (created on first use): vends "
+            "incrementally, Loket resources compared by key. Credentials come from the "
+            "environment or a .env file, as lv.Valinso.from_env() and lv.Loket.from_env() "
+            "read them (VALINSO_API_KEY; LOKET_ENVIRONMENT with LOKET_ACCESS_TOKEN, or a login "
+            "remembered with LOKET_TOKEN_STORE=keyring) unless --mock."
+        ),
+        formatter_class=_DEFAULTS,
+    )
+    sync.add_argument("dir", help="the dataset folder")
+    sync.add_argument(
+        "resources",
+        nargs="*",
+        metavar="RESOURCE",
+        help=f"what to sync (default: {' '.join(SYNC_DEFAULT)}); any of: {', '.join(_choices())}",
+    )
+    sync.add_argument("--mock", action="store_true", help="sync from the embedded mock")
+    sync.add_argument("--seed", type=int, default=42, help="with --mock: the world's seed")
+    sync.add_argument(
+        "--days",
+        type=int,
+        default=0,
+        help="with --mock: move the mock's world on this many days first (new vends, leave)",
+    )
+    sync.add_argument(
+        "--lookback", default=None, help="vends: reload this far back, e.g. 12h (default: 6 hours)"
+    )
+    sync.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     mock = commands.add_parser(
         "mock",
@@ -177,6 +211,94 @@ def _build_parser() -> argparse.ArgumentParser:
                 "-y", "--yes", action="store_true", help="do not ask before removing entries"
             )
     return parser
+
+
+#: what ``loketvalinso sync`` syncs when no resource is named
+SYNC_DEFAULT = ("vends", "leave_requests")
+
+
+def _choices() -> list[str]:
+    from loketvalinso._dataset.resources import RESOURCES
+
+    return list(RESOURCES)
+
+
+@contextlib.contextmanager
+def _sync_clients(args: argparse.Namespace, needed: set[str]) -> Iterator[dict[str, Any]]:
+    """The clients the named resources need: the mock's, or from the environment."""
+    from loketvalinso import mock
+    from loketvalinso._loket import Loket
+    from loketvalinso._valinso import Valinso
+    from loketvalinso.errors import ConfigurationError
+
+    options: dict[str, Any] = {"progress": not args.no_progress, "cache": False}
+    with contextlib.ExitStack() as stack:
+        clients: dict[str, Any] = {}
+        if args.mock:
+            server = stack.enter_context(mock.serve(seed=args.seed))
+            if args.days:
+                server.advance(days=args.days)
+            if "valinso" in needed:
+                clients["valinso"] = stack.enter_context(Valinso.from_mock(server, **options))
+            if "loket" in needed:
+                clients["loket"] = stack.enter_context(Loket.from_mock(server, **options))
+        else:
+            if args.days:
+                msg = "--days moves the mock's world: use it with --mock"
+                raise ConfigurationError(msg)
+            try:
+                if "valinso" in needed:
+                    clients["valinso"] = stack.enter_context(Valinso.from_env(**options))
+                if "loket" in needed:
+                    clients["loket"] = stack.enter_context(Loket.from_env(**options))
+            except ConfigurationError as exc:
+                msg = f"{exc}; or sync from the embedded mock with --mock"
+                raise ConfigurationError(msg) from exc
+        yield clients
+
+
+def sync_table(summaries: Sequence[Any]) -> str:
+    """The summary table ``loketvalinso sync`` prints: one line per resource synced."""
+    header = ("resource", "mode", "loaded", "added", "changed", "removed", "rows", "seconds")
+    lines = [
+        (
+            s.resource,
+            s.mode,
+            f"{s.rows_loaded:,}",
+            f"{s.added:,}",
+            f"{s.changed:,}",
+            f"{s.removed:,}",
+            f"{s.rows:,}",
+            f"{s.seconds:.2f}",
+        )
+        for s in summaries
+    ]
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+
+    def fmt(row: Sequence[str]) -> str:
+        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
+        cells += [cell.rjust(width) for cell, width in zip(row[2:], widths[2:], strict=True)]
+        return "  ".join(cells)
+
+    return "\n".join([fmt(header), *(fmt(line) for line in lines)])
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from loketvalinso._dataset import Dataset
+    from loketvalinso._dataset.resources import spec_for
+
+    names = list(dict.fromkeys(args.resources or SYNC_DEFAULT))
+    specs = [spec_for(name) for name in names]
+    dataset = Dataset(args.dir)
+    summaries = []
+    with _sync_clients(args, {spec.source for spec in specs}) as clients:
+        for spec in specs:
+            print(f"syncing {spec.name} …", file=sys.stderr, flush=True)
+            lookback = args.lookback if spec.cursor_column else None
+            summaries.append(dataset.sync(clients[spec.source], spec.name, lookback=lookback))
+    print(sync_table(summaries))
+    print(f"dataset: {dataset.folder}  (lv.Dataset({str(dataset.folder)!r}).scan(...))")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -296,12 +418,25 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
+    parser = _build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "sync" and not any(e.startswith("-") for e in extra):
+        args.resources += extra  # resources named after the options
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "demo":
         from loketvalinso.report import run_demo
 
         run_demo(out=args.out, seed=args.seed, progress=not args.no_progress)
         return 0
+    if args.command == "sync":
+        from loketvalinso.errors import LoketValinsoError
+
+        try:
+            return _sync(args)
+        except LoketValinsoError as exc:
+            print(f"loketvalinso sync: {exc}", file=sys.stderr)
+            return 1
     if args.command == "mock":
         return _serve(args)
     if args.command == "report":

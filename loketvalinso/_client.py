@@ -6,7 +6,7 @@ import html
 import math
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ from loketvalinso._load.decode import FrameDecoder
 from loketvalinso._load.frame_cache import FrameCache
 from loketvalinso._load.pools import client_closed, client_opened
 from loketvalinso._load.report import LoadReport
+from loketvalinso._load.stream import PageSink, iterate_load
 from loketvalinso._transport import extensions as ext
 from loketvalinso._transport.background import flush_background_writes
 from loketvalinso._transport.client import build_client
@@ -296,6 +297,65 @@ class BaseClient:
             self.last_load = report
         report.rows = frame.height
         return frame
+
+    def _iterate_load(
+        self,
+        label: str,
+        url: str,
+        walk: Callable[[LoadReport, PageSink], None],
+        *,
+        batch_rows: int,
+        spec: FrameSpec,
+        strict: bool | None,
+        concat: Callable[[list[pl.DataFrame]], pl.DataFrame],
+        empty: Callable[[], pl.DataFrame],
+    ) -> Iterator[pl.DataFrame]:
+        """Run ``walk`` as one load whose pages stream out as frames of about ``batch_rows``
+        rows (:func:`~loketvalinso._load.stream.iterate_load`); its report becomes
+        ``last_load`` when the walk ends.
+
+        The drift account is :meth:`_run_load`'s, over the whole stream: fields of ``spec``
+        with no value in any frame join the drift, and once the last frame was taken a load
+        that drifted ends with one :class:`~loketvalinso.errors.SchemaDriftWarning`, or a
+        :class:`~loketvalinso.errors.SchemaDriftError` with ``strict`` (None: the client's).
+        """
+        self._check_open()
+        if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
+            msg = f"batch_rows must be a positive integer, not {batch_rows!r}"
+            raise ConfigurationError(msg)
+        strict = self.strict if strict is None else bool(strict)
+        report = LoadReport(label=label, url=url)
+        outputs = [name for name, _ in spec.outputs]
+
+        def run(sink: PageSink) -> None:
+            try:
+                with report.timed():
+                    walk(report, sink)
+            finally:
+                self.last_load = report
+
+        def frames() -> Iterator[pl.DataFrame]:
+            nulls = dict.fromkeys(outputs, 0)
+            rows = 0
+            stream = iterate_load(
+                run, batch_rows=batch_rows, concat=concat, empty=empty, name=label
+            )
+            try:
+                for frame in stream:
+                    present = [name for name in outputs if name in frame.columns]
+                    counts = (
+                        frame.select(present).null_count().row(0, named=True) if present else {}
+                    )
+                    for name in outputs:  # a column a frame lacks has no value in its rows
+                        nulls[name] += counts.get(name, frame.height)
+                    rows += frame.height
+                    yield frame
+            finally:
+                stream.close()
+            report.add_missing_nulls(nulls, rows, spec, label)
+            report.settle_drift(strict=strict)
+
+        return frames()
 
 
 def merge_params(*parts: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ fields are kept as extra columns; a missing assumed field is a null column, neve
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +26,10 @@ from loketvalinso._frames.parse import concat_pages
 from loketvalinso._frames.spec import VALINSO_FIELDS, FrameSpec, empty_frame, valinso_spec
 from loketvalinso._load.decode import UntypedDecoder
 from loketvalinso._load.frame_cache import FrameCache
-from loketvalinso._load.pages import PageDecoder
+from loketvalinso._load.pages import PageDecoder, ParsedPage
 from loketvalinso._load.report import LoadReport
 from loketvalinso._load.strategies import OffsetLimitPaging
+from loketvalinso._load.stream import PageSink
 from loketvalinso._load.walk import paginate
 from loketvalinso._transport.auth_flows import ValinsoAuth
 from loketvalinso._transport.client import check_url_security
@@ -164,6 +165,41 @@ class Valinso(ValinsoWrites, BaseClient):
 
     # -- loaders -------------------------------------------------------------------------------
 
+    def _walk_list(
+        self,
+        path: str,
+        spec: FrameSpec | None,
+        params: Mapping[str, Any] | None,
+        report: LoadReport,
+        label: str,
+        *,
+        sink: PageSink | None = None,
+        strict: bool | None = None,
+        extensions: Mapping[str, Any] | None = None,
+    ) -> list[ParsedPage]:
+        decoder: PageDecoder
+        frame_cache: FrameCache | None
+        if spec is None:
+            decoder, frame_cache = UntypedDecoder(), None
+        else:
+            decoder, frame_cache = self._frames_for(spec)
+        return paginate(
+            self._http,
+            path,
+            strategy=OffsetLimitPaging(limit=self.limit),
+            decoder=decoder,
+            raise_for_response=_raise_for_valinso,
+            frame_cache=frame_cache,
+            params=merge_params(params),
+            extensions=extensions,
+            max_concurrency=self.max_concurrency,
+            strict=self.strict if strict is None else strict,
+            progress=self.progress,
+            report=report,
+            label=label,
+            sink=sink,
+        )
+
     def _load_list(
         self,
         path: str,
@@ -174,35 +210,29 @@ class Valinso(ValinsoWrites, BaseClient):
         cache_ttl: float | None = None,
     ) -> pl.DataFrame:
         extensions = self._request_extensions(cache_ttl)
-        decoder: PageDecoder
-        frame_cache: FrameCache | None
-        if spec is None:
-            decoder, frame_cache = UntypedDecoder(), None
-        else:
-            decoder, frame_cache = self._frames_for(spec)
 
         def work(report: LoadReport) -> pl.DataFrame:
-            pages = paginate(
-                self._http,
-                path,
-                strategy=OffsetLimitPaging(limit=self.limit),
-                decoder=decoder,
-                raise_for_response=_raise_for_valinso,
-                frame_cache=frame_cache,
-                params=merge_params(params),
-                extensions=extensions,
-                max_concurrency=self.max_concurrency,
-                strict=self.strict,
-                progress=self.progress,
-                report=report,
-                label=label,
-            )
+            pages = self._walk_list(path, spec, params, report, label, extensions=extensions)
             parts = [p.data for p in pages if p.data is not None and len(p.data)]
             if spec is None:
                 return concat_pages(parts)
             return concat_pages(parts, spec=spec) if parts else empty_frame(spec)
 
         return self._run_load(label, self.base_url + path, work, spec=spec, resource=label)
+
+    @staticmethod
+    def _vend_params(
+        since: int | float | date | datetime | str | None,
+        until: int | float | date | datetime | str | None,
+        device_id: int | None,
+    ) -> dict[str, Any]:
+        start = unix_seconds(since, name="since")
+        stop = unix_seconds(until, name="until")
+        if start is not None and stop is not None and start > stop:
+            msg = f"since ({since!r}) is after until ({until!r}); swap them"
+            raise ConfigurationError(msg)
+        device = None if device_id is None else device_id_of(device_id)
+        return {"from": start, "to": stop, "device_id": device}
 
     def vends(
         self,
@@ -217,15 +247,62 @@ class Valinso(ValinsoWrites, BaseClient):
         ``since``/``until`` take dates (midnight UTC), datetimes (naive = UTC), ISO strings or
         unix seconds. ``timestamp`` is ``Datetime("us", "UTC")``; ``price`` is the unit price.
         """
-        start = unix_seconds(since, name="since")
-        stop = unix_seconds(until, name="until")
-        if start is not None and stop is not None and start > stop:
-            msg = f"since ({since!r}) is after until ({until!r}); swap them"
-            raise ConfigurationError(msg)
-        device = None if device_id is None else device_id_of(device_id)
-        params = {"from": start, "to": stop, "device_id": device}
+        params = self._vend_params(since, until, device_id)
         return self._load_list(
             "/vends", valinso_spec("vends"), params=params, label="vends", cache_ttl=cache_ttl
+        )
+
+    def iter_vends(
+        self,
+        *,
+        since: int | float | date | datetime | str | None = None,
+        until: int | float | date | datetime | str | None = None,
+        device_id: int | None = None,
+        batch_rows: int = 100_000,
+        strict: bool | None = None,
+    ) -> Iterator[pl.DataFrame]:
+        """:meth:`vends` as frames of about ``batch_rows`` rows, for data bigger than memory.
+
+        The pages stream through: memory holds the pages on the wire and a few batches, never
+        the whole result. Frames come in the server's order (ascending ``id``), with the schema
+        of :meth:`vends` (a page off the schema is decoded tolerantly, as in :meth:`vends`); a
+        load with no vends yields one empty frame. The load's report, with its drift, is
+        ``last_load`` once the iterator is exhausted. Stopping early (``break``) cancels the
+        pages not yet requested.
+
+        Parameters
+        ----------
+        since, until, device_id
+            As for :meth:`vends`.
+        batch_rows
+            Rows per frame (pages are never split, so a frame may hold up to a page more).
+        strict
+            Raise :class:`~loketvalinso.errors.PaginationError` instead of warning when the
+            paging stop rules disagree, and :class:`~loketvalinso.errors.SchemaDriftError`
+            instead of a :class:`~loketvalinso.errors.SchemaDriftWarning` when the data left
+            the schema (None: the client's ``strict``). Both are known only once the frames
+            were taken: a consumer that keeps what it got (a dataset) wants ``True``.
+
+        Examples
+        --------
+        >>> for batch in valinso.iter_vends(since="2026-01-01"):
+        ...     batch.write_parquet(f"vends-{batch['id'][0]}.parquet")
+        """
+        params = self._vend_params(since, until, device_id)
+        spec = valinso_spec("vends")
+
+        def walk(report: LoadReport, sink: PageSink) -> None:
+            self._walk_list("/vends", spec, params, report, "vends", sink=sink, strict=strict)
+
+        return self._iterate_load(
+            "vends",
+            self.base_url + "/vends",
+            walk,
+            batch_rows=batch_rows,
+            spec=spec,
+            strict=strict,
+            concat=functools.partial(concat_pages, spec=spec),
+            empty=functools.partial(empty_frame, spec),
         )
 
     def devices(self, *, cache_ttl: float | None = None) -> pl.DataFrame:

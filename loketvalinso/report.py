@@ -5,7 +5,8 @@ the OAuth authorization-code flow, loads vends and leave data, and writes:
 
 * ``report.html`` — every chart, with the Vega JavaScript embedded (renders with no network);
 * ``charts/<name>.svg`` and ``charts/<name>.png``;
-* ``<frame>.parquet`` — every loaded frame, with its provenance in the Parquet metadata.
+* ``<frame>.parquet`` — every loaded frame, with its provenance in the Parquet metadata;
+* ``store/`` — a dataset (``lv.Dataset``) of vends and leave requests that syncs keep current.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class DemoResult:
     seconds: float = 0.0
     #: charts left out, and why
     skipped: dict[str, str] = field(default_factory=dict)
+    #: the dataset the demo leaves (``lv.Dataset(result.dataset)``), and its syncs
+    dataset: Path | None = None
+    syncs: list[Any] = field(default_factory=list)
 
 
 def employments_with_department(loket: Any, employer_id: str) -> pl.DataFrame:
@@ -93,11 +97,27 @@ def load_demo_frames(
                 reports.setdefault(name, []).append(loket.last_load)
         for name, parts in per_employer.items():
             frames[name] = pl.concat(parts, how="diagonal_relaxed")
-            first = reports[name][0]
-            for other in reports[name][1:]:
-                first.merge(other)
-            provenance[name] = first
+            provenance[name] = reports[name]  # one load per employer: every URL is kept
     return frames, provenance
+
+
+#: what the demo keeps in its dataset
+DEMO_DATASET = ("vends", "leave_requests")
+
+
+def sync_demo_dataset(server: Any, folder: Path, *, progress: bool | None = None) -> list[Any]:
+    """Sync the demo's resources from a running mock into the dataset in ``folder``."""
+    from loketvalinso._dataset import Dataset
+    from loketvalinso._loket import Loket
+    from loketvalinso._valinso import Valinso
+
+    dataset = Dataset(folder)
+    with (
+        Valinso.from_mock(server, progress=progress, cache=False) as valinso,
+        Loket.from_mock(server, progress=progress, cache=False) as loket,
+    ):
+        clients = {"vends": valinso, "leave_requests": loket}
+        return [dataset.sync(clients[name], name) for name in DEMO_DATASET]
 
 
 #: Frame roles the charts take, and how a frame is recognised when its name differs from the
@@ -392,8 +412,16 @@ def summary(result: DemoResult) -> str:
         lines.append(f"  {rel(files['svg'])}  {rel(files['png'])}  ({name})")
     for name, path in result.parquet.items():
         lines.append(f"  {rel(path)}  ({result.rows.get(name, 0):,} rows, provenance in metadata)")
+    if result.dataset is not None:
+        synced = ", ".join(f"{s.resource} ({s.rows:,} rows)" for s in result.syncs)
+        lines.append(f"  {rel(result.dataset)}/  a dataset: {synced}")
     lines.append(f"open {result.report} in a browser (it needs no network);")
     lines.append(f"reload the data with no server: lv.snapshots.load({str(result.out)!r})")
+    if result.dataset is not None:
+        lines.append(
+            f"keep a dataset current: lv.Dataset({str(result.dataset)!r}), or "
+            f"loketvalinso sync {result.dataset} --mock --days 1"
+        )
     return "\n".join(lines)
 
 
@@ -406,7 +434,8 @@ def run_demo(
     images: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> DemoResult:
-    """The main job: mock → OAuth login → loads → charts → report.html + PNG/SVG + Parquet.
+    """The main job: mock → OAuth login → loads → charts → report.html + PNG/SVG + Parquet,
+    and a dataset in ``<out>/store``.
 
     Parameters
     ----------
@@ -434,9 +463,12 @@ def run_demo(
     with mock.serve(seed=seed, sizes=sizes) as server:
         say(f"  mock on {server.url}; logging in through OAuth (authorization code + PKCE)")
         frames, provenance = load_demo_frames(server, progress=progress)
+        say("  syncing the local dataset (vends, leave requests) …")
+        syncs = sync_demo_dataset(server, Path(out) / "store", progress=progress)
     for name, frame in frames.items():
         say(f"  loaded {name}: {frame.height:,} rows")
     result = write_report(frames, provenance, out, images=images, log=say)
+    result.dataset, result.syncs = Path(out) / "store", syncs
     result.seconds = time.perf_counter() - started
     say(summary(result))
     return result

@@ -8,8 +8,7 @@
 from __future__ import annotations
 
 import html
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,30 +16,43 @@ from typing import Any
 
 import polars as pl
 
+from loketvalinso._parquet import PROVENANCE_KEY, read_provenance, write_frame
 from loketvalinso.errors import ConfigurationError, redact_url
 
 __all__ = ["PROVENANCE_KEY", "Snapshot", "load", "provenance_of", "save"]
 
-#: Parquet key-value metadata key holding the provenance JSON.
-PROVENANCE_KEY = "loketvalinso.provenance"
+
+def _from_reports(reports: Sequence[Any]) -> dict[str, Any]:
+    """Provenance of a frame made of several loads (one per employer, say): every source URL,
+    every version served, the first load's start, the pages of all."""
+    urls = [str(r.url) for r in reports if getattr(r, "url", None)]
+    versions = {str(v) for r in reports for v in (getattr(r, "versions", None) or ())}
+    starts = [r.started_at for r in reports if isinstance(getattr(r, "started_at", None), datetime)]
+    pages = [r.pages for r in reports if isinstance(getattr(r, "pages", None), int)]
+    return {
+        "source_url": urls[0] if urls else None,
+        "source_urls": list(dict.fromkeys(urls)),
+        "resource_versions": sorted(versions),
+        "loaded_at": min(starts).isoformat() if starts else None,
+        "pages": sum(pages) if pages else None,
+    }
 
 
 def _provenance_record(name: str, frame: pl.DataFrame, source: Any) -> dict[str, Any]:
-    """Provenance from a LoadReport-like object or a mapping (never a secret: URLs redacted)."""
+    """Provenance from LoadReport-like objects or a mapping (never a secret: URLs redacted)."""
     record: dict[str, Any] = {"name": name, "rows": frame.height, "columns": frame.width}
     if source is None:
         pass
     elif isinstance(source, Mapping):
         record.update({k: v for k, v in source.items() if k not in {"name", "rows"}})
     else:
-        record["source_url"] = getattr(source, "url", None)
-        versions = getattr(source, "versions", None)
-        record["resource_versions"] = sorted(str(v) for v in versions) if versions else []
-        started = getattr(source, "started_at", None)
-        record["loaded_at"] = started.isoformat() if isinstance(started, datetime) else started
-        record["pages"] = getattr(source, "pages", None)
+        many = isinstance(source, Sequence) and not isinstance(source, str)
+        reports = list(source) if many else [source]
+        record.update(_from_reports(reports))
     if record.get("source_url"):
         record["source_url"] = redact_url(record["source_url"])
+    urls = record.get("source_urls") or ([record["source_url"]] if record.get("source_url") else [])
+    record["source_urls"] = [redact_url(url) for url in urls]
     record.setdefault("loaded_at", None)
     record["saved_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     record["rows"] = frame.height
@@ -62,8 +74,12 @@ def save(
     directory
         Created if needed.
     provenance
-        Name → a :class:`~loketvalinso._load.report.LoadReport` (``client.last_load``) or a mapping
-        with ``source_url``, ``resource_versions``, ``loaded_at``.
+        Name → a :class:`~loketvalinso._load.report.LoadReport` (``client.last_load``), a list
+        of them for a frame made of several loads (every URL is kept, in ``source_urls``), or a
+        mapping with ``source_url``, ``resource_versions``, ``loaded_at``.
+
+    The provenance is JSON in the Arrow schema metadata under :data:`PROVENANCE_KEY`, so
+    ``pyarrow.parquet.read_table(f).schema.metadata``, pandas and DuckDB see it too.
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -74,16 +90,14 @@ def save(
             raise ConfigurationError(msg)
         record = _provenance_record(name, frame, (provenance or {}).get(name))
         path = out / f"{name}.parquet"
-        frame.write_parquet(path, metadata={PROVENANCE_KEY: json.dumps(record, default=str)})
+        write_frame(path, frame, record)
         written[name] = path
     return written
 
 
 def provenance_of(path: str | Path) -> dict[str, Any]:
     """The provenance stored in one snapshot file (empty when it has none)."""
-    metadata = pl.read_parquet_metadata(path)
-    raw = metadata.get(PROVENANCE_KEY)
-    return json.loads(raw) if raw else {}
+    return read_provenance(path)
 
 
 def _when(value: Any) -> datetime | None:
@@ -156,7 +170,7 @@ class Snapshot(Mapping[str, pl.DataFrame]):
                 "name": name,
                 "rows": rec.get("rows"),
                 "columns": rec.get("columns"),
-                "source_url": rec.get("source_url"),
+                "source_url": ", ".join(rec.get("source_urls") or []) or rec.get("source_url"),
                 "resource_versions": ", ".join(rec.get("resource_versions") or []),
                 "loaded_at": _when(rec.get("loaded_at")),
                 "saved_at": _when(rec.get("saved_at")),

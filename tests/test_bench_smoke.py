@@ -55,3 +55,22 @@ def test_the_memory_probe_counts_a_frames_string_views() -> None:
     numbers = pl.DataFrame({"id": range(n)}, schema={"id": pl.Int64})
     assert numbers.estimated_size() == 8 * n
     assert 8 * n <= buffer_bytes(numbers) < 8 * n + 4096
+
+
+def test_bench_sync_quick_prints_every_row(capsys: pytest.CaptureFixture[str]) -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from bench import run, sync
+    finally:
+        sys.path.remove(str(ROOT))
+    assert run.main(["sync", "--quick"]) == 0
+    out = capsys.readouterr().out
+    table = {
+        cells[0]: cells[1]
+        for line in out.splitlines()
+        if line.startswith("| ") and not line.startswith("| metric")
+        for cells in [[c.strip() for c in line.strip("|").split("|")]]
+    }
+    for _key, label, _unit in sync.ROWS:
+        value = float(table[label].replace(",", ""))
+        assert math.isfinite(value) and value > 0, f"{label}: {table[label]}"

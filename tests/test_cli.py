@@ -216,3 +216,37 @@ def test_bad_option_is_a_clear_usage_error(capsys) -> None:
         main(["mock", "serve", "--port", "not-a-port"])
     assert exit_info.value.code == 2
     assert "--port" in capsys.readouterr().err
+
+
+def test_sync_from_the_mock_then_a_day_later(tmp_path, capsys, world) -> None:
+    """``loketvalinso sync DIR --mock``: a first sync, then ``--days 1`` syncs what the day
+    brought; the dataset equals the mock's world each time and the table says what changed."""
+    from loketvalinso.mock.timeline import advance_world
+
+    store = tmp_path / "store"
+    assert main(["sync", str(store), "--mock", "--no-progress", "vends"]) == 0
+    first = capsys.readouterr().out
+    assert first.splitlines()[0].split() == [
+        "resource", "mode", "loaded", "added", "changed", "removed", "rows", "seconds"
+    ]  # fmt: skip
+    assert first.splitlines()[1].split()[:4] == ["vends", "first", "200,000", "200,000"]
+    ds = lv.Dataset(store)
+    assert ds.read("vends").equals(world.vends)
+
+    assert main(["sync", str(store), "--mock", "--days", "1", "vends", "--no-progress"]) == 0
+    row = capsys.readouterr().out.splitlines()[1].split()
+    moved = advance_world(world, 1)
+    new = moved.vends.height - world.vends.height
+    assert row[:2] == ["vends", "incremental"] and row[3] == f"{new:,}"
+    assert ds.read("vends").equals(moved.vends)
+
+
+def test_sync_without_credentials_says_what_to_set(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("VALINSO_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env of the machine
+    assert main(["sync", str(tmp_path), "vends"]) == 1
+    said = capsys.readouterr().err
+    assert "needs VALINSO_API_KEY" in said and "--mock" in said
+    assert main(["sync", str(tmp_path), "nothing"]) == 1
+    assert "choose one of vends" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("*.parquet"))

@@ -41,7 +41,7 @@ LOADERS = {
     "_writes",
     "cache",
 }
-APPS = {"charts", "report", "snapshots", "widgets"}
+APPS = {"_dataset", "_parquet", "charts", "dlt_source", "report", "snapshots", "widgets"}
 TOP = {"__init__", "__main__", "_cli"}
 #: what the mock may use of the client package: nothing but the error tree
 MOCK_ALLOWED = {"loketvalinso.errors"}

@@ -102,7 +102,7 @@ def test_import_is_light() -> None:
 EXPORTED = {
     "loketvalinso": (
         "ApiError AuthenticationError BadRequestError CacheMissError CacheWarning "
-        "ConfigurationError ConflictError LoginRequiredError Loket LoketValinsoError "
+        "ConfigurationError ConflictError Dataset LoginRequiredError Loket LoketValinsoError "
         "LoketValinsoWarning LoketWarning NetworkError NotFoundError ObsoleteVersionWarning "
         "PaginationError PaginationWarning PartialWriteWarning PermissionDeniedError "
         "RateLimitedError ResponseFormatError RetryPolicy SchemaDriftError SchemaDriftWarning "
@@ -128,6 +128,7 @@ EXPORTED = {
         "WorldSizes build_world in_process serve sizes_for"
     ),
     "loketvalinso.snapshots": "PROVENANCE_KEY Snapshot load provenance_of save",
+    "loketvalinso.dlt_source": "source",
     "loketvalinso.report": (
         "DemoResult employments_with_department frame_roles render_report report_from_snapshots "
         "run_demo write_report"

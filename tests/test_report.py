@@ -269,3 +269,15 @@ def test_report_renders_from_file_url_with_no_network(demo, tmp_path) -> None:
     rendered = re.findall(r'id="chart-(\d+)"[^>]*>\s*<svg', dom)
     assert len(rendered) == len(CHARTS), "not every chart rendered"
     assert "chart failed:" not in dom.replace('"chart failed: " + err', "")
+
+
+def test_demo_leaves_a_dataset_equal_to_its_snapshots(demo) -> None:
+    result, text = demo
+    assert result.dataset == result.out / "store"
+    ds = lv.Dataset(result.dataset)
+    assert ds.resources() == ["leave_requests", "vends"]
+    snap = lv.snapshots.load(result.out)
+    assert ds.read("vends").equals(snap["vends"].sort("id"))
+    requests = snap["leave_requests"].sort("id")
+    assert ds.read("leave_requests").equals(requests.select(ds.read("leave_requests").columns))
+    assert f"lv.Dataset({str(result.dataset)!r})" in text

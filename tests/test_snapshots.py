@@ -136,3 +136,28 @@ def test_provenance_of_a_plain_parquet_is_empty(tmp_path) -> None:
     pl.DataFrame({"a": [1]}).write_parquet(path)
     assert snapshots.provenance_of(path) == {}
     assert snapshots.load(tmp_path).describe()["rows"].to_list() == [None]
+
+
+def test_provenance_is_in_the_arrow_schema_with_every_url(tmp_path) -> None:
+    """pyarrow's ``read_table(f).schema.metadata`` sees it (not only the file footer), and a
+    frame merged over several employers' loads keeps every URL."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    m = lv.mock.in_process(seed=3, sizes=SMALL)
+    with lv.Loket.from_mock(m, cache=False, progress=False) as loket:
+        parts, reports = [], []
+        for employer in loket.employers()["id"]:
+            parts.append(loket.leave_requests(employer))
+            reports.append(loket.last_load)
+    assert len(reports) == 2
+    written = snapshots.save({"leave": pl.concat(parts)}, tmp_path, provenance={"leave": reports})
+    metadata = pq.read_table(written["leave"]).schema.metadata
+    record = json.loads(metadata[snapshots.PROVENANCE_KEY.encode()])
+    assert record["source_urls"] == [r.url for r in reports]
+    assert record["source_url"] == reports[0].url
+    assert record["pages"] == sum(r.pages for r in reports)
+    assert record == snapshots.provenance_of(written["leave"])
+    described = snapshots.load(tmp_path).describe().row(0, named=True)
+    assert all(r.url in described["source_url"] for r in reports)

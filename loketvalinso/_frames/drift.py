@@ -30,7 +30,7 @@ Record keys
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -46,6 +46,7 @@ __all__ = [
     "drift_frame",
     "json_kind",
     "merge_records",
+    "missing_from_nulls",
     "missing_records",
     "redact_example",
 ]
@@ -257,25 +258,39 @@ def missing_records(
     many of them as null, so a Loket field is reported only next to an undeclared field of the
     same object (``undeclared``: their dotted paths), where it may have been renamed.
     """
-    if frame.height == 0:
-        return []
-    siblings = {tuple(p.split("."))[:-1] for p in undeclared}
-    if spec.api != "valinso" and not siblings:
-        return []
+    undeclared = list(undeclared)
     names = [name for name, _ in spec.outputs if name in frame.columns]
-    if not names:
+    if frame.height == 0 or not names or not _may_miss(spec, undeclared):
         return []
     nulls = frame.select(names).null_count().row(0, named=True)
+    return missing_from_nulls(nulls, frame.height, spec, undeclared)
+
+
+def missing_from_nulls(
+    nulls: Mapping[str, int], rows: int, spec: FrameSpec, undeclared: Iterable[str] = ()
+) -> list[Record]:
+    """:func:`missing_records` of a load seen in parts (a streamed load): ``nulls`` are the
+    null counts of its output columns over all ``rows``."""
+    undeclared = list(undeclared)
+    if rows == 0 or not _may_miss(spec, undeclared):
+        return []
+    siblings = {tuple(p.split("."))[:-1] for p in undeclared}
     out = []
     for (name, _), path, declared in zip(spec.outputs, spec.paths, spec.declared, strict=True):
-        if nulls.get(name) != frame.height:
+        if nulls.get(name) != rows:
             continue
         if spec.api != "valinso" and path[:-1] not in siblings:
             continue
         record = _record(name, ".".join(path), "missing", declared, ["nothing"])
-        record["values"] = frame.height
+        record["values"] = rows
         out.append(record)
     return out
+
+
+def _may_miss(spec: FrameSpec, undeclared: Iterable[str]) -> bool:
+    """Whether a missing field of ``spec`` can be reported at all (a Loket one only beside an
+    undeclared field)."""
+    return spec.api == "valinso" or any(True for _ in undeclared)
 
 
 def describe_drift(

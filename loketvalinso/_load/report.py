@@ -32,7 +32,12 @@ from typing import Any, Literal
 
 import polars as pl
 
-from loketvalinso._frames.drift import describe_drift, drift_frame, missing_records
+from loketvalinso._frames.drift import (
+    describe_drift,
+    drift_frame,
+    missing_from_nulls,
+    missing_records,
+)
 from loketvalinso._frames.spec import FrameSpec
 from loketvalinso._transport import extensions as ext
 from loketvalinso._transport.background import load_in_progress
@@ -236,6 +241,15 @@ class LoadReport:
         with self._lock:
             undeclared = [r["path"] for _, r in self._drift if r["kind"] == "undeclared"]
         self.add_drift(resource or spec.name, missing_records(frame, spec, undeclared))
+
+    def add_missing_nulls(
+        self, nulls: Mapping[str, int], rows: int, spec: FrameSpec, resource: str | None = None
+    ) -> None:
+        """:meth:`add_missing` for a load seen in parts (a streamed load): ``nulls`` are the
+        null counts of its columns over all ``rows``."""
+        with self._lock:
+            undeclared = [r["path"] for _, r in self._drift if r["kind"] == "undeclared"]
+        self.add_drift(resource or spec.name, missing_from_nulls(nulls, rows, spec, undeclared))
 
     @property
     def drift(self) -> pl.DataFrame:

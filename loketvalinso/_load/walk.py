@@ -25,6 +25,16 @@ How a load runs
 Kept pages are converted in batches while later pages are still on the wire, and the rest at the
 end (:meth:`PageDecoder.convert`).
 
+Streaming
+---------
+With a ``sink``, kept pages are handed to it converted, in page order, in runs of
+:data:`_CONVERT_BATCH` pages as soon as a run is complete (the rest at the end), and let go of:
+the pages returned carry their envelopes only. Memory then holds the pages on the wire and one
+run, whatever the size of the listing. The stop rules are the same; those that can only be
+judged at the end (the items add up to the total) are judged after the last run was handed
+over, so a caller that must not keep a partial result commits only once ``paginate`` returned
+(with ``strict=True`` every disagreement raises).
+
 Stop rules, all cross-checked
 -----------------------------
 Every disagreement becomes a :class:`~loketvalinso.errors.PaginationWarning` naming the URL (with
@@ -173,8 +183,10 @@ class _Walk:
         progress: Any,
         report: LoadReport,
         label: str | None,
+        sink: Callable[[list[ParsedPage]], None] | None = None,
     ) -> None:
         self.client, self.url, self.params, self.headers = client, url, dict(params or {}), headers
+        self.sink = sink
         self.strategy, self.decoder, self.frame_cache = strategy, decoder, frame_cache
         self.raise_for_response = raise_for_response
         self.max_concurrency, self.strict, self.page_cap = max_concurrency, strict, page_cap
@@ -198,6 +210,11 @@ class _Walk:
         #: kept pages not yet handed to the decoder's conversion, and the batches it converts
         self.unconverted: list[int] = []
         self.converting: list[Future[None]] = []
+        #: streaming: the background conversion of each handed-over page, the pages checked
+        #: (kept or left out) and the first page not yet given to the sink
+        self.converting_page: dict[int, Future[None]] = {}
+        self.checked: set[int] = set()
+        self.next_to_sink = 1
         #: request extensions of every page (the caller's), and of the pages after page 1 of a
         #: cold listing PageSiblings too
         self.base_extensions = dict(extensions or {})
@@ -320,6 +337,7 @@ class _Walk:
             self.stopped_at = index
             why = self.problems[-1][2] if self.problems else "a paging problem"
             self.stop_reason = f"page {index}: {why}"
+        self.checked.add(index)
         return stop
 
     def keep(self, fetched: _Fetched) -> None:
@@ -368,6 +386,7 @@ class _Walk:
             self.stop_reason = "the response carries no paging information: one page"
             self._convert()
             self._keep_first(first)
+            self._to_sink(final=True)
             self._note_drift()
             return [first.page]
         plan, issues = self.strategy.plan(meta)
@@ -399,6 +418,7 @@ class _Walk:
             self.stop_reason = "page 1 is the only page"
         self._convert()
         self._keep_first(first)
+        self._to_sink(final=True)
         self._note_drift()
         return self._finish(plan)
 
@@ -409,9 +429,41 @@ class _Walk:
         are enough of them, so that little is left to convert when the last page arrives."""
         self.unconverted = [i for i in self.unconverted if i in self.pages]
         if len(self.unconverted) >= _CONVERT_BATCH:
-            batch = [self.pages[i] for i in sorted(self.unconverted)]
-            self.converting.append(self.decoder.convert_later(batch))
+            indices = sorted(self.unconverted)
+            future = self.decoder.convert_later([self.pages[i] for i in indices])
+            self.converting.append(future)
+            if self.sink is not None:
+                self.converting_page.update(dict.fromkeys(indices, future))
             self.unconverted = []
+        self._to_sink()
+
+    def _to_sink(self, *, final: bool = False) -> None:
+        """Streaming: hand the checked pages to the sink, converted, in page order, in runs of
+        ``_CONVERT_BATCH`` kept pages (``final``: whatever is left), and let go of their
+        items."""
+        if self.sink is None:
+            return
+        last = max(self.pages, default=0)
+        while True:
+            index, run = self.next_to_sink, list[int]()
+            while len(run) < _CONVERT_BATCH and (
+                index in self.checked or (final and index <= last)
+            ):
+                if index in self.pages:
+                    run.append(index)
+                index += 1
+            if not run or (not final and len(run) < _CONVERT_BATCH):
+                return
+            for future in {self.converting_page.pop(i) for i in run if i in self.converting_page}:
+                future.result()
+            taken = set(run)
+            self.unconverted = [i for i in self.unconverted if i not in taken]
+            pages = [self.pages[i] for i in run]
+            self.decoder.convert(pages)  # the pages no background batch took
+            self.next_to_sink = index
+            self.sink(pages)
+            for page in pages:
+                page.data = None
 
     def _convert(self) -> None:
         """Let the decoder convert the kept pages together; batches handed over during the walk
@@ -438,6 +490,7 @@ class _Walk:
         """Keep page 1's finished frame next to its cache entry (every load starts with it)."""
         if (
             self.frame_cache is not None
+            and self.sink is None
             and not first.kept
             and first.cache_key is not None
             and self.pages.get(1) is first.page
@@ -480,12 +533,13 @@ class _Walk:
             self.report.record({ext.CACHE: "hit", ext.CACHE_KEY: key})
             if self.accept(_Fetched(page.page, page, digest, key, "hit", kept=True), plan):
                 break
+            self._to_sink()
         return True
 
     def _remember_listing(self, plan: PagePlan) -> None:
         """Let the frame cache record a cleanly walked listing whose pages were all stored."""
         total = plan.total_pages
-        if self.frame_cache is None or total is None or self.problems:
+        if self.frame_cache is None or total is None or self.problems or self.sink is not None:
             return
         if self.stopped_at is not None or sorted(self.pages) != list(range(1, total + 1)):
             return
@@ -535,6 +589,7 @@ class _Walk:
             for index in indices:
                 if self.accept(self.fetch(index, self.strategy.page_params(index, plan)), plan):
                     return
+                self._to_sink()
             return
         # Each worker reports twice: when its body is in (the next request goes out at once,
         # so parsing never holds a request slot) and when its page is parsed (or failed). At
@@ -567,12 +622,22 @@ class _Walk:
         free_slots = workers
         stop = False
 
+        # Streaming: pages wait for the sink in page order, so a slow page holds back the ones
+        # after it; no page further than this ahead of the sink is requested (unless nothing is
+        # on the go), which keeps the pages held bounded.
+        ahead = 2 * workers + 2 * _CONVERT_BATCH
+        waiting: int | None = None
+
         def submit_free() -> None:
-            nonlocal outstanding, free_slots
+            nonlocal outstanding, free_slots, waiting
             while free_slots and outstanding < 2 * workers and not stop:
-                index = next(indices, None)
+                index = waiting if waiting is not None else next(indices, None)
                 if index is None:
                     return
+                if self.sink is not None and outstanding and index >= self.next_to_sink + ahead:
+                    waiting = index
+                    return
+                waiting = None
                 futures.append(pool.submit(work, index, self.strategy.page_params(index, plan)))
                 outstanding += 1
                 free_slots -= 1
@@ -691,6 +756,7 @@ def paginate(
     progress: Any = None,
     report: LoadReport | None = None,
     label: str | None = None,
+    sink: Callable[[list[ParsedPage]], None] | None = None,
 ) -> list[ParsedPage]:
     """Fetch every page of a list endpoint and return the decoded pages in page order.
 
@@ -733,12 +799,16 @@ def paginate(
         report may be passed to several calls (it accumulates); the caller times the load.
     label : str, optional
         The resource label for progress bars and messages (default: the URL's last word).
+    sink : callable, optional
+        Stream the pages instead of keeping them: ``sink(pages)`` gets the kept pages,
+        converted, in page order, a run at a time, in the calling thread (see *Streaming*).
+        An exception it raises ends the walk like a failed page.
 
     Returns
     -------
     list of ParsedPage
         The kept pages in page order (``page`` = index asked for); one page with no items for an
-        empty collection.
+        empty collection. With a ``sink`` their ``data`` is None (it went to the sink).
 
     Raises
     ------
@@ -783,5 +853,6 @@ def paginate(
         progress=progress,
         report=report if report is not None else LoadReport(),
         label=label,
+        sink=sink,
     )
     return walk.run()

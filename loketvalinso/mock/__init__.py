@@ -18,6 +18,9 @@ and body. Fault options: ``latency_ms``,
 ``token_lifetime`` (seconds), ``truncate_rate``, ``drift`` (a total that changes mid-walk),
 ``expires`` (seconds of freshness announced on list pages, for cache demos) and ``schema_drift``
 (data off the schema: Loket fractions as text, Valinso's ``quantity`` as ``qty``).
+
+The world moves in time: ``m.advance(days=1)`` adds a day of vends (a few late ones dated
+earlier), new leave requests and status changes (:mod:`~loketvalinso.mock.timeline`).
 """
 
 from __future__ import annotations
@@ -104,6 +107,12 @@ class MockServer(MockURLs):
     @property
     def faults(self):
         return self.app.faults
+
+    def advance(self, days: int = 1) -> World:
+        """Move the world on by ``days`` days: that day's vends (a few late ones dated earlier),
+        new leave requests and status changes, the same for the same seed. Returns the new
+        world (also ``self.world``)."""
+        return self.app.advance(days)
 
     @property
     def in_process(self) -> bool:

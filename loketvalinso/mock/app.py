@@ -14,7 +14,8 @@ from loketvalinso.mock._http import MockRequest, MockResponse, json_response
 from loketvalinso.mock.faults import FaultConfig, FaultInjector, is_auth_path
 from loketvalinso.mock.loket import LoketApi
 from loketvalinso.mock.oauth import OAuthServer
-from loketvalinso.mock.state import WorldState
+from loketvalinso.mock.state import Changes, WorldState
+from loketvalinso.mock.timeline import advance_with_changes
 from loketvalinso.mock.valinso import ValinsoApi
 from loketvalinso.mock.world import World
 
@@ -81,6 +82,19 @@ class MockApp:
     def world(self) -> World:
         """The ground truth now: the seeded world with every accepted write applied."""
         return self.state.world
+
+    def advance(self, days: int = 1) -> World:
+        """Move the world on by ``days`` days (see :mod:`~loketvalinso.mock.timeline`), as one
+        change of the state: each API refreshes what it rendered from the rows that changed.
+        Returns the new world."""
+
+        def edit(world: World) -> tuple[World, Changes, World]:
+            new, changes = advance_with_changes(world, days)
+            return new, changes, new
+
+        world = self.state.apply(edit)
+        self.valinso.warm()  # encode the day's vends now, not inside the next load's request
+        return world
 
     def handle(self, request: MockRequest) -> MockResponse:
         response = self.faults.before(request)

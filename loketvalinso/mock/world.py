@@ -1170,7 +1170,50 @@ _PRODUCTS = (
 )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class VendModel:
+    """What vends are drawn from: the catalogue frames and each device's place and slots."""
+
+    frames: dict[str, pl.DataFrame]
+    location_kinds: list[str]
+    device_location: list[int]
+    device_slots: list[tuple[list[str], list[int], list[float]]]
+
+    def vends(
+        self,
+        rng: random.Random,
+        n: int,
+        *,
+        start: datetime = VENDS_START,
+        end: datetime = VENDS_END,
+        first_id: int = 1,
+    ) -> pl.DataFrame:
+        """``n`` vends in [start, end) with the world's rhythm, numbered from ``first_id``."""
+        return _vends(
+            rng,
+            n,
+            self.frames["products"],
+            self.location_kinds,
+            self.device_location,
+            self.device_slots,
+            start=start,
+            end=end,
+            first_id=first_id,
+        )
+
+
 def _build_valinso(seed: int, sizes: WorldSizes) -> dict[str, pl.DataFrame]:
+    model, rng = _valinso_catalogue(seed, sizes)
+    return {**model.frames, "vends": model.vends(rng, sizes.vends)}
+
+
+@functools.lru_cache(maxsize=8)
+def vend_model(seed: int, sizes: WorldSizes) -> VendModel:
+    """The world's vend model (its catalogue is drawn again: the same seed, the same draws)."""
+    return _valinso_catalogue(seed, sizes)[0]
+
+
+def _valinso_catalogue(seed: int, sizes: WorldSizes) -> tuple[VendModel, random.Random]:
     rng = _rng(seed, "valinso")
     c: dict[str, _Cols] = {name: _Cols() for name in VALINSO_SCHEMAS}
 
@@ -1249,10 +1292,7 @@ def _build_valinso(seed: int, sizes: WorldSizes) -> dict[str, pl.DataFrame]:
         )
 
     frames = {name: _frame(name, cols) for name, cols in c.items() if name != "vends"}
-    frames["vends"] = _vends(
-        rng, sizes, frames["products"], location_kinds, device_location, device_slots
-    )
-    return frames
+    return VendModel(frames, location_kinds, device_location, device_slots), rng
 
 
 def _uniforms(rng: random.Random, n: int) -> pl.Series:
@@ -1293,19 +1333,22 @@ def _draw(
 
 def _vends(
     rng: random.Random,
-    sizes: WorldSizes,
+    n: int,
     products: pl.DataFrame,
     location_kinds: list[str],
     device_location: list[int],
     device_slots: list[tuple[list[str], list[int], list[float]]],
+    *,
+    start: datetime = VENDS_START,
+    end: datetime = VENDS_END,
+    first_id: int = 1,
 ) -> pl.DataFrame:
-    n = sizes.vends
     schema = VALINSO_SCHEMAS["vends"]
     if n == 0:
         return pl.DataFrame(schema=schema)
-    # Local days of the vend year and the UTC instant of each local midnight.
-    first_day = VENDS_START.date()
-    n_days = (VENDS_END - VENDS_START).days
+    # Local days of the period and the UTC instant of each local midnight.
+    first_day = start.date()
+    n_days = (end - start).days
     days = [first_day + timedelta(days=d) for d in range(n_days)]
     midnight_s = [(d - _EPOCH).days * 86_400 - 3600 * _amsterdam_utc_offset_hours(d) for d in days]
 
@@ -1361,8 +1404,8 @@ def _vends(
     quantities = (1, 2, 3)
     payments = ("card", "contactless", "mobile", "cash")
     statuses = ("success", "failed", "refunded")
-    start_s = int(VENDS_START.timestamp())
-    period_s = int((VENDS_END - VENDS_START).total_seconds())
+    start_s = int(start.timestamp())
+    period_s = int((end - start).total_seconds())
     frame = pl.DataFrame(
         {
             "device_idx": device,
@@ -1394,7 +1437,7 @@ def _vends(
             currency=pl.lit("EUR"),
         )
         .sort("timestamp", "device_id", "selection", maintain_order=True)
-        .with_columns(id=pl.int_range(1, n + 1, dtype=pl.Int64()))
+        .with_columns(id=pl.int_range(first_id, first_id + n, dtype=pl.Int64()))
         .select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
     )
 
@@ -1417,6 +1460,28 @@ def _check_sizes(sizes: WorldSizes) -> None:
     if sizes.vends and not (sizes.devices and sizes.products):
         msg = "WorldSizes: vends need devices and products (set devices >= 1 and products >= 1)"
         raise ValueError(msg)
+
+
+def with_available_units(requests: pl.DataFrame, balances: pl.DataFrame) -> pl.DataFrame:
+    """``requests`` with ``currently_available_units`` = the balance of its employment, leave
+    type and year."""
+    available = balances.select(
+        "employment_id",
+        "leave_type_key",
+        "year",
+        currently_available_units=pl.col("balance"),
+    )
+    return (
+        requests.drop("currently_available_units")
+        .with_columns(year=pl.col("start_date").dt.year().cast(pl.Int32()))
+        .join(
+            available,
+            on=["employment_id", "leave_type_key", "year"],
+            how="left",
+            maintain_order="left",
+        )
+        .select(list(LOKET_SCHEMAS["leave_requests"]))
+    )
 
 
 def build_world(seed: int = 42, sizes: WorldSizes | None = None) -> World:
@@ -1445,24 +1510,7 @@ def build_world(seed: int = 42, sizes: WorldSizes | None = None) -> World:
     leave_years = tuple(range(LAST_LEAVE_YEAR - sizes.leave_years + 1, LAST_LEAVE_YEAR + 1))
     loket = _build_loket(seed, sizes, leave_years)
     balances = _balances(loket["leave"], loket["employments"], leave_years, REFERENCE_DATE)
-    available = balances.select(
-        "employment_id",
-        "leave_type_key",
-        "year",
-        currently_available_units=pl.col("balance"),
-    )
-    requests = loket["leave_requests"]
-    requests = (
-        requests.drop("currently_available_units")
-        .with_columns(year=pl.col("start_date").dt.year().cast(pl.Int32()))
-        .join(
-            available,
-            on=["employment_id", "leave_type_key", "year"],
-            how="left",
-            maintain_order="left",
-        )
-        .select(list(LOKET_SCHEMAS["leave_requests"]))
-    )
+    requests = with_available_units(loket["leave_requests"], balances)
     valinso = _build_valinso(seed, sizes)
     return World(
         seed=seed,
@@ -1508,4 +1556,6 @@ __all__ = [
     "dutch_national_holidays",
     "easter_sunday",
     "leave_balances_at",
+    "vend_model",
+    "with_available_units",
 ]

@@ -96,12 +96,14 @@ def _build_parser() -> argparse.ArgumentParser:
         help=f"what to sync (default: {' '.join(SYNC_DEFAULT)}); any of: {', '.join(_choices())}",
     )
     sync.add_argument("--mock", action="store_true", help="sync from the embedded mock")
-    sync.add_argument("--seed", type=int, default=42, help="with --mock: the world's seed")
+    sync.add_argument(
+        "--seed", type=int, default=42, help="the mock world's seed (only with the mock)"
+    )
     sync.add_argument(
         "--days",
         type=int,
         default=0,
-        help="with --mock: move the mock's world on this many days first (new vends, leave)",
+        help="move the mock's world on this many days first: new vends, leave (only with the mock)",
     )
     sync.add_argument(
         "--lookback", default=None, help="vends: reload this far back, e.g. 12h (default: 6 hours)"

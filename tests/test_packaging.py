@@ -33,9 +33,12 @@ def test_all_holds_what_users_need_and_nothing_for_tests():
     assert not DEV_TOOLS & names("all")
     assert "browser" not in extras  # a test tool set: a dependency group, not an extra
     assert PYPROJECT["dependency-groups"]["browser"]
-    # pyarrow only where it is needed: pandas' to_pandas()
-    assert [extra for extra in extras if "pyarrow" in names(extra)] == ["pandas", "all"]
-    assert not {"pyarrow", "numpy", "pandas"} & (names("widgets") | names("charts"))
+    # pyarrow is core (snapshots and lv.Dataset write provenance into the Arrow schema);
+    # pandas only where it is needed: to_pandas(), and the tests
+    core = {re.split(r"[<>=!\[ ;]", r, maxsplit=1)[0] for r in PYPROJECT["project"]["dependencies"]}
+    assert "pyarrow" in core and "pandas" not in core
+    assert [extra for extra in extras if "pandas" in names(extra)] == ["pandas", "all", "dev"]
+    assert not {"numpy", "pandas"} & (names("widgets") | names("charts"))
 
 
 def test_every_requirement_has_a_lower_bound():

@@ -369,8 +369,8 @@ def test_deep_nesting_and_huge_numbers() -> None:
 
 
 def test_loaders_need_no_pyarrow_nor_numpy() -> None:
-    """pyarrow comes with the pandas extra only, and numpy is no dependency: a core install loads
-    nested and exploded resources, through the cache too."""
+    """The loaders import neither pyarrow (core, for provenance in snapshots and datasets) nor
+    numpy (no dependency): nested and exploded resources load, through the cache too."""
     import subprocess
     import sys
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import httpx
+import orjson
 import pytest
 
 from loketvalinso._transport.extensions import ATTEMPTS as ATTEMPTS_EXTENSION
@@ -150,7 +151,8 @@ def test_a_write_whose_connection_was_never_made_is_retried(method):
     response = client.request(method, "/x", json={"a": 1})
     assert response.status_code == 201
     assert len(calls) == 3 and len(fake.sleeps) == 2
-    assert [c.content for c in calls] == [b'{"a":1}'] * 3
+    # the same body each time (httpx 0.27 writes it with spaces, 0.28 without)
+    assert [orjson.loads(c.content) for c in calls] == [{"a": 1}] * 3
     assert response.extensions[ATTEMPTS_EXTENSION] == 3
 
 

@@ -262,7 +262,8 @@ def missing_records(
     names = [name for name, _ in spec.outputs if name in frame.columns]
     if frame.height == 0 or not names or not _may_miss(spec, undeclared):
         return []
-    nulls = frame.select(names).null_count().row(0, named=True)
+    # a Series keeps its null count: no pass over the data (a select would plan a query)
+    nulls = {name: frame.get_column(name).null_count() for name in names}
     return missing_from_nulls(nulls, frame.height, spec, undeclared)
 
 

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import polars as pl
@@ -78,6 +79,7 @@ def test_sigkill_at_random_moments(tmp_path) -> None:
     folder = tmp_path / "store"
     rng = random.Random(21)
     killed = finished = 0
+    last_run: float | None = None  # how long the last sync that was not killed took
     with lv.mock.serve(seed=5, sizes=SIZES) as server:
         creds = server.credentials
         env = {
@@ -95,16 +97,23 @@ def test_sigkill_at_random_moments(tmp_path) -> None:
             lv.Loket.from_mock(server, cache=False, progress=False) as loket,
         ):
             previous = state_of(ds)
-            for _round in range(6):
+            # The first sync runs to its end and is timed; later ones are killed at a moment
+            # drawn within the length of the last one that ran to its end (so the kills land
+            # inside a sync however fast the machine is), until four were killed.
+            for _round in range(12):
+                if killed >= 4:
+                    break
                 truth = truth_of(server.world, loket)
+                started = time.monotonic()
                 process = subprocess.Popen(
                     [sys.executable, "-c", SYNC_SCRIPT, str(folder)],
                     env=env,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                 )
-                try:  # the moment of the kill, drawn from the seeded generator
-                    process.wait(timeout=rng.uniform(0.8, 3.5))
+                moment = None if last_run is None else rng.uniform(0.3, 0.95) * last_run
+                try:
+                    process.wait(timeout=moment)
                 except subprocess.TimeoutExpired:
                     process.send_signal(signal.SIGKILL)
                     process.wait()
@@ -112,6 +121,7 @@ def test_sigkill_at_random_moments(tmp_path) -> None:
                 else:
                     assert process.returncode == 0, process.stderr.read().decode()
                     finished += 1
+                    last_run = time.monotonic() - started
                 # whatever the moment: each resource is as before, or as the world is now
                 now = state_of(ds)
                 for name in now:
@@ -126,7 +136,7 @@ def test_sigkill_at_random_moments(tmp_path) -> None:
                 assert_no_leftovers(ds, folder)
                 previous = now
                 server.advance(days=1)
-    assert killed >= 3, f"only {killed} of 6 runs were killed"
+    assert killed >= 4, f"only {killed} of {killed + finished} runs were killed"
 
 
 @pytest.fixture

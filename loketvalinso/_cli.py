@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import json
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -106,7 +107,26 @@ def _build_parser() -> argparse.ArgumentParser:
         help="move the mock's world on this many days first: new vends, leave (only with the mock)",
     )
     sync.add_argument(
+        "--vends",
+        type=int,
+        default=None,
+        help="number of vends in the mock's world, only with the mock (default: 200,000)",
+    )
+    sync.add_argument(
+        "--schema-drift",
+        action="store_true",
+        help="the mock sends data off the schema: Loket numbers as text, qty (only with the mock)",
+    )
+    sync.add_argument(
         "--lookback", default=None, help="vends: reload this far back, e.g. 12h (default: 6 hours)"
+    )
+    sync.add_argument(
+        "--strict",
+        action="store_true",
+        help=(
+            "refuse data off the schema that the dataset cannot keep exactly; without it a sync "
+            "stores what landed typed, nulls for the rest, and notes the drift"
+        ),
     )
     sync.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -232,12 +252,19 @@ def _sync_clients(args: argparse.Namespace, needed: set[str]) -> Iterator[dict[s
     from loketvalinso._loket import Loket
     from loketvalinso._valinso import Valinso
     from loketvalinso.errors import ConfigurationError
+    from loketvalinso.mock import sizes_for
 
     options: dict[str, Any] = {"progress": not args.no_progress, "cache": False}
     with contextlib.ExitStack() as stack:
         clients: dict[str, Any] = {}
         if args.mock:
-            server = stack.enter_context(mock.serve(seed=args.seed))
+            server = stack.enter_context(
+                mock.serve(
+                    seed=args.seed,
+                    sizes=sizes_for(vends=args.vends),
+                    schema_drift=args.schema_drift,
+                )
+            )
             if args.days:
                 server.advance(days=args.days)
             if "valinso" in needed:
@@ -245,9 +272,15 @@ def _sync_clients(args: argparse.Namespace, needed: set[str]) -> Iterator[dict[s
             if "loket" in needed:
                 clients["loket"] = stack.enter_context(Loket.from_mock(server, **options))
         else:
-            if args.days:
-                msg = "--days moves the mock's world: use it with --mock"
-                raise ConfigurationError(msg)
+            mock_only = (
+                (args.days, "--days"),
+                (args.vends is not None, "--vends"),
+                (args.schema_drift, "--schema-drift"),
+            )
+            for given, option in mock_only:
+                if given:
+                    msg = f"{option} is an option of the mock: use it with --mock"
+                    raise ConfigurationError(msg)
             try:
                 if "valinso" in needed:
                     clients["valinso"] = stack.enter_context(Valinso.from_env(**options))
@@ -285,20 +318,39 @@ def sync_table(summaries: Sequence[Any]) -> str:
     return "\n".join([fmt(header), *(fmt(line) for line in lines)])
 
 
+def drift_notes(summaries: Sequence[Any], folder: str) -> str:
+    """The lines under the table for the syncs whose data arrived off the schema (empty when
+    none did)."""
+    notes = [f"drift  {s.resource}: {s.drift}" for s in summaries if s.drift]
+    if notes:
+        notes.append(
+            f"       (per column: lv.Dataset({folder!r}).drift(); --strict refuses what the "
+            "dataset cannot keep exactly)"
+        )
+    return "\n".join(notes)
+
+
 def _sync(args: argparse.Namespace) -> int:
     from loketvalinso._dataset import Dataset
     from loketvalinso._dataset.resources import spec_for
+    from loketvalinso.errors import SchemaDriftWarning
 
     names = list(dict.fromkeys(args.resources or SYNC_DEFAULT))
     specs = [spec_for(name) for name in names]
     dataset = Dataset(args.dir)
     summaries = []
-    with _sync_clients(args, {spec.source for spec in specs}) as clients:
+    with _sync_clients(args, {spec.source for spec in specs}) as clients, warnings.catch_warnings():
+        # the drift notes under the table say what a sync's SchemaDriftWarning says
+        warnings.simplefilter("ignore", SchemaDriftWarning)
         for spec in specs:
             print(f"syncing {spec.name} …", file=sys.stderr, flush=True)
             lookback = args.lookback if spec.cursor_column else None
-            summaries.append(dataset.sync(clients[spec.source], spec.name, lookback=lookback))
+            summaries.append(
+                dataset.sync(clients[spec.source], spec.name, lookback=lookback, strict=args.strict)
+            )
     print(sync_table(summaries))
+    if notes := drift_notes(summaries, str(dataset.folder)):
+        print(notes)
     print(f"dataset: {dataset.folder}  (lv.Dataset({str(dataset.folder)!r}).scan(...))")
     return 0
 

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import httpx
 import pytest
@@ -239,6 +240,40 @@ def test_sync_from_the_mock_then_a_day_later(tmp_path, capsys, world) -> None:
     new = moved.vends.height - world.vends.height
     assert row[:2] == ["vends", "incremental"] and row[3] == f"{new:,}"
     assert ds.read("vends").equals(moved.vends)
+
+
+def test_sync_off_the_schema_notes_the_drift(tmp_path, capsys) -> None:
+    """``--mock --schema-drift``: every vend stored (``quantity`` null), the table followed by
+    a drift note per resource that drifted; ``--strict`` refuses and leaves no dataset."""
+    from loketvalinso.mock import sizes_for
+    from loketvalinso.mock.world import cached_world
+
+    world = cached_world(42, sizes_for(vends=5_000))
+    store = tmp_path / "store"
+    command = ["sync", str(store), "--mock", "--vends", "5000", "--schema-drift", "--no-progress"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lv.SchemaDriftWarning)  # the notes say it instead
+        assert main([*command, "vends", "leave_requests"]) == 0
+    out = capsys.readouterr().out
+    rows = world.vends.height
+    assert (
+        f"drift  vends: stored as null: quantity (never arrived, {rows:,} rows); "
+        "not stored: qty (undeclared)"
+    ) in out
+    assert "drift  leave_requests: stored typed: number_of_units (" in out
+    assert f"lv.Dataset({str(store)!r}).drift()" in out
+    vends = lv.Dataset(store).read("vends")
+    assert vends.height == rows and vends["quantity"].null_count() == rows
+
+    strict = tmp_path / "strict"
+    refused = ["sync", str(strict), "--mock", "--vends", "5000", "--schema-drift", "--strict"]
+    assert main([*refused, "vends"]) == 1
+    err = capsys.readouterr().err
+    assert "qty (undeclared)" in err and "the dataset was not changed (strict=True)" in err
+    assert lv.Dataset(strict).resources() == []
+    for option in (["--schema-drift"], ["--vends", "10"]):
+        assert main(["sync", str(strict), *option, "vends"]) == 1
+        assert f"{option[0]} is an option of the mock" in capsys.readouterr().err
 
 
 def test_sync_without_credentials_says_what_to_set(tmp_path, capsys, monkeypatch) -> None:

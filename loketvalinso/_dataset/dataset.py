@@ -16,6 +16,14 @@ from typing import Any
 import polars as pl
 
 from loketvalinso._dataset.diff import all_added, empty_changes
+from loketvalinso._dataset.drift import (
+    DRIFT_SCHEMA,
+    RECORD_KEYS,
+    SyncDrift,
+    describe,
+    refuse_lossy,
+    undeclared_columns,
+)
 from loketvalinso._dataset.manifest import (
     Manifest,
     ResourceState,
@@ -34,6 +42,7 @@ from loketvalinso._dataset.sync import (
     sync_full,
     sync_incremental,
 )
+from loketvalinso._frames.spec import valinso_spec
 from loketvalinso._load.report import LoadReport
 from loketvalinso._loket import Loket
 from loketvalinso._parquet import write_frame
@@ -75,6 +84,7 @@ _HISTORY_SCHEMA = {
     "resource_versions": pl.List(pl.String()),
     "requests": pl.Int64(),
     "toolkit_version": pl.String(),
+    "drift": pl.String(),
 }
 
 
@@ -124,6 +134,9 @@ class SyncSummary:
     since: str | None = None
     cursor: str | None = None
     partitions_written: list[str] = field(default_factory=list)
+    #: what arrived off the schema, in a line: stored typed, stored as null, not stored (None:
+    #: nothing); :meth:`Dataset.drift` has it per column
+    drift: str | None = None
 
 
 class Dataset:
@@ -244,9 +257,37 @@ class Dataset:
 
     def history(self) -> pl.DataFrame:
         """One row per completed sync, oldest first: what, when, the cursor, rows added /
-        changed / removed, the source URLs, resource versions and toolkit version."""
-        rows = [{k: r.get(k) for k in _HISTORY_SCHEMA} for r in self._manifest().syncs]
+        changed / removed, the source URLs, resource versions, toolkit version, and ``drift``:
+        what arrived off the schema, in a line (what was stored typed, stored as null, not
+        stored; null when nothing did; :meth:`drift` has it per column)."""
+        rows = [
+            {**{k: r.get(k) for k in _HISTORY_SCHEMA}, "drift": describe(r.get("drift"))}
+            for r in self._manifest().syncs
+        ]
         return pl.DataFrame(rows, schema=_HISTORY_SCHEMA, orient="row")
+
+    def drift(self, resource: str | None = None) -> pl.DataFrame:
+        """What arrived off the schema in each sync (of ``resource``, or all), one row per sync,
+        column and kind; no rows when every sync was clean.
+
+        Columns: ``sync``, ``resource``, ``column``, ``field`` (the API's name), ``kind``
+        (``values``: coerced or nulled; ``missing``: a declared or assumed field that never
+        arrived; ``undeclared``: a field the schema does not declare), ``declared``,
+        ``arrived``, ``values``, ``coerced``, ``nulled`` and ``stored``: ``"typed"``,
+        ``"null"``, ``"typed and null"`` or ``"not stored"`` (undeclared fields: a dataset
+        keeps one schema per resource).
+        """
+        rows = [
+            {
+                "sync": entry.get("sync"),
+                "resource": entry.get("resource"),
+                **{key: record.get(key) for key in RECORD_KEYS},
+            }
+            for entry in self._manifest().syncs
+            if resource is None or entry.get("resource") == resource
+            for record in entry.get("drift") or ()
+        ]
+        return pl.DataFrame(rows, schema=DRIFT_SCHEMA, orient="row")
 
     # -- syncing ----------------------------------------------------------------------------
 
@@ -259,6 +300,7 @@ class Dataset:
         employer_id: str | Sequence[str] | None = None,
         lookback: timedelta | str | None = None,
         batch_rows: int = 10_000,
+        strict: bool = False,
     ) -> SyncSummary:
         """Bring ``resource`` up to date from ``client`` and record the sync.
 
@@ -268,6 +310,14 @@ class Dataset:
         (Loket has no modified-since filter), compared by key, and written only where
         something changed. Either way the folder changes atomically: a sync that fails or is
         killed leaves the previous state, exact.
+
+        Data off the schema does not stop a sync: a dataset keeps one schema per resource and
+        stores what landed typed (values coerced with their meaning kept), nulls for values
+        that could not be (``price: "abc"``) and for a declared field that never arrived, and
+        leaves out fields the schema does not declare. Every row is stored; the sync's entry
+        in :meth:`history` and :meth:`drift` records what drifted, and one
+        :class:`~loketvalinso.errors.SchemaDriftWarning` says what was stored and left out.
+        A paging disagreement always stops the sync (a partial result is never stored).
 
         Parameters
         ----------
@@ -285,6 +335,11 @@ class Dataset:
             (``timedelta`` or ``"6h"``; default 6 hours).
         batch_rows
             Vends: rows per streamed batch (memory holds a few batches, never the whole load).
+        strict
+            Refuse data off the schema that the dataset cannot keep exactly (a field undeclared
+            or missing, values nulled) with :class:`~loketvalinso.errors.SchemaDriftError`,
+            leaving the dataset unchanged; values coerced with their meaning kept still pass.
+            A client made with ``strict=True`` refuses any drift itself, as its loads do.
 
         Returns
         -------
@@ -304,7 +359,7 @@ class Dataset:
             recover(self.folder, manifest)
             tx = Transaction(self.folder, manifest, manifest.next_sync, __version__)
             try:
-                return self._sync(tx, spec, client, employer_id, window, batch_rows)
+                return self._sync(tx, spec, client, employer_id, window, batch_rows, strict)
             finally:
                 tx.discard()
 
@@ -316,6 +371,7 @@ class Dataset:
         employer_id: str | Sequence[str] | None,
         lookback: timedelta,
         batch_rows: int,
+        strict: bool,
     ) -> SyncSummary:
         started, clock = now_iso(), time.perf_counter()
         first = spec.name not in tx.manifest.resources
@@ -335,25 +391,28 @@ class Dataset:
             "toolkit_version": __version__,
         }
         reports: list[LoadReport] = []
+        drift = SyncDrift(strict=strict)
         employers: list[str] = []
         since_us: int | None = None
         if isinstance(client, Valinso) and spec.cursor_column is not None:
             if state.cursor is not None:
                 since_us = (state.cursor - int(lookback.total_seconds() * _US)) // _US * _US
             provenance["source_url"] = redact_url(client.base_url + "/vends")
-            batches = _keeping_exact_drift(
+            batches = _in_schema(
                 client,
                 client.iter_vends(
                     since=None if since_us is None else since_us // _US,
                     batch_rows=batch_rows,
                     strict=True,  # a disagreement must stop the sync, not arrive after the rows
                 ),
+                [name for name, _ in valinso_spec(spec.name).outputs],
+                drift=drift,
             )
             outcome = sync_incremental(tx, spec, state, batches, since_us, provenance)
             if client.last_load is not None:
                 reports.append(client.last_load)
         else:
-            loads = self._loads(client, spec, employer_id, provenance, reports, employers)
+            loads = self._loads(client, spec, employer_id, provenance, reports, employers, drift)
             outcome = sync_full(tx, spec, state, loads, provenance)
         self._keep_changes(tx, spec, state, outcome)
         tx.manifest.resources[spec.name] = state
@@ -371,10 +430,13 @@ class Dataset:
             since=_iso(since_us),
             cursor=_iso(state.cursor),
             partitions_written=sorted(outcome.partitions_written),
+            drift=describe(records := drift.records()),
         )
+        drift.warn(spec.name, records)  # before the commit: a warning made an error stops it
         tx.manifest.syncs.append(
             {
                 **summary.__dict__,
+                "drift": records,  # the records, not the line: history() writes the line
                 "started_at": started,
                 "cursor_before": _iso(cursor_before),
                 "employer_ids": employers,
@@ -396,12 +458,13 @@ class Dataset:
         provenance: dict[str, Any],
         reports: list[LoadReport],
         employers: list[str],
+        drift: SyncDrift,
     ) -> Iterator[tuple[Partition, Callable[[], pl.DataFrame]]]:
         """Each partition's load, as the full sync asks for them."""
 
         def load(call: Callable[[], pl.DataFrame]) -> Callable[[], pl.DataFrame]:
             def run() -> pl.DataFrame:
-                frame = _refusing_partial(client, call)
+                frame = _in_schema_whole(client, call, drift)
                 report = client.last_load
                 if report is not None:
                     reports.append(report)
@@ -450,10 +513,14 @@ def _source_of(client: object) -> str:
     raise ConfigurationError(msg)
 
 
-def _refusing_partial(client: Loket | Valinso, call: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+def _in_schema_whole(
+    client: Loket | Valinso, call: Callable[[], pl.DataFrame], drift: SyncDrift
+) -> pl.DataFrame:
     """``call()``, raising instead of returning when its paging disagreed (a warning would let
-    a partial result into the dataset) or its data left the schema in a way the dataset cannot
-    keep exactly (:func:`_refuse_lossy_drift`); other warnings pass on."""
+    a partial result into the dataset); data off the schema is added to the sync's drift and
+    its undeclared columns left out (:mod:`~loketvalinso._dataset.drift`), or, with
+    ``strict``, refused when the dataset cannot keep it exactly. Other warnings pass on; the
+    load's drift warning gives way to the sync's one."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         frame = call()
@@ -461,46 +528,40 @@ def _refusing_partial(client: Loket | Valinso, call: Callable[[], pl.DataFrame])
     if problems:
         msg = f"{problems[0].message}; the dataset was not changed (run the sync again)"
         raise PaginationError(msg)
-    if client.last_load is not None and any(
-        issubclass(w.category, SchemaDriftWarning) for w in caught
-    ):
-        _refuse_lossy_drift(client.last_load)
+    report = client.last_load
+    drifted = report is not None and any(issubclass(w.category, SchemaDriftWarning) for w in caught)
+    if report is not None and drifted:
+        if drift.strict:
+            refuse_lossy(report)
+        drift.add(report)
+        frame = frame.drop([c for c in undeclared_columns(report.drift) if c in frame.columns])
     for w in caught:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if not (drifted and issubclass(w.category, SchemaDriftWarning)):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return frame
 
 
-def _keeping_exact_drift(
-    client: Valinso, batches: Iterator[pl.DataFrame]
+def _in_schema(
+    client: Valinso,
+    batches: Iterator[pl.DataFrame],
+    declared: Sequence[str],
+    *,
+    drift: SyncDrift,
 ) -> Iterator[pl.DataFrame]:
-    """The frames of a strict stream, whose drift verdict comes after the last frame: drift
-    the dataset can keep exactly becomes the warning a lenient load gives."""
+    """The frames of a stream made strict, with the ``declared`` columns only (undeclared
+    fields are not stored). The stream's drift verdict comes after its last frame, as a
+    :class:`~loketvalinso.errors.SchemaDriftError`: it is added to the sync's drift, or, with
+    ``strict``, refused when the dataset cannot keep it exactly; before the manifest is
+    written either way."""
+    keep = set(declared)
     try:
-        yield from batches
+        for batch in batches:
+            extra = [name for name in batch.columns if name not in keep]
+            yield batch.drop(extra) if extra else batch
     except SchemaDriftError as exc:
         report = client.last_load
-        if report is None:
-            raise
-        _refuse_lossy_drift(report, cause=exc)
-        report.settle_drift(strict=False)
-
-
-def _refuse_lossy_drift(report: LoadReport, *, cause: BaseException | None = None) -> None:
-    """Raise :class:`~loketvalinso.errors.SchemaDriftError` when the load's drift would change
-    what the dataset stores: a field undeclared (a new column, or dropped inside a list) or
-    missing, or values nulled. Values coerced with their meaning kept (``"406.40"`` for a
-    number) are stored as the schema's type and pass."""
-    drift = report.drift
-    lossy = drift.filter((pl.col("kind") != "values") | (pl.col("nulled") > 0))
-    if lossy.is_empty():
-        return
-    columns = ", ".join(
-        dict.fromkeys(f"{c} ({k})" for c, k in lossy.select("column", "kind").rows())
-    )
-    msg = (
-        f"{report.label or 'load'}: data off the schema that the dataset cannot keep exactly "
-        f"— {columns}; the dataset was not changed. A dataset keeps one schema per resource: "
-        "client.last_load.drift has the details (load the resource directly to look at the "
-        "rows), and the sync succeeds once the server's data fit the schema again"
-    )
-    raise SchemaDriftError(msg, url=report.url) from cause
+        if report is None or client.strict:
+            raise  # a client made strict refuses any drift, as its own loads do
+        if drift.strict:
+            refuse_lossy(report, cause=exc)
+        drift.add(report)

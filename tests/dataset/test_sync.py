@@ -302,34 +302,3 @@ def test_no_secret_reaches_the_folder(server, clients, tmp_path) -> None:
         if path.is_file():
             data = path.read_bytes()
             assert not any(secret.encode() in data for secret in secrets), path
-
-
-def test_data_off_the_schema_is_kept_only_when_it_is_exact(tmp_path) -> None:
-    """The mock's schema drift: vends send ``qty`` for ``quantity`` (a new column, a missing
-    one: refused, the dataset unchanged), Loket numbers come as text (coerced exactly: kept,
-    with the load's warning)."""
-    with (
-        lv.mock.serve(seed=11, sizes=SIZES, schema_drift=True) as server,
-        lv.Valinso.from_mock(server, cache=False, progress=False, limit=500) as valinso,
-        lv.Loket.from_mock(server, cache=False, progress=False) as loket,
-    ):
-        ds = lv.Dataset(tmp_path / "store")
-        with pytest.raises(lv.SchemaDriftError, match="the dataset was not changed") as caught:
-            ds.sync(valinso, "vends")
-        assert "quantity (missing)" in str(caught.value)
-        assert "qty (undeclared)" in str(caught.value)
-        assert server.app.faults.counts["schema_drifted"] > 0
-        assert ds.history().is_empty()
-        assert not (tmp_path / "store" / "vends").exists() or not ds.files("vends")
-
-        drifted_before = server.app.faults.counts["schema_drifted"]
-        with pytest.warns(lv.SchemaDriftWarning, match="leave"):
-            summary = ds.sync(loket, "leave_requests")
-        assert server.app.faults.counts["schema_drifted"] > drifted_before
-        assert summary.added == world_requests(server.world).height
-        requests = ds.read("leave_requests")
-        truth = world_requests(server.world)
-        common = [c for c in truth.columns if c in requests.columns]
-        assert "number_of_units" in common
-        assert_frame_equal(requests.select(common), truth.select(common), check_dtypes=False)
-        assert ds.history()["resource"].to_list() == ["leave_requests"]

@@ -55,6 +55,19 @@ from typing import Any, NamedTuple
 import polars as pl
 
 from loketvalinso._catalog import Catalog, Endpoint, Node, get_catalog, snake_case
+from loketvalinso._frames.fields import (
+    FLOAT_EXACT,
+    INT32_RANGE,
+    MONEY,
+    MONEY_LIMIT,
+    UTC_DATETIME,
+    child_nodes,
+    convert,
+    declared_name,
+    decode_dtype,
+    fast_convert,
+    is_meta,
+)
 from loketvalinso.errors import ResponseFormatError
 
 __all__ = [
@@ -74,11 +87,6 @@ __all__ = [
     "widened_spec",
 ]
 
-UTC_DATETIME = pl.Datetime("us", "UTC")
-#: Valinso money (the mock world uses the same dtype).
-MONEY = pl.Decimal(10, 2)
-#: The amounts :data:`MONEY` holds are below this.
-MONEY_LIMIT = 1e8
 #: Array fields exploded by default (dotted paths relative to the item).
 DEFAULT_EXPLODE = frozenset(
     {
@@ -93,10 +101,6 @@ DEFAULT_EXPLODE = frozenset(
 PAGING_FIELDS = ("currentPage", "pageSize", "totalPages", "totalSize")
 #: The item index column of a frame being exploded (dropped before the frame is returned).
 ROW = "__row"
-#: Integers decoded as Float64 are exact up to here; a larger one is checked exactly (tolerantly).
-FLOAT_EXACT = 2**53
-#: The range of an int32 field.
-INT32_RANGE = (-(2**31), 2**31 - 1)
 
 
 #: The JSON type of each field format the Valinso tables below use (no format: a string).
@@ -237,56 +241,6 @@ class FrameSpec:
 
 
 # -- building a spec -----------------------------------------------------------------------------
-def _children(node: Node, nodes: list[list[Node]]) -> list[Node]:
-    extra = node[4]
-    return nodes[extra] if isinstance(extra, int) else list(extra or [])
-
-
-def _int_dtype(fmt: str | None) -> pl.DataType:
-    return pl.Int32() if fmt == "int32" else pl.Int64()
-
-
-def _decode_dtype(node: Node, nodes: list[list[Node]], mode: str = "typed") -> pl.DataType | None:
-    """The dtype a field is decoded with: ``typed`` (``pl.read_json``: integers as Float64, so
-    that :attr:`FrameSpec.int_check` sees what an integer decode would cut or null), ``loose``
-    (also money as text) or ``exact`` (the tolerant path's cleaned values: integers as Int32/
-    Int64)."""
-    t, fmt = node[1], node[2]
-    if t == "string":
-        return pl.String()
-    if t == "integer":
-        if fmt == "unix" or mode != "exact":
-            return pl.Float64()
-        return _int_dtype(fmt)
-    if t == "number":
-        return pl.String() if fmt == "decimal" and mode == "loose" else pl.Float64()
-    if t == "boolean":
-        return pl.Boolean()
-    if t == "object":
-        fields = [
-            pl.Field(c[0], d)
-            for c in _children(node, nodes)
-            if (d := _decode_dtype(c, nodes, mode)) is not None
-        ]
-        return pl.Struct(fields) if fields else None
-    if t == "array":
-        inner = _decode_dtype(node[4], nodes, mode)
-        return pl.List(inner) if inner is not None else None
-    return None  # "any": free-form, filled as JSON text from the slow path
-
-
-def declared_name(node: Node) -> str:
-    """The output dtype of a field, in words short enough for the drift report."""
-    t, fmt = node[1], node[2]
-    if t == "string":
-        return {"date": "Date", "date-time": "Datetime"}.get(fmt or "", "String")
-    if t == "integer":
-        return "Datetime (unix seconds)" if fmt == "unix" else str(_int_dtype(fmt))
-    if t == "number":
-        return "Decimal(10, 2)" if fmt == "decimal" else "Float64"
-    return {"boolean": "Boolean", "object": "Struct", "array": "List"}.get(t, "String (JSON text)")
-
-
 class Check(NamedTuple):
     """A converted leaf whose null counts show drift.
 
@@ -335,85 +289,6 @@ def _check_stats(
     if c.kind == "decimal":
         exprs[f"__r{k}"] = rounded_money(c).sum()
     return exprs
-
-
-def _is_meta(children: list[Node]) -> bool:
-    names = {c[0]: c for c in children}
-    return (
-        "key" in names
-        and "value" in names
-        and names["value"][1] in ("string", "integer", "number", "boolean")
-    )
-
-
-def _parse_datetime(e: pl.Expr) -> pl.Expr:
-    text = e.str.replace(r"[Zz]$", "+00:00").str.replace(" ", "T", literal=True)
-    with_offset = text.str.to_datetime(
-        "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us", time_zone="UTC"
-    )
-    naive = (
-        text.str.slice(0, 26)
-        .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
-        .dt.replace_time_zone("UTC")
-    )
-    date_only = text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False).cast(UTC_DATETIME)
-    return pl.coalesce(with_offset, naive, date_only)
-
-
-def _fast_convert(e: pl.Expr, node: Node) -> pl.Expr | None:
-    """The one-format conversion of a date/date-time string (None for other fields)."""
-    if node[1] != "string":
-        return None
-    if node[2] == "date":
-        return e.str.to_date("%Y-%m-%d", strict=False)
-    if node[2] == "date-time":
-        return e.str.to_datetime("%+", strict=False, time_unit="us", time_zone="UTC")
-    return None
-
-
-def _convert(e: pl.Expr, node: Node, nodes: list[list[Node]], raw: bool) -> tuple[pl.Expr, Any]:
-    """A value expression converted to its output dtype (for scalars and List/Struct values)."""
-    t, fmt = node[1], node[2]
-    if t == "string":
-        if fmt == "date":
-            return e.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False), pl.Date()
-        if fmt == "date-time":
-            return _parse_datetime(e), UTC_DATETIME
-        return e, pl.String()
-    if t == "integer" and fmt == "unix":
-        micros = (e.cast(pl.Float64) * 1e6).round(0).cast(pl.Int64, strict=False)
-        return micros.cast(UTC_DATETIME), UTC_DATETIME
-    if t == "number" and fmt == "decimal":
-        # through Float64 whether it was decoded as a number or as text, so that both round
-        # alike; an amount past the Decimal's range fails the whole cast: the page then goes
-        # the tolerant way, which nulls (and counts) such amounts first
-        return e.cast(pl.Float64, strict=False).cast(MONEY, strict=False), MONEY
-    if t == "integer":
-        # decoded as Float64; int_check has found every value integral and in range, so the
-        # cast needs no range check of its own (wrapping is the quick cast)
-        dtype = _int_dtype(fmt)
-        return e.cast(dtype, strict=False, wrap_numerical=True), dtype
-    if t in ("number", "boolean"):
-        return e, _decode_dtype(node, nodes)
-    if t == "object":
-        parts, fields = [], []
-        for c in _children(node, nodes):
-            if _decode_dtype(c, nodes) is None:
-                continue
-            name = c[0] if raw else snake_case(c[0])
-            ce, cd = _convert(e.struct.field(c[0]), c, nodes, raw)
-            parts.append(ce.alias(name))
-            fields.append(pl.Field(name, cd))
-        if not fields:
-            return pl.lit(None, pl.String()), pl.String()
-        return pl.when(e.is_not_null()).then(pl.struct(parts)), pl.Struct(fields)
-    if t == "array":
-        item = node[4]
-        if _decode_dtype(item, nodes) is None:
-            return pl.lit(None, pl.String()), pl.String()
-        ie, idt = _convert(pl.element(), item, nodes, raw)
-        return e.list.eval(ie), pl.List(idt)
-    return pl.lit(None, pl.String()), pl.String()
 
 
 class _Output(NamedTuple):
@@ -488,8 +363,8 @@ class _Planner:
     ) -> list[tuple[pl.Expr, Node, list[str], tuple[str, ...], str]]:
         """Add the columns of an object node; returns deferred exploded arrays."""
         deferred = []
-        children = _children(node, self.nodes)
-        meta = _is_meta(children) and not top
+        children = child_nodes(node, self.nodes)
+        meta = is_meta(children) and not top
         for c in children:
             cname, ctype = c[0], c[1]
             cpath = (*raw_path, cname)
@@ -506,13 +381,13 @@ class _Planner:
                 deferred += self.walk(ce, c, cparts, cpath, cdot, False)
             elif ctype == "array" and cdot in self.explode and c[4][1] == "object":
                 deferred.append((ce, c[4], cparts, cpath, cdot))
-            elif ctype == "any" or _decode_dtype(c, self.nodes) is None:
+            elif ctype == "any" or decode_dtype(c, self.nodes) is None:
                 name = self.name(cparts, cpath)
                 self.add(name, pl.lit(None, pl.String()), pl.String(), path=cpath, node=c)
                 self.any_paths.append((cpath, self.outputs[-1][0]))
             else:
-                expr, dtype = _convert(ce, c, self.nodes, self.raw)
-                quick = _fast_convert(ce, c)
+                expr, dtype = convert(ce, c, self.nodes, self.raw)
+                quick = fast_convert(ce, c)
                 self.add(
                     self.name(cparts, cpath),
                     expr,
@@ -562,7 +437,7 @@ def _nested_checks(
     t = node[1]
     if t == "object":
         out = []
-        for c in _children(node, nodes):
+        for c in child_nodes(node, nodes):
             out += _nested_checks(
                 flat.struct.field(c[0]), c, nodes, (*path, c[0]), f"{label}.{snake_case(c[0])}"
             )
@@ -571,8 +446,8 @@ def _nested_checks(
         return _nested_checks(flat.explode(), node[4], nodes, path, label)
     if (t, node[2]) not in _CHECKED:
         return []
-    full, _ = _convert(flat, node, nodes, raw=False)
-    fast = _fast_convert(flat, node)
+    full, _ = convert(flat, node, nodes, raw=False)
+    fast = fast_convert(flat, node)
     return [Check(label, path, declared_name(node), node[2] or t, flat, fast, full, None)]
 
 
@@ -582,7 +457,7 @@ def _int_checks(e: pl.Expr, node: Node, nodes: list[list[Node]]) -> list[pl.Expr
     t, fmt = node[1], node[2]
     if t == "object":
         return [
-            x for c in _children(node, nodes) for x in _int_checks(e.struct.field(c[0]), c, nodes)
+            x for c in child_nodes(node, nodes) for x in _int_checks(e.struct.field(c[0]), c, nodes)
         ]
     if t == "array":
         return _int_checks(e.explode(), node[4], nodes)
@@ -630,8 +505,8 @@ def _build_spec(
 ) -> FrameSpec:
     explode_set = DEFAULT_EXPLODE if explode is None else frozenset(explode)
     wrapped = item[1] != "object"
-    item_dtype = _decode_dtype(item, nodes)
-    item_dtype_loose = _decode_dtype(item, nodes, "loose")
+    item_dtype = decode_dtype(item, nodes)
+    item_dtype_loose = decode_dtype(item, nodes, "loose")
     if wrapped:  # items that are arrays or scalars: one column "value"
         nodes = [*nodes, [Node("value", item.type, item.format, 1, item.extra)]]
         item = Node("", "object", None, 0, len(nodes) - 1)
@@ -695,7 +570,7 @@ def _build_spec(
         ),
         checks=_checks(planner),
         int_check=pl.sum_horizontal(int_checks) if int_checks else None,
-        item_dtype_exact=_decode_dtype(item, nodes, "exact"),
+        item_dtype_exact=decode_dtype(item, nodes, "exact"),
         path_params=tuple(path_params),
         explode_set=explode_set,
     )
@@ -805,7 +680,7 @@ def widened_spec(spec: FrameSpec, widen: Mapping[tuple[str, ...], str]) -> Frame
         if node[1] == "object":
             children = [
                 retyped(c, path[1:], kind) if c[0] == path[0] else c
-                for c in _children(node, spec.nodes)
+                for c in child_nodes(node, spec.nodes)
             ]
             return node._replace(extra=children)
         if node[1] == "array":  # the path names fields only: it goes on in the elements

@@ -29,7 +29,8 @@ import orjson
 import polars as pl
 
 from loketvalinso._catalog import Node, snake_case
-from loketvalinso._frames.spec import _children, _Planner
+from loketvalinso._frames.fields import child_nodes
+from loketvalinso._frames.spec import _Planner
 from loketvalinso.errors import ConfigurationError
 
 __all__ = ["BodyField", "BodyShape", "body_shape", "json_value"]
@@ -73,13 +74,13 @@ class BodyShape:
         for column, (path, node) in planner.sources.items():
             read_only = any(n.read_only for n in self._nodes_along(path)) or bool(node.read_only)
             self.fields[column] = BodyField(column, path, node, read_only)
-        self.top = {child.name for child in _children(item, nodes)}
+        self.top = {child.name for child in child_nodes(item, nodes)}
 
     def _nodes_along(self, path: tuple[str, ...]) -> list[Node]:
         """The nodes of every object on ``path`` (a field inside a read-only object is too)."""
         out, node = [], self.item
         for name in path[:-1]:
-            child = next((c for c in _children(node, self.nodes) if c.name == name), None)
+            child = next((c for c in child_nodes(node, self.nodes) if c.name == name), None)
             if child is None:
                 break
             out.append(child)
@@ -187,7 +188,7 @@ class BodyShape:
 def _settle_nulls(obj: dict[str, Any], node: Node, nodes: list[list[Node]]) -> dict[str, Any]:
     """Objects of nulls become null where allowed; nulls not allowed are left out."""
     out: dict[str, Any] = {}
-    for child in _children(node, nodes):
+    for child in child_nodes(node, nodes):
         if child.name not in obj:
             continue
         value = obj[child.name]
@@ -227,7 +228,7 @@ def json_value(node: Node, value: Any, nodes: list[list[Node]] | None = None) ->
         item = node.extra
         return [json_value(item, v, nodes) for v in value] if isinstance(item, Node) else value
     if kind == "object" and isinstance(value, Mapping):
-        children = {snake_case(c.name): c for c in _children(node, nodes or [])}
+        children = {snake_case(c.name): c for c in child_nodes(node, nodes or [])}
         children.update({c.name: c for c in children.values()})
         out = {}
         for key, v in value.items():

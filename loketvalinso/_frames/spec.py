@@ -651,7 +651,14 @@ _SPECS_MAX = 1024
 def valinso_spec(resource: str | None = None, *, path_params: Sequence[str] = ()) -> FrameSpec:
     """The :class:`FrameSpec` of a Valinso resource (``vends``, ``devices``, ``products``,
     ``locations``; None or another name = no known fields, everything kept as extras)."""
-    fields = VALINSO_FIELDS.get(resource or "", [])
+    return _valinso_spec(resource or "", tuple(path_params))
+
+
+@functools.lru_cache(maxsize=64)
+def _valinso_spec(resource: str, path_params: tuple[str, ...]) -> FrameSpec:
+    """:func:`valinso_spec`, built once per resource (a spec is frozen; building one plans
+    every column and check: milliseconds a warm load would spend again)."""
+    fields = VALINSO_FIELDS.get(resource, [])
     nodes: list[list[Node]] = [fields]
     item = Node("", "object", None, 0, 0)
     return _build_spec(

@@ -67,6 +67,8 @@ def test_python_311_to_313_declared_and_run_by_ci():
         assert f"Programming Language :: Python :: {version}" in classifiers
     ci = (REPO / ".ci" / "run").read_text()
     assert "lowest_constraints.py all dev" in ci and "for version in 3.12 3.13" in ci
+    # an extra that does not import at the lowest versions fails CI, not only skips its tests
+    assert re.search(r'\.venv-lowest/bin/python -c "import dlt, duckdb', ci)
     assert "SKIPPED" in ci  # a missing interpreter is said, not silently passed
 
 

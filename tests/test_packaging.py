@@ -42,10 +42,15 @@ def test_all_holds_what_users_need_and_nothing_for_tests():
 
 
 def test_every_requirement_has_a_lower_bound():
-    for requirement in requirements(["all", "dev"]):
+    for requirement in requirements(["all", "dev", "dlt"]):
         assert lowest(requirement)  # raises for one without
     core = dict(lowest(r).split("==") for r in PYPROJECT["project"]["dependencies"])
     assert core["polars"] == "1.36.1"  # explode(empty_as_null=) came with 1.36; 1.36.0 is yanked
+    # older orjson parses any depth (a 3000-deep body passes, a deeper one crashes the process)
+    assert core["orjson"] == "3.9.15"
+    # older dlt imports pkg_resources, gone from the setuptools it installs
+    (dlt,) = PYPROJECT["project"]["optional-dependencies"]["dlt"]
+    assert lowest(dlt) == "dlt==1.12.1"
     done = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "lowest_constraints.py"), "all", "dev"],
         capture_output=True,
@@ -62,6 +67,8 @@ def test_python_311_to_313_declared_and_run_by_ci():
         assert f"Programming Language :: Python :: {version}" in classifiers
     ci = (REPO / ".ci" / "run").read_text()
     assert "lowest_constraints.py all dev" in ci and "for version in 3.12 3.13" in ci
+    # an extra that does not import at the lowest versions fails CI, not only skips its tests
+    assert re.search(r'\.venv-lowest/bin/python -c "import dlt, duckdb', ci)
     assert "SKIPPED" in ci  # a missing interpreter is said, not silently passed
 
 

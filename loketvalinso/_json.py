@@ -16,15 +16,16 @@ orjson minds it. ``NaN`` and ``Infinity`` are not JSON on either path.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
-__all__ = ["dumps_text", "loads"]
+__all__ = ["dumps_text", "has_long_integers", "keys_in", "keys_in_text", "loads"]
 
-#: A run of digits that may be an integer past 64 bits.
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+#: Every byte as ``1`` (a digit) or ``0`` (anything else), so that a run of 19 digits, which
+#: may be an integer past 64 bits, is a plain substring search (a regex scans byte by byte).
+_DIGITS = bytes(0x31 if 0x30 <= b <= 0x39 else 0x30 for b in range(256))
+_LONG_RUN = b"1" * 19
 
 
 def _first_values(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -34,7 +35,7 @@ def _first_values(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _keys_in_text(body: bytes) -> int:
+def keys_in_text(body: bytes) -> int:
     """An upper bound of the object keys in ``body``: every key is a string followed by ``:``."""
     keys = body.count(b'":')
     if b'" :' in body:  # pretty-printed with a space before the colon
@@ -42,7 +43,13 @@ def _keys_in_text(body: bytes) -> int:
     return keys
 
 
-def _keys_in(data: Any) -> int:
+def has_long_integers(body: bytes) -> bool:
+    """Whether ``body`` has a run of digits that may be an integer past 64 bits (which orjson
+    would read as a float)."""
+    return _LONG_RUN in body.translate(_DIGITS)
+
+
+def keys_in(data: Any) -> int:
     """Object keys in ``data`` at every level (no recursion: the nesting may be deep)."""
     n = 0
     stack = [data]
@@ -67,13 +74,13 @@ def loads(body: bytes | bytearray | memoryview | str) -> Any:
     """
     raw = body.encode() if isinstance(body, str) else bytes(body)
     first: ValueError | None = None
-    if _LONG_DIGITS.search(raw) is None:
+    if not has_long_integers(raw):
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             first = exc
         else:
-            if not isinstance(data, dict | list) or _keys_in_text(raw) <= _keys_in(data):
+            if not isinstance(data, dict | list) or keys_in_text(raw) <= keys_in(data):
                 return data
     try:
         return json.loads(raw, object_pairs_hook=_first_values, parse_constant=_not_json)

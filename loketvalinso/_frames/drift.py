@@ -30,6 +30,8 @@ Record keys
 
 from __future__ import annotations
 
+import contextlib
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -78,6 +80,15 @@ _EXAMPLE_DEPTH = 6
 NOT_KEPT = "inside a list: not kept"
 #: Field-name parts whose values are never shown (besides the secret query parameter names).
 _SECRET_PARTS = ("password", "secret", "token", "apikey", "api_key", "authorization", "credential")
+#: The JSON kind (:func:`json_kind`) of each type a decoded JSON value has.
+_KINDS: dict[type, str] = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    dict: "object",
+    list: "array",
+}
 
 
 def json_kind(value: Any) -> str:
@@ -198,6 +209,26 @@ class DriftCounter:
             if example not in record["examples"]:
                 record["examples"].append(example)
 
+    def note_undeclared(self, *, column: str, path: Sequence[str], values: Sequence[Any]) -> None:
+        """Count the values of an undeclared field kept as ``column`` (one per item, None where
+        it is absent) as :meth:`note` would value by value, with a pass per column instead of
+        a call per value."""
+        present = len(values) - values.count(None)
+        if not present:
+            return
+        kinds = set(map(type, values))
+        kinds.discard(type(None))
+        record = _record(
+            column,
+            ".".join(path),
+            "undeclared",
+            None,
+            (_KINDS.get(k, k.__name__) for k in kinds),
+        )
+        record["values"] = present
+        record["examples"] = _first_examples(path, values, sign_matters=float in kinds)
+        self.extend([record])
+
     def extend(self, records: Iterable[Record]) -> None:
         """Add records counted elsewhere (the conversion checks, another page)."""
         for other in records:
@@ -213,6 +244,34 @@ class DriftCounter:
             dict(r, arrived=list(r["arrived"]), examples=list(r["examples"]))
             for r in self._records.values()
         ]
+
+
+def _first_examples(path: Sequence[str], values: Sequence[Any], *, sign_matters: bool) -> list[str]:
+    """The first :data:`MAX_EXAMPLES` distinct examples of the non-null ``values``, each
+    distinct value redacted once (``sign_matters``: floats, whose ``0.0`` and ``-0.0`` are
+    equal but show differently)."""
+    distinct: Iterable[Any] = values
+    if not sign_matters:
+        # by type too (1 and True are equal); objects and arrays are not hashable: every value
+        with contextlib.suppress(TypeError):
+            keys = dict.fromkeys(zip(map(type, values), values, strict=True))
+            distinct = [value for _, value in keys]
+    examples: list[str] = []
+    seen: set[Any] = set()
+    for value in distinct:
+        if value is None:
+            continue
+        if sign_matters and type(value) is float:
+            key = (value, math.copysign(1.0, value))
+            if key in seen:
+                continue
+            seen.add(key)
+        example = redact_example(path, value)
+        if example not in examples:
+            examples.append(example)
+            if len(examples) == MAX_EXAMPLES:
+                break
+    return examples
 
 
 def merge_records(records: Iterable[tuple[str, Record]]) -> list[tuple[str, Record]]:

@@ -7,9 +7,10 @@ with Polars expressions: no per-row Python objects, no inference from the first 
 :func:`convert_raw` converts many pages of one load together.
 
 Fields the schema does not declare are found by counting the keys in the body (a byte count, so
-the typed path stays native) and only then parsed with orjson on the slow path
-(:func:`_add_extras`), which adds them as extra columns. A key an item repeats keeps its first
-value on every path (:mod:`loketvalinso._json`), as Polars' reader decides it on the fast path.
+the typed path stays native) and only then read from the body (:func:`_add_extras`, with
+:mod:`~loketvalinso._frames.extras`): top-level fields of flat items in one pass, anything else
+by the slow path's walk; they become extra columns. A key an item repeats keeps its first value
+on every path (:mod:`loketvalinso._json`), as Polars' reader decides it on the fast path.
 
 A well-formed body the native decode cannot take, or whose integers it would cut or null, is
 decoded by the tolerant path (:func:`_tolerant_page`, :mod:`~loketvalinso._frames.tolerant`);
@@ -24,8 +25,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn, overload
@@ -33,9 +32,9 @@ from typing import Any, Literal, NoReturn, overload
 import orjson
 import polars as pl
 
-from loketvalinso._catalog import snake_case
 from loketvalinso._frames.convert import build_frame
 from loketvalinso._frames.drift import DriftCounter, Record, json_kind
+from loketvalinso._frames.extras import extra_columns, items_of, per_item, top_level_fields
 from loketvalinso._frames.spec import PAGING_FIELDS, ROW, FrameSpec, empty_frame, widened_spec
 from loketvalinso._frames.tolerant import ItemWalker, envelope_meta
 from loketvalinso._json import dumps_text, loads
@@ -81,14 +80,14 @@ def _body_keys(body: bytes) -> int:
     it is exact for compact JSON. Bodies that put a space after the colon also have
     ``": null`` subtracted (checked on the first 4 KiB).
     """
-    return _minus_nulls(body, body.count(b'":'))
+    return body.count(b'":') - _nulls(body)
 
 
-def _minus_nulls(body: bytes, keys: int) -> int:
-    keys -= body.count(b'":null')
+def _nulls(body: bytes) -> int:
+    nulls = body.count(b'":null')
     if b'": ' in body[:4096]:
-        keys -= body.count(b'": null')
-    return keys
+        nulls += body.count(b'": null')
+    return nulls
 
 
 def _colons(body: bytes) -> int:
@@ -105,9 +104,10 @@ def _more_keys_than(body: bytes, known: int, colons: int | None = None) -> bool:
     or a colon inside a string only raises a bound, so no undeclared field is missed."""
     if colons is None:
         colons = _colons(body)
-    if colons <= known or _minus_nulls(body, colons) <= known:
+    if colons <= known:
         return False
-    return _body_keys(body) > known
+    nulls = _nulls(body)
+    return colons - nulls > known and body.count(b'":') - nulls > known
 
 
 def _has_unknown_keys(body: bytes, env: pl.DataFrame, items: Any, spec: FrameSpec) -> bool:
@@ -267,9 +267,7 @@ def parse_page(
     if extras:
         frame = _add_extras(body, spec, frame, url, page, counter)
     meta["drift"] = counter.records()
-    if ROW in frame.columns:
-        frame = frame.drop(ROW)
-    return meta, _with_path_columns(frame, spec, path_ids)
+    return meta, _with_path_columns(_without_row(frame), spec, path_ids)
 
 
 def _tolerant_page(
@@ -290,7 +288,7 @@ def _tolerant_page(
             url,
             page,
         )
-    raw_items = _items_of(data, spec)
+    raw_items = items_of(data, spec)
     if raw_items is None:
         key = next((k for k in spec.body_keys if data.get(k) is not None), spec.body_keys[0])
         _fail(
@@ -308,11 +306,10 @@ def _tolerant_page(
     frame, drift, _ = build_frame(_cleaned_items(cleaned, built), built, exact=True)
     counter.extend(drift)
     if walker.found:
-        frame = _extra_columns(walker.found, len(raw_items), spec, frame, url, page, counter)
+        found = per_item(walker.found, len(raw_items))
+        frame = extra_columns(found, len(raw_items), spec, frame, counter, url=url, page=page)
     meta["drift"] = counter.records()
-    if ROW in frame.columns:
-        frame = frame.drop(ROW)
-    return meta, _with_path_columns(frame, built, path_ids)
+    return meta, _with_path_columns(_without_row(frame), built, path_ids)
 
 
 def _cleaned_items(cleaned: list[Any], spec: FrameSpec) -> pl.DataFrame:
@@ -358,7 +355,7 @@ class RawPage:
     ``items`` has one ``__item`` Struct column. When ``body_keys`` is set, the unknown-field
     check is still open: :func:`convert_raw` compares ``body_keys`` (keys with non-null values
     counted in the body) with ``env_keys`` plus the keys captured in ``items``, for all pages at
-    once, and parses ``body`` again for a page whose counts differ, so that its undeclared
+    once, and reads ``body`` again for a page whose counts differ, so that its undeclared
     fields become columns. The body is the response's own bytes (no copy); the walk converts
     pages in batches while it walks, so only a batch's bodies are kept at a time.
     """
@@ -402,9 +399,10 @@ def convert_raw(
     once over all the pages, so Polars spreads it over the columns and its fixed costs are paid
     once; each page's frame is a zero-copy slice of the result. Pages whose unknown-field check
     is open (:class:`RawPage`) are checked together first; one whose body holds keys the
-    decode did not capture is parsed again on its own, with those fields as extra columns. So
-    is a page whose integers an integer column could not hold (:attr:`FrameSpec.int_check`,
-    also checked for all pages at once): it goes the tolerant way. What a page's conversion
+    decode did not capture is converted with the others, and its body is read again for those
+    fields only (:func:`_add_extras`), which become its extra columns. A page whose integers an
+    integer column could not hold (:attr:`FrameSpec.int_check`, also checked for all pages at
+    once) is parsed again on its own: it goes the tolerant way. What a page's conversion
     coerced or nulled lands in its :attr:`RawPage.drift`.
     """
     if not pages:
@@ -424,7 +422,7 @@ def convert_raw(
         }
         return [done[id(p)] for p in pages]
     open_ = [p for p in pages if p.body_keys is not None]
-    redo: list[RawPage] = []
+    extra: set[int] = set()  # pages converted with the others, then given their extra columns
     if open_:
         body_total = sum(p.body_keys or 0 for p in open_)
         known = sum(p.env_keys for p in open_)
@@ -434,39 +432,39 @@ def convert_raw(
             known += sum(_count_keys(p.items.get_column("__item")) for p in open_)
         # every page's body has at least the keys its decode captured: equal totals settle it
         if body_total != known:
-            redo = [p for p in open_ if p.has_unknown_keys()]
-    rest = [p for p in pages if p not in redo]
-    together = (
-        _convert_together(items if not redo else _concat_items(rest, spec), rest, spec, path_ids)
+            extra = {id(p) for p in open_ if p.has_unknown_keys()}
+    together = _convert_together(items, pages, spec, path_ids, extra)
+    if together is not None:
+        return _converted(pages, together)
+    # an integer its column cannot hold, money past its range: those pages go the tolerant way
+    redo = {id(p) for p in pages if build_frame(p.items, spec).trouble}
+    rest = [p for p in pages if id(p) not in redo]
+    converted = iter(
+        (_convert_together(_concat_items(rest, spec), rest, spec, path_ids, extra) or [])
         if rest
         else []
     )
-    if together is None:
-        # an integer its column cannot hold, money past its range: those pages go the
-        # tolerant way
-        redo += [p for p in rest if build_frame(p.items, spec).trouble]
-        rest = [p for p in rest if p not in redo]
-        together = (
-            _convert_together(_concat_items(rest, spec), rest, spec, path_ids) if rest else []
-        )
-        assert together is not None, "pages without integer trouble convert"
-    if not redo:
-        return _converted(pages, together)
-    again = {id(p) for p in redo}
-    converted = iter(together)
     out = []
     for p in pages:
-        if id(p) in again:
-            if p.body is None:
-                msg = "the page's body is gone: it cannot be checked for undeclared fields"
-                raise ResponseFormatError(msg, url=p.url, page=p.page)
+        if id(p) in redo:
             meta, frame = parse_page(
-                p.body, spec, path_ids=path_ids, url=p.url, page=p.page, convert=True
+                _body_of(p), spec, path_ids=path_ids, url=p.url, page=p.page, convert=True
             )
             out.append((frame, meta["drift"]))
         else:
             out.append(next(converted))
     return _converted(pages, out)
+
+
+def _without_row(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.drop(ROW) if ROW in frame.columns else frame  # a drop plans a query
+
+
+def _body_of(page: RawPage) -> bytes:
+    if page.body is None:
+        msg = "the page's body is gone: it cannot be checked for undeclared fields"
+        raise ResponseFormatError(msg, url=page.url, page=page.page)
+    return page.body
 
 
 def _converted(
@@ -492,8 +490,10 @@ def _convert_together(
     pages: Sequence[RawPage],
     spec: FrameSpec,
     path_ids: dict[str, str] | None,
+    extra: set[int],
 ) -> list[tuple[pl.DataFrame, list[Record]]] | None:
-    """The pages' frames and drift; None when one of them needs the tolerant path."""
+    """The pages' frames and drift; None when one of them needs the tolerant path. Pages whose
+    ``id`` is in ``extra`` also get their undeclared fields as columns (:func:`_add_extras`)."""
     counts = [p.height for p in pages]
     frame, drift, trouble = build_frame(items, spec)
     if trouble:
@@ -501,20 +501,32 @@ def _convert_together(
     if drift and len(pages) > 1:
         # rare: the pages one by one, so that each page keeps its own drift
         return [
-            done for p in pages for done in _convert_together(p.items, [p], spec, path_ids) or []
+            done
+            for p in pages
+            for done in _convert_together(p.items, [p], spec, path_ids, extra) or []
         ]
+    firsts = [0, *itertools.accumulate(counts)]  # the first item of each page
     if ROW in frame.columns:
         # exploded: rows of page k are those whose item index falls in page k's range
         rows = frame.get_column(ROW)
-        ends = list(itertools.accumulate(counts))
-        cuts = rows.search_sorted(pl.Series(ends, dtype=rows.dtype), side="left").to_list()
-        frame = frame.drop(ROW)
+        cuts = rows.search_sorted(pl.Series(firsts[1:], dtype=rows.dtype), side="left").to_list()
     else:
-        cuts = list(itertools.accumulate(counts))
-    frame = _with_path_columns(frame, spec, path_ids)
+        cuts = firsts[1:]
+    bare = frame  # with the item index of each row, without path columns: as parse_page adds extras
+    frame = _with_path_columns(_without_row(frame), spec, path_ids)
     out, start = [], 0
-    for end in cuts:
-        out.append((frame.slice(start, end - start), drift))
+    for p, first, end in zip(pages, firsts[:-1], cuts, strict=True):
+        if id(p) in extra:
+            part = bare.slice(start, end - start)
+            if ROW in part.columns:
+                part = part.with_columns(pl.col(ROW) - first)
+            counter = DriftCounter()
+            counter.extend(drift)
+            part = _add_extras(_body_of(p), spec, part, p.url, p.page, counter)
+            part = _with_path_columns(_without_row(part), spec, path_ids)
+            out.append((part, counter.records()))
+        else:
+            out.append((frame.slice(start, end - start), drift))
         start = end
     return out
 
@@ -579,68 +591,6 @@ def _meta(env: pl.DataFrame, spec: FrameSpec) -> dict[str, Any]:
     return meta
 
 
-# -- the slow path: undeclared and free-form fields ----------------------------------------------
-def _loose_series(name: str, values: list[Any]) -> pl.Series:
-    kinds = {type(v) for v in values if v is not None}
-    if kinds <= {bool} and kinds:
-        return pl.Series(name, values, dtype=pl.Boolean)
-    if kinds <= {int} and kinds and all(-(2**63) <= v < 2**63 for v in values if v is not None):
-        return pl.Series(name, values, dtype=pl.Int64)
-    if (
-        kinds <= {int, float}
-        and kinds
-        and all(isinstance(v, float) or abs(v) < 2**53 for v in values if v is not None)
-    ):
-        floats = [None if v is None else float(v) for v in values]
-        if all(v is None or math.isfinite(v) for v in floats):
-            return pl.Series(name, floats, dtype=pl.Float64)
-    if kinds <= {str}:
-        return pl.Series(name, values, dtype=pl.String)
-    return pl.Series(name, [_json_text(v) for v in values], dtype=pl.String)
-
-
-def _json_text(v: Any) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return v
-    return dumps_text(v)  # ValueError when nested too deep to write
-
-
-def _items_of(data: Any, spec: FrameSpec) -> list[Any] | None:
-    """The items of a decoded body (``[]`` without any); None when its items key holds a
-    scalar where objects are expected (no items at all, not items off the schema)."""
-    if not isinstance(data, dict):
-        return data if isinstance(data, list) else []
-    for k in spec.body_keys:
-        v = data.get(k)
-        if v is None:
-            continue
-        if isinstance(v, list):
-            return v
-        return [v] if isinstance(v, dict) or spec.wrapped else None
-    return []
-
-
-def _extra_name(key: str, api: str) -> str:
-    """The column name part of an undeclared field ``key``.
-
-    A key spelled in the API's own style (Loket ``camelCase``, Valinso ``snake_case``) becomes
-    snake_case (``newField`` → ``new_field``). One spelled otherwise keeps its spelling with each
-    ``_`` doubled (Loket ``new_field`` → ``new__field``, Valinso ``newField`` → ``newField``):
-    no snake_case name looks like that, so two spellings of a field never share a column.
-    """
-    native = key == key.lower() if api == "valinso" else "_" not in key
-    return (snake_case(key) or key) if native else key.replace("_", "__")
-
-
-def _safe_column_name(name: str) -> str:
-    """A server's field name usable as a column: ``pl.col("*")`` is a wildcard and ``^…$`` a
-    regex, so anything but word characters and dots becomes ``_``; an empty name gets one."""
-    cleaned = re.sub(r"[^\w.]+", "_", name).strip("_")
-    return cleaned or "unnamed_field"
-
-
 def _add_extras(
     body: bytes,
     spec: FrameSpec,
@@ -650,66 +600,22 @@ def _add_extras(
     drift: DriftCounter,
 ) -> pl.DataFrame:
     """``frame`` with the undeclared and free-form fields of ``body`` as extra columns; the
-    undeclared ones (also those inside lists, which are not kept) counted in ``drift``."""
-    items = _items_of(_load_or_fail(body, spec, url, page), spec) or []
-    walker = ItemWalker(spec, drift, clean=False)
-    walker.items(items)
-    if not walker.found:
+    undeclared ones (also those inside lists, which are not kept) counted in ``drift``.
+
+    Top-level fields of flat items are read in one pass (:func:`top_level_fields`); any other
+    page is walked item by item, key by key (the slow path)."""
+    quick = top_level_fields(body, spec)
+    if quick is not None:
+        found, n_items = quick
+    else:
+        items = items_of(_load_or_fail(body, spec, url, page), spec) or []
+        walker = ItemWalker(spec, drift, clean=False)
+        walker.items(items)
+        n_items = len(items)
+        found = per_item(walker.found, n_items)
+    if not found:
         return frame
-    return _extra_columns(walker.found, len(items), spec, frame, url, page, drift)
-
-
-def _extra_columns(
-    found: dict[tuple[str, ...], dict[int, Any]],
-    n_items: int,
-    spec: FrameSpec,
-    frame: pl.DataFrame,
-    url: object,
-    page: int | None,
-    drift: DriftCounter,
-) -> pl.DataFrame:
-    """The fields ``found`` (by raw path: ``{item index: value}``) as columns of ``frame``."""
-    rows = frame[ROW] if ROW in frame.columns else pl.int_range(frame.height, eager=True)
-    last_row = int(rows.max() or 0) if len(rows) else -1  # type: ignore[arg-type]
-    if last_row >= n_items or (ROW not in frame.columns and frame.height != n_items):
-        _fail(f"unexpected body for {spec.name}: the items do not line up", url, page)
-    any_names = dict(spec.any_paths)
-    new_cols = []
-    used = set(frame.columns)
-    try:
-        for p, vals in found.items():
-            if p in any_names:
-                name = any_names[p]
-                values = [_json_text(vals.get(i)) for i in range(n_items)]
-                s = pl.Series(name, values, dtype=pl.String)
-            else:
-                if spec.raw_names:
-                    raw = ".".join(p)
-                else:  # the known parents as declared, the undeclared key by its spelling
-                    parents = [snake_case(x) or x for x in p[:-1]]
-                    raw = "_".join([*parents, _extra_name(p[-1], spec.api)])
-                name = _safe_column_name(raw)
-                base, n = name, 2
-                while name in used:
-                    name = f"{base}_{n}"
-                    n += 1
-                used.add(name)
-                s = _loose_series(name, [vals.get(i) for i in range(n_items)])
-                if spec.known_paths:  # else the items declare no field: they are all "extra"
-                    for v in vals.values():
-                        if v is not None:
-                            drift.note(
-                                column=name,
-                                path=p,
-                                kind="undeclared",
-                                declared=None,
-                                arrived=json_kind(v),
-                                raw=v,
-                            )
-            new_cols.append(s.gather(rows) if len(rows) else s.clear())
-    except ValueError as exc:  # a field nested deeper than it can be kept as text
-        _fail(f"unexpected body for {spec.name}: {exc}", url, page, exc)
-    return frame.with_columns(new_cols)
+    return extra_columns(found, n_items, spec, frame, drift, url=url, page=page)
 
 
 def parse_untyped_page(

@@ -445,7 +445,7 @@ def test_unconverted_pages_convert_together_like_one_at_a_time(api: str) -> None
 
 
 def test_undeclared_fields_spelled_in_two_styles_get_two_columns() -> None:
-    from loketvalinso._frames.parse import _extra_name
+    from loketvalinso._frames.extras import _extra_name
 
     assert _extra_name("newField", "loket") == "new_field"
     assert _extra_name("new_field", "loket") == "new__field"

@@ -37,7 +37,7 @@ from loketvalinso._frames.drift import DriftCounter, Record, json_kind
 from loketvalinso._frames.extras import extra_columns, items_of, per_item, top_level_fields
 from loketvalinso._frames.spec import PAGING_FIELDS, ROW, FrameSpec, empty_frame, widened_spec
 from loketvalinso._frames.tolerant import ItemWalker, envelope_meta
-from loketvalinso._json import dumps_text, loads
+from loketvalinso._json import dumps_text, keys_in_text, loads
 from loketvalinso.errors import ResponseFormatError
 
 __all__ = ["RawPage", "concat_pages", "convert_raw", "is_raw", "parse_page", "parse_untyped_page"]
@@ -107,7 +107,7 @@ def _more_keys_than(body: bytes, known: int, colons: int | None = None) -> bool:
     if colons <= known:
         return False
     nulls = _nulls(body)
-    return colons - nulls > known and body.count(b'":') - nulls > known
+    return colons - nulls > known and keys_in_text(body) - nulls > known
 
 
 def _has_unknown_keys(body: bytes, env: pl.DataFrame, items: Any, spec: FrameSpec) -> bool:

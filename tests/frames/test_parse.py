@@ -464,3 +464,14 @@ def test_a_repeated_key_keeps_its_first_value_on_the_fast_and_slow_paths() -> No
     assert frame.select("id", "zzz").rows() == [("first", 1)]
     _, untyped = parse_untyped_page(b'{"result":[{"id":1,"id":2,"o":{"a":1,"a":2}}]}')
     assert untyped.rows() == [(1, '{"a":1}')]
+
+
+def test_an_undeclared_field_is_found_with_a_space_before_each_colon() -> None:
+    """Pretty-printers may write ``"key" : value``: the key count must still see ``qty``."""
+    body = (
+        b'{"result" : [{"id" : 1, "quantity" : 2, "qty" : 5}, {"id" : 2, "quantity" : 3}],'
+        b' "paging" : {"offset" : 0, "limit" : 100, "total" : 2}}'
+    )
+    _meta, frame = parse_page(body, valinso_spec("vends"))
+    assert frame["qty"].to_list() == [5, None]
+    assert frame["quantity"].to_list() == [2, 3]

@@ -90,12 +90,17 @@ def _error_texts(exc: BaseException) -> str:
     return "\n".join(parts)
 
 
+def _log_everything(caplog: pytest.LogCaptureFixture) -> None:
+    """Capture every record at DEBUG (the root's level; the libraries' own loggers too)."""
+    caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore", "loketvalinso", "hpack", "urllib3"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+
+
 def test_no_secret_anywhere_after_every_flow(small_world, employer_id, tmp_path, caplog, capsys):
     cache_dir = tmp_path / "cache"
     seen_tokens: list[dict] = []
-    caplog.set_level(logging.DEBUG)  # root: every logger, httpx and httpcore included
-    for name in ("httpx", "httpcore", "loketvalinso", "hpack", "urllib3"):
-        logging.getLogger(name).setLevel(logging.DEBUG)
+    _log_everything(caplog)
     own_log = io.StringIO()
     handler = lv.enable_logging("DEBUG", stream=own_log)  # what a notebook user would see
     texts: list[str] = []
@@ -291,9 +296,7 @@ def test_messy_and_embedded_secrets_never_leak(small_world, employer_id, tmp_pat
     (``user:secret@host``) and secret query parameters are redacted in errors, ``last_load``
     (text and HTML), logs and the cache files."""
     cache_dir = tmp_path / "cache"
-    caplog.set_level(logging.DEBUG)
-    for name in ("httpx", "httpcore", "loketvalinso"):
-        logging.getLogger(name).setLevel(logging.DEBUG)
+    _log_everything(caplog)
     texts: list[str] = []
     with (
         lv.mock.serve(seed=7, world=small_world, expires=600) as m,
@@ -406,9 +409,7 @@ def test_no_secret_in_writes_dry_runs_errors_or_the_request_log(
 
     leave_request = "/providers/employers/employees/employments/leaverequests/{leaveRequestId}"
     cache_dir = tmp_path / "cache"
-    caplog.set_level(logging.DEBUG)
-    for name in ("httpx", "httpcore", "loketvalinso"):
-        logging.getLogger(name).setLevel(logging.DEBUG)
+    _log_everything(caplog)
     texts: list[str] = []
     with (
         lv.mock.serve(seed=7, world=small_world, expires=600) as m,

@@ -45,8 +45,10 @@ def _schema_with(table_schema: pa.Schema, provenance: Mapping[str, Any]) -> pa.S
 
 
 def _to_arrow(frame: pl.DataFrame) -> pa.Table:
-    # Plain strings (not string views): every Parquet reader's Arrow reads them back.
-    return frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+    # Plain strings (not string views): every Parquet reader's Arrow reads them back. One chunk
+    # per column: Polars 1.36 exports a struct column sliced out of a larger one (a changed
+    # row's `before`) with child arrays of the wrong length, which pyarrow refuses.
+    return frame.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
 def _with_statistics(schema: pl.Schema) -> list[str]:

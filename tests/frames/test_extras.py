@@ -253,7 +253,9 @@ def test_pages_the_one_pass_read_cannot_match_go_the_walk(
     taken, spy = one_pass_calls()
     with spy:
         parse_page(body, VENDS)
-    assert taken == [False], why
+    # never read in one pass (older Polars do not decode such a page natively at all: it goes
+    # the tolerant way without asking)
+    assert taken in ([False], []) and True not in taken, why
     both_ways(body, VENDS)
 
 

@@ -58,9 +58,6 @@ from loketvalinso._catalog import Catalog, Endpoint, Node, get_catalog, snake_ca
 from loketvalinso._frames.fields import (
     FLOAT_EXACT,
     INT32_RANGE,
-    MONEY,
-    MONEY_LIMIT,
-    UTC_DATETIME,
     child_nodes,
     convert,
     declared_name,
@@ -72,14 +69,10 @@ from loketvalinso.errors import ResponseFormatError
 
 __all__ = [
     "DEFAULT_EXPLODE",
-    "MONEY",
-    "MONEY_LIMIT",
-    "UTC_DATETIME",
     "VALINSO_FIELDS",
     "Check",
     "FrameSpec",
     "check_full",
-    "declared_name",
     "empty_frame",
     "rounded_money",
     "schema_for",

@@ -39,17 +39,16 @@ JSON text), ``true``/``false`` where a number is declared (1/0), an integral num
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
 from loketvalinso._catalog import Node, snake_case
 from loketvalinso._frames.drift import NOT_KEPT, DriftCounter, json_kind
-from loketvalinso._frames.spec import INT32_RANGE, MONEY_LIMIT, FrameSpec, declared_name
+from loketvalinso._frames.fields import INT32_RANGE, MONEY_LIMIT, declared_name
+from loketvalinso._frames.spec import FrameSpec
+from loketvalinso._json import dumps_text
 
 __all__ = ["ItemWalker", "envelope_meta"]
 
@@ -120,14 +119,12 @@ def envelope_meta(data: dict[str, Any], spec: FrameSpec) -> dict[str, Any]:
 
 
 def _json_text(value: Any) -> str | None:
-    """``value`` as JSON text; None when it nests deeper than can be written."""
+    """``value`` as JSON text (written as every other path writes it); None when it nests
+    deeper than can be written."""
     try:
-        return orjson.dumps(value).decode()
-    except (TypeError, orjson.JSONEncodeError):  # integers past 64 bits, or deep nesting
-        try:
-            return json.dumps(value)
-        except (RecursionError, ValueError):
-            return None
+        return dumps_text(value)
+    except ValueError:
+        return None
 
 
 def _native(value: Any) -> Any:

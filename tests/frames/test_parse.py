@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from loketvalinso._frames.fields import UTC_DATETIME
 from loketvalinso._frames.parse import (
     concat_pages,
     convert_raw,
@@ -19,7 +20,7 @@ from loketvalinso._frames.parse import (
     parse_page,
     parse_untyped_page,
 )
-from loketvalinso._frames.spec import UTC_DATETIME, empty_frame, schema_for, valinso_spec
+from loketvalinso._frames.spec import empty_frame, schema_for, valinso_spec
 from loketvalinso.errors import ResponseFormatError
 from loketvalinso.mock.schema import VALINSO_SCHEMAS
 from tests.json_pages import parse_pages

@@ -13,8 +13,9 @@ import pytest
 
 import loketvalinso as lv
 from loketvalinso._frames import parse
+from loketvalinso._frames.fields import MONEY, UTC_DATETIME
 from loketvalinso._frames.parse import _body_keys, concat_pages, convert_raw, is_raw
-from loketvalinso._frames.spec import MONEY, UTC_DATETIME, valinso_spec
+from loketvalinso._frames.spec import valinso_spec
 from loketvalinso._load import decode, frame_cache
 from loketvalinso._load.decode import FrameDecoder
 from loketvalinso._load.frame_cache import FrameCache, decode_parsed, encode_listing_pieces
